@@ -1,0 +1,105 @@
+/**
+ * Errors shared by every flow. Each carries typed fields instead of meaning encoded in its message,
+ * and HTTP-facing errors carry `statusCode` and `expose`: what is not exposed becomes a generic 500
+ * problem and the diagnostics stay in the logs.
+ */
+
+/** A single violation, reported in a problem+json `errors` array. `path` is a JSON Pointer into the body. */
+export interface Violation {
+  path: string;
+  message: string;
+}
+
+export class IntegrationError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'IntegrationError';
+  }
+}
+
+export class ConfigurationError extends IntegrationError {
+  readonly key: string;
+  constructor(message: string, options: ErrorOptions & { key: string }) {
+    super(message, options);
+    this.name = 'ConfigurationError';
+    this.key = options.key;
+  }
+}
+
+/** An error that maps to an RFC 9457 problem answer. */
+export class HttpError extends IntegrationError {
+  readonly statusCode: number;
+  readonly title: string;
+  readonly expose: boolean;
+  readonly violations?: Violation[];
+  readonly headers?: Record<string, string>;
+  constructor(
+    statusCode: number,
+    title: string,
+    detail: string,
+    options?: ErrorOptions & { violations?: Violation[]; headers?: Record<string, string>; expose?: boolean },
+  ) {
+    super(detail, options);
+    this.name = 'HttpError';
+    this.statusCode = statusCode;
+    this.title = title;
+    this.expose = options?.expose ?? (statusCode < 500 || statusCode === 503);
+    if (options?.violations) this.violations = options.violations;
+    if (options?.headers) this.headers = options.headers;
+  }
+}
+
+/** 422: the body is JSON but breaks the schema or a business rule. Lists every violation. */
+export class ValidationError extends HttpError {
+  constructor(
+    violations: Violation[],
+    detail = 'The message breaks the contract; see errors for every violation.',
+  ) {
+    super(422, 'Unprocessable message', detail, { violations });
+    this.name = 'ValidationError';
+  }
+}
+
+/** Outbound delivery failed. `retryable` decides between back-off and immediate dead-lettering. */
+export class DeliveryError extends IntegrationError {
+  readonly retryable: boolean;
+  readonly statusCode?: number;
+  /** Seconds the receiver asked us to wait (`Retry-After`), when it did. */
+  readonly retryAfterSeconds?: number;
+  /** The receiver's answer, trimmed, for the trace. */
+  readonly responseBody?: string;
+  constructor(
+    message: string,
+    options: ErrorOptions & {
+      retryable: boolean;
+      statusCode?: number;
+      retryAfterSeconds?: number;
+      responseBody?: string;
+    },
+  ) {
+    super(message, options);
+    this.name = 'DeliveryError';
+    this.retryable = options.retryable;
+    if (options.statusCode !== undefined) this.statusCode = options.statusCode;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+    if (options.responseBody !== undefined) this.responseBody = options.responseBody;
+  }
+}
+
+/** Processing must be tried again later, for a reason other than delivery (e.g. an ack overtook its request). */
+export class RetryLaterError extends IntegrationError {
+  readonly delaySeconds?: number;
+  constructor(message: string, options?: ErrorOptions & { delaySeconds?: number }) {
+    super(message, options);
+    this.name = 'RetryLaterError';
+    if (options?.delaySeconds !== undefined) this.delaySeconds = options.delaySeconds;
+  }
+}
+
+/** A queued message that can never succeed (unreadable envelope, payload gone). Dead-lettered at once. */
+export class PoisonMessageError extends IntegrationError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'PoisonMessageError';
+  }
+}

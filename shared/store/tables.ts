@@ -1,0 +1,66 @@
+/**
+ * Table layouts, shared by the handlers, the local stack (which creates the tables) and the CDK stack.
+ *
+ * Correlation table (`CORRELATION_TABLE`), one partition per sync request, one item per device so that
+ * 10,000 devices never make one growing item:
+ *   pk = SYNC#<syncRequestId>  sk = HEADER                 the request, counters, deadline, consolidated ack
+ *   pk = SYNC#<syncRequestId>  sk = DEVICE#<deviceId>      expected outcome, reported status, flag sent to DACS
+ *   pk = SYNC#<syncRequestId>  sk = ACK#<ackDateTime>#<seq>  each ack received
+ *   pk = UNAV#<unavailabilityId> sk = VERSION              the last applied unavailability update
+ * The sparse index `byDeadline` holds only headers still waiting for consolidation
+ * (gsi1pk = PENDING, gsi1sk = deadline as UTC ISO), so the deadline sweep queries instead of scanning.
+ *
+ * Trace table (`TRACE_TABLE`): pk = messageId, one MessageTrace per accepted message.
+ * Idempotency table (`IDEMPOTENCY_TABLE`): Powertools idempotency layout, pk = id.
+ * Every table expires items through TTL.
+ */
+
+export interface TableDefinition {
+  /** Stem of the table name; the stage prefix is added by the deployer. */
+  readonly name: string;
+  /** Environment variable that carries the table name to functions. */
+  readonly nameEnv: string;
+  readonly partitionKey: string;
+  readonly sortKey?: string;
+  readonly ttlAttribute: string;
+  readonly indexes?: readonly {
+    readonly name: string;
+    readonly partitionKey: string;
+    readonly sortKey: string;
+  }[];
+}
+
+export const CORRELATION_TABLE = {
+  name: 'correlation',
+  nameEnv: 'CORRELATION_TABLE',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'expiresAt',
+  indexes: [{ name: 'byDeadline', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
+} as const satisfies TableDefinition;
+
+export const TRACE_TABLE = {
+  name: 'trace',
+  nameEnv: 'TRACE_TABLE',
+  partitionKey: 'pk',
+  ttlAttribute: 'expiresAt',
+} as const satisfies TableDefinition;
+
+export const IDEMPOTENCY_TABLE = {
+  name: 'idempotency',
+  nameEnv: 'IDEMPOTENCY_TABLE',
+  partitionKey: 'id',
+  ttlAttribute: 'expiration',
+} as const satisfies TableDefinition;
+
+export const TABLES = [CORRELATION_TABLE, TRACE_TABLE, IDEMPOTENCY_TABLE] as const;
+
+/** The value of gsi1pk on a header that still waits for its consolidated ack. */
+export const PENDING_CONSOLIDATION = 'PENDING';
+
+/** Claim-check bucket for messages over the SQS size limit. */
+export const CLAIM_CHECK_BUCKET_ENV = 'CLAIM_CHECK_BUCKET';
+
+/** How long traces, correlation records, idempotency records and claim-check objects live. */
+export const RETENTION_DAYS_ENV = 'RETENTION_DAYS';
+export const DEFAULT_RETENTION_DAYS = 30;
