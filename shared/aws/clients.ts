@@ -1,0 +1,46 @@
+/**
+ * AWS SDK clients, created once per process and reused across invocations. Endpoints come from the
+ * SDK's own `AWS_ENDPOINT_URL_<SERVICE>` variables, so the local stack points them at DynamoDB Local
+ * and fauxqs without any code path of its own.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { optionalString } from '#shared/config/env.ts';
+
+let dynamo: DynamoDBClient | undefined;
+let documentClient: DynamoDBDocumentClient | undefined;
+let sqs: SQSClient | undefined;
+let s3: S3Client | undefined;
+let secrets: SecretsManagerClient | undefined;
+
+export function dynamoClient(): DynamoDBClient {
+  dynamo ??= new DynamoDBClient({});
+  return dynamo;
+}
+
+/** Document client: plain JS values in and out, `undefined` attributes dropped. */
+export function documentClientFor(): DynamoDBDocumentClient {
+  documentClient ??= DynamoDBDocumentClient.from(dynamoClient(), {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+  return documentClient;
+}
+
+export function sqsClient(): SQSClient {
+  sqs ??= new SQSClient({});
+  return sqs;
+}
+
+export function s3Client(): S3Client {
+  // Emulators serve path-style addresses only.
+  s3 ??= new S3Client({ forcePathStyle: optionalString('S3_FORCE_PATH_STYLE', 'false') === 'true' });
+  return s3;
+}
+
+export function secretsManagerClient(): SecretsManagerClient {
+  secrets ??= new SecretsManagerClient({});
+  return secrets;
+}
