@@ -1,0 +1,233 @@
+/**
+ * The OpenAPI 3.1 document of the integration, built from the flow registry and the contract's JSON Schemas, so
+ * that a route, a scope or a field cannot drift from what the code enforces. `npm run gen` writes it to
+ * `docs/openapi.json`; a unit test fails when that file is stale.
+ */
+import { type DocumentType, SCHEMA_NAMES, SCHEMAS, schemaNameForId } from '#shared/contracts/schemas.ts';
+import {
+  CALLERS,
+  type Caller,
+  type FlowDefinition,
+  flowList,
+  SUPPORT_ROUTES,
+  type SupportRouteId,
+} from '#shared/flows/registry.ts';
+
+/** The security scheme every route uses: OAuth 2.0 client credentials, one scope per caller. */
+export const SECURITY_SCHEME = 'oauth2';
+export const TOKEN_URL = '/oauth2/token';
+
+/** The 200 body of each support route. */
+export const SUPPORT_VIEWS: Readonly<Record<SupportRouteId, DocumentType>> = {
+  syncRequest: 'SyncRequestStatus',
+  message: 'MessageTrace',
+};
+
+const SCOPE_DESCRIPTIONS: Readonly<Record<Caller, string>> = {
+  dacs: 'DACS: post asset syncs, opt-outs and unavailability',
+  derms: 'DERMS: post head-end registration acknowledgements',
+  support: 'Support: read sync request status and message traces',
+};
+
+/** The problem answers, with the meaning the contract gives each status. */
+const PROBLEMS = {
+  400: ['BadRequest', 'Malformed JSON.'],
+  401: ['Unauthorized', 'Missing, expired or forged token.'],
+  403: ['Forbidden', "The token lacks the route's scope."],
+  404: ['NotFound', 'Unknown id.'],
+  409: ['Conflict', 'Same business key, different body.'],
+  410: [
+    'Gone',
+    'The legacy acknowledgement is switched off (LEGACY_ACK_MODE=reject); use /v1/derms/asset-sync-acks.',
+  ],
+  413: ['PayloadTooLarge', 'Body over the limit (MAX_BODY_BYTES, default 5 MiB).'],
+  415: ['UnsupportedMediaType', 'Not JSON.'],
+  422: ['UnprocessableContent', 'Schema or business-rule violation; errors lists every violation.'],
+  429: ['TooManyRequests', 'Throttled.'],
+  503: ['ServiceUnavailable', 'Nothing was accepted; retry.'],
+} as const satisfies Record<number, readonly [string, string]>;
+type ProblemStatus = keyof typeof PROBLEMS;
+
+const INGEST_PROBLEMS: readonly ProblemStatus[] = [400, 401, 403, 409, 413, 415, 422, 429, 503];
+const SUPPORT_PROBLEMS: readonly ProblemStatus[] = [401, 403, 404, 429, 503];
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** A contract schema as an OpenAPI component: no `$id`/`$schema`, cross-schema refs pointing at components. */
+function toComponent(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(toComponent);
+  if (node === null || typeof node !== 'object') return node;
+  const entries = Object.entries(node as Record<string, unknown>)
+    .filter(([key]) => key !== '$id' && key !== '$schema')
+    .map(([key, value]) => {
+      if (key === '$ref' && typeof value === 'string') {
+        const name = schemaNameForId(value);
+        if (name) return [key, ref(name).$ref];
+      }
+      return [key, toComponent(value)];
+    });
+  return Object.fromEntries(entries);
+}
+
+function problemResponses(statuses: readonly ProblemStatus[]): Record<string, { $ref: string }> {
+  return Object.fromEntries(
+    statuses.map((status) => [String(status), { $ref: `#/components/responses/${PROBLEMS[status][0]}` }]),
+  );
+}
+
+function ingestOperation(flow: FlowDefinition): Record<string, unknown> {
+  const problems: ProblemStatus[] = flow.deprecated ? [...INGEST_PROBLEMS, 410] : [...INGEST_PROBLEMS];
+  problems.sort((a, b) => a - b);
+  const accepted: Record<string, unknown> = {
+    description: 'Durably queued. Delivered or dead-lettered with a recorded reason, never silently lost.',
+    content: { 'application/json': { schema: ref('Accepted') } },
+  };
+  if (flow.deprecated) {
+    accepted.headers = {
+      Deprecation: { description: 'This route is deprecated.', schema: { type: 'string', const: 'true' } },
+      Link: {
+        description: 'The successor route.',
+        schema: { type: 'string', examples: ['</v1/derms/asset-sync-acks>; rel="successor-version"'] },
+      },
+    };
+  }
+  return {
+    operationId: flow.id,
+    summary: flow.summary,
+    description: flow.description,
+    tags: [flow.caller],
+    ...(flow.deprecated ? { deprecated: true } : {}),
+    security: [{ [SECURITY_SCHEME]: [flow.scope] }],
+    requestBody: { required: true, content: { 'application/json': { schema: ref(flow.messageType) } } },
+    responses: { '202': accepted, ...problemResponses(problems) },
+  };
+}
+
+function supportOperation(id: SupportRouteId): Record<string, unknown> {
+  const route = SUPPORT_ROUTES[id];
+  const view = SUPPORT_VIEWS[id];
+  return {
+    operationId: id,
+    summary: `Support view: ${view}`,
+    tags: ['support'],
+    security: [{ [SECURITY_SCHEME]: [route.scope] }],
+    parameters: [
+      { name: route.pathParameter, in: 'path', required: true, schema: { type: 'string', minLength: 1 } },
+    ],
+    responses: {
+      '200': { description: view, content: { 'application/json': { schema: ref(view) } } },
+      ...problemResponses(SUPPORT_PROBLEMS),
+    },
+  };
+}
+
+const RETRY_AFTER = {
+  description: 'Seconds to wait before retrying.',
+  schema: { type: 'integer', minimum: 0 },
+};
+
+/** The OpenAPI 3.1 document: every registry route with its scope, bodies from the contract's schemas. */
+export function buildOpenApiDocument(): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const add = (path: string, method: string, operation: Record<string, unknown>) => {
+    paths[path] = { ...paths[path], [method.toLowerCase()]: operation };
+  };
+  for (const flow of flowList()) add(flow.route.path, flow.route.method, ingestOperation(flow));
+  for (const id of Object.keys(SUPPORT_ROUTES) as SupportRouteId[]) {
+    add(SUPPORT_ROUTES[id].path, SUPPORT_ROUTES[id].method, supportOperation(id));
+  }
+
+  const schemas: Record<string, unknown> = Object.fromEntries(
+    SCHEMA_NAMES.map((name) => [name, toComponent(SCHEMAS[name])]),
+  );
+  schemas.Accepted = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['messageId', 'status', 'duplicate'],
+    properties: {
+      messageId: { type: 'string', description: "The integration's id of the message (X-Correlation-Id)." },
+      status: { type: 'string', const: 'ACCEPTED' },
+      duplicate: {
+        type: 'boolean',
+        description: 'True when the same business key and body were accepted before.',
+      },
+    },
+  };
+  schemas.Problem = {
+    type: 'object',
+    description: 'RFC 9457 problem details.',
+    required: ['type', 'title', 'status', 'detail'],
+    properties: {
+      type: { type: 'string' },
+      title: { type: 'string' },
+      status: { type: 'integer' },
+      detail: { type: 'string' },
+      instance: { type: 'string' },
+      errors: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['path', 'message'],
+          properties: {
+            path: { type: 'string', description: 'JSON Pointer into the request body.' },
+            message: { type: 'string' },
+          },
+        },
+      },
+    },
+  };
+
+  const responses = Object.fromEntries(
+    (Object.keys(PROBLEMS) as unknown as ProblemStatus[]).map((status) => {
+      const [name, description] = PROBLEMS[status];
+      const response: Record<string, unknown> = {
+        description,
+        content: { 'application/problem+json': { schema: ref('Problem') } },
+      };
+      if (Number(status) === 429 || Number(status) === 503) response.headers = { 'Retry-After': RETRY_AFTER };
+      return [name, response];
+    }),
+  );
+
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: 'DACS ⇄ Edge DERMS integration',
+      version: '1.0.0',
+      description:
+        'Serverless integration between Oracle Utilities DACS and Edge DERMS. JSON over HTTPS; timestamps are ' +
+        'RFC 3339 with an offset; unknown fields are rejected. Each message has a business key: the same key ' +
+        'with the same body answers 202 with duplicate: true, with another body 409.',
+    },
+    servers: [{ url: 'http://127.0.0.1:3000', description: 'Local stack (npm start)' }],
+    tags: [
+      { name: 'dacs', description: 'Called by DACS' },
+      { name: 'derms', description: 'Called by DERMS' },
+      { name: 'support', description: 'Read-only support views' },
+    ],
+    paths,
+    components: {
+      securitySchemes: {
+        [SECURITY_SCHEME]: {
+          type: 'oauth2',
+          description: 'OAuth 2.0 client credentials; present Authorization: Bearer <JWT>.',
+          flows: {
+            clientCredentials: {
+              tokenUrl: TOKEN_URL,
+              scopes: Object.fromEntries(
+                (Object.keys(CALLERS) as Caller[]).map((caller) => [
+                  CALLERS[caller],
+                  SCOPE_DESCRIPTIONS[caller],
+                ]),
+              ),
+            },
+          },
+        },
+      },
+      schemas,
+      responses,
+    },
+  };
+}
