@@ -1,0 +1,5 @@
+import { FLOWS } from '#shared/flows/registry.ts';
+import { createProcessHandler } from '#shared/handlers/process.ts';
+import { assetSyncProcessor } from '#shared/processors/dermsFlows.ts';
+
+export const handler = createProcessHandler(FLOWS.assetSync, assetSyncProcessor);

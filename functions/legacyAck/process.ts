@@ -1,0 +1,5 @@
+import { FLOWS } from '#shared/flows/registry.ts';
+import { createProcessHandler } from '#shared/handlers/process.ts';
+import { legacyAckProcessor } from '#shared/processors/dermsFlows.ts';
+
+export const handler = createProcessHandler(FLOWS.legacyAck, legacyAckProcessor);

@@ -1,0 +1,154 @@
+/**
+ * HTTP plumbing for API Gateway REST proxy handlers: problem+json answers (RFC 9457), body checks in
+ * the contract's order (415, 413, 400), and the caller's identity from the authorizer context.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { HttpError, type Violation } from '#shared/errors.ts';
+import type { Scope } from '#shared/flows/registry.ts';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+const PROBLEM_TYPE_BASE = 'https://integration.example/problems/';
+
+/** Problem type slugs per status, so a client can branch on `type` rather than on `title`. */
+const PROBLEM_TYPES: Record<number, string> = {
+  400: 'malformed-json',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not-found',
+  409: 'conflicting-duplicate',
+  410: 'gone',
+  413: 'payload-too-large',
+  415: 'unsupported-media-type',
+  422: 'validation-failed',
+  429: 'throttled',
+  503: 'unavailable',
+};
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: Violation[];
+  instance?: string;
+}
+
+export function problemResponse(error: HttpError, requestId?: string): APIGatewayProxyResult {
+  const body: Problem = {
+    type: `${PROBLEM_TYPE_BASE}${PROBLEM_TYPES[error.statusCode] ?? 'error'}`,
+    title: error.title,
+    status: error.statusCode,
+    detail: error.message,
+    ...(error.violations ? { errors: error.violations } : {}),
+    ...(requestId ? { instance: `urn:request:${requestId}` } : {}),
+  };
+  return {
+    statusCode: error.statusCode,
+    headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, ...(error.headers ?? {}) },
+    body: JSON.stringify(body),
+  };
+}
+
+/** What the caller sees for an unexpected failure: nothing internal, a request id to quote. */
+export function internalErrorResponse(requestId?: string): APIGatewayProxyResult {
+  return problemResponse(
+    new HttpError(
+      500,
+      'Internal error',
+      'The integration failed unexpectedly. Quote the instance to support.',
+      {
+        expose: true,
+      },
+    ),
+    requestId,
+  );
+}
+
+export function jsonResponse(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
+  return {
+    statusCode,
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+const header = (event: APIGatewayProxyEvent, name: string): string | undefined => {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted && value !== undefined) return value;
+  }
+  return undefined;
+};
+
+/**
+ * Reads a JSON body: 415 unless the content type is JSON, 413 over `maxBytes`, 400 when it does not
+ * parse. The order matters: a huge non-JSON upload is a 415, not a parse attempt.
+ */
+export function parseJsonBody(event: APIGatewayProxyEvent, maxBytes: number): unknown {
+  const contentType = header(event, 'content-type');
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== 'application/json' && !mediaType?.endsWith('+json')) {
+    throw new HttpError(
+      415,
+      'Unsupported media type',
+      `Send Content-Type: application/json (got ${contentType ?? 'none'}).`,
+    );
+  }
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf-8') : raw;
+  const size = Buffer.byteLength(text, 'utf-8');
+  if (size > maxBytes) {
+    throw new HttpError(
+      413,
+      'Payload too large',
+      `The body is ${size} bytes; the limit is ${maxBytes} bytes.`,
+    );
+  }
+  if (text.trim() === '')
+    throw new HttpError(400, 'Malformed JSON', 'The body is empty; a JSON document is required.');
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new HttpError(400, 'Malformed JSON', `The body is not valid JSON: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+}
+
+export interface Caller {
+  clientId: string;
+  scopes: string[];
+}
+
+/**
+ * The caller as the authorizer saw it. API Gateway's Cognito authorizer already refused missing or
+ * forged tokens and wrong scopes; this check is defence in depth, so that a route wired without its
+ * authorizer fails closed.
+ */
+export function authorize(event: APIGatewayProxyEvent, scope: Scope): Caller {
+  const claims = (event.requestContext?.authorizer as { claims?: Record<string, unknown> } | null | undefined)
+    ?.claims;
+  if (!claims || typeof claims !== 'object') {
+    throw new HttpError(401, 'Unauthenticated', 'A bearer token issued to this integration is required.', {
+      headers: { 'WWW-Authenticate': 'Bearer' },
+    });
+  }
+  const scopeClaim = claims.scope;
+  const scopes = typeof scopeClaim === 'string' ? scopeClaim.split(' ').filter(Boolean) : [];
+  const clientId = String(claims.client_id ?? claims.sub ?? 'unknown');
+  if (!scopes.includes(scope)) {
+    throw new HttpError(
+      403,
+      'Forbidden',
+      `This route needs the scope ${scope}; the token carries ${scopes.join(' ') || 'none'}.`,
+      {
+        headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"` },
+      },
+    );
+  }
+  return { clientId, scopes };
+}

@@ -1,0 +1,175 @@
+/**
+ * What travels on the queues. An ingest function wraps the validated message in an envelope; a
+ * message too large for SQS travels through S3 instead (claim check) and the envelope carries only
+ * its reference. The deadline sweep puts `deadline` commands on the ack queue.
+ */
+import { randomUUID } from 'node:crypto';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import { s3Client, sqsClient } from '#shared/aws/clients.ts';
+import { optionalNumber, requireString } from '#shared/config/env.ts';
+import { PoisonMessageError } from '#shared/errors.ts';
+import type { FlowDefinition, FlowId } from '#shared/flows/registry.ts';
+import { CLAIM_CHECK_BUCKET_ENV } from '#shared/store/tables.ts';
+
+export const ENVELOPE_VERSION = 1;
+
+export interface PayloadReference {
+  bucket: string;
+  key: string;
+}
+
+export interface MessageEnvelope {
+  v: typeof ENVELOPE_VERSION;
+  kind: 'message';
+  messageId: string;
+  flowId: FlowId;
+  businessKey: string;
+  receivedAt: string;
+  /** The OAuth client that sent it, for telemetry (e.g. who still uses the legacy ack). */
+  callerId?: string;
+  payload?: unknown;
+  payloadRef?: PayloadReference;
+}
+
+/** Queued by the deadline sweep: consolidate this sync request now, its deadline has passed. */
+export interface DeadlineCommand {
+  v: typeof ENVELOPE_VERSION;
+  kind: 'deadline';
+  messageId: string;
+  syncRequestId: string;
+  requestedAt: string;
+}
+
+export type QueueMessage = MessageEnvelope | DeadlineCommand;
+
+/** A message envelope whose payload has been fetched back from S3 where needed. */
+export type ResolvedEnvelope = Omit<MessageEnvelope, 'payloadRef'> & {
+  payload: unknown;
+  claimCheck: boolean;
+};
+
+/**
+ * SQS takes at most 1 MiB per message (body and attributes). Above this many bytes of envelope the
+ * payload goes to S3, leaving room for attributes.
+ */
+export const DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES = 1_000_000;
+
+export interface EnqueueOptions {
+  /** FIFO message group; required on FIFO queues. */
+  groupId?: string;
+}
+
+/** Puts a validated message on its flow's queue. Returns whether it went through the claim check. */
+export async function enqueueMessage(
+  flow: FlowDefinition,
+  envelope: Omit<MessageEnvelope, 'v' | 'kind' | 'payloadRef'> & { payload: unknown },
+  options: EnqueueOptions = {},
+): Promise<{ claimCheck: boolean }> {
+  const full: MessageEnvelope = { v: ENVELOPE_VERSION, kind: 'message', ...envelope };
+  let body = JSON.stringify(full);
+  const threshold = optionalNumber('CLAIM_CHECK_THRESHOLD_BYTES', DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES);
+  let claimCheck = false;
+  if (Buffer.byteLength(body) > threshold) {
+    const bucket = requireString(CLAIM_CHECK_BUCKET_ENV);
+    const key = `${flow.id}/${envelope.messageId}.json`;
+    await s3Client().send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: JSON.stringify(envelope.payload),
+        ContentType: 'application/json',
+        ServerSideEncryption: 'AES256',
+      }),
+    );
+    const { payload: _payload, ...rest } = full;
+    body = JSON.stringify({ ...rest, payloadRef: { bucket, key } } satisfies MessageEnvelope);
+    claimCheck = true;
+  }
+  await sendToQueue(flow, body, envelope.messageId, options.groupId);
+  return { claimCheck };
+}
+
+/** Queues a deadline consolidation on the ack queue. */
+export async function enqueueDeadline(flow: FlowDefinition, syncRequestId: string, now: Date): Promise<void> {
+  const command: DeadlineCommand = {
+    v: ENVELOPE_VERSION,
+    kind: 'deadline',
+    messageId: randomUUID(),
+    syncRequestId,
+    requestedAt: now.toISOString(),
+  };
+  await sendToQueue(flow, JSON.stringify(command), command.messageId, syncRequestId);
+}
+
+async function sendToQueue(
+  flow: FlowDefinition,
+  body: string,
+  messageId: string,
+  groupId?: string,
+): Promise<void> {
+  const fifo = flow.queue.fifo;
+  await sqsClient().send(
+    new SendMessageCommand({
+      QueueUrl: requireString(flow.queue.urlEnv),
+      MessageBody: body,
+      MessageAttributes: { flow: { DataType: 'String', StringValue: flow.id } },
+      ...(fifo ? { MessageGroupId: groupId ?? messageId, MessageDeduplicationId: messageId } : {}),
+    }),
+  );
+}
+
+/** Reads a queued message. An unreadable body is poison: it can never succeed, so it dead-letters at once. */
+export function parseQueueMessage(record: Pick<SQSRecord, 'body' | 'messageId'>): QueueMessage {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(record.body);
+  } catch (cause) {
+    throw new PoisonMessageError(`SQS message ${record.messageId} is not JSON`, { cause });
+  }
+  if (
+    typeof parsed !== 'object' ||
+    parsed === null ||
+    (parsed as { v?: unknown }).v !== ENVELOPE_VERSION ||
+    typeof (parsed as { messageId?: unknown }).messageId !== 'string'
+  ) {
+    throw new PoisonMessageError(
+      `SQS message ${record.messageId} is not an integration envelope (v${ENVELOPE_VERSION})`,
+    );
+  }
+  const kind = (parsed as { kind?: unknown }).kind;
+  if (kind === 'deadline') {
+    if (typeof (parsed as DeadlineCommand).syncRequestId !== 'string') {
+      throw new PoisonMessageError(`Deadline command ${record.messageId} names no syncRequestId`);
+    }
+    return parsed as DeadlineCommand;
+  }
+  if (kind !== 'message')
+    throw new PoisonMessageError(`SQS message ${record.messageId} has unknown kind ${String(kind)}`);
+  const envelope = parsed as MessageEnvelope;
+  if (envelope.payload === undefined && envelope.payloadRef === undefined) {
+    throw new PoisonMessageError(`Envelope ${envelope.messageId} carries neither a payload nor a reference`);
+  }
+  return envelope;
+}
+
+/** Fetches a claim-checked payload back from S3. */
+export async function resolvePayload(envelope: MessageEnvelope): Promise<ResolvedEnvelope> {
+  const { payloadRef, ...rest } = envelope;
+  if (!payloadRef) return { ...rest, payload: envelope.payload, claimCheck: false };
+  const object = await s3Client().send(
+    new GetObjectCommand({ Bucket: payloadRef.bucket, Key: payloadRef.key }),
+  );
+  const text = await object.Body?.transformToString('utf-8');
+  if (text === undefined)
+    throw new PoisonMessageError(`Claim-check object s3://${payloadRef.bucket}/${payloadRef.key} is empty`);
+  try {
+    return { ...rest, payload: JSON.parse(text), claimCheck: true };
+  } catch (cause) {
+    throw new PoisonMessageError(
+      `Claim-check object s3://${payloadRef.bucket}/${payloadRef.key} is not JSON`,
+      { cause },
+    );
+  }
+}

@@ -1,0 +1,113 @@
+import { HttpError, ValidationError } from '#shared/errors.ts';
+import { authorize, PROBLEM_CONTENT_TYPE, parseJsonBody, problemResponse } from '#shared/handlers/http.ts';
+import { canonicalJson } from '#shared/handlers/ingest.ts';
+import { apiEvent } from '#test/helpers/events.ts';
+
+const status = (fn: () => unknown): number | undefined => {
+  try {
+    fn();
+    return undefined;
+  } catch (error) {
+    return (error as HttpError).statusCode;
+  }
+};
+
+describe('parseJsonBody', () => {
+  it('parses a JSON body', () => {
+    expect(parseJsonBody(apiEvent({ path: '/x', body: { a: 1 } }), 100)).toEqual({ a: 1 });
+  });
+  it('accepts a charset parameter and a +json media type', () => {
+    expect(
+      parseJsonBody(apiEvent({ path: '/x', body: [1], contentType: 'application/json; charset=utf-8' }), 100),
+    ).toEqual([1]);
+    expect(
+      parseJsonBody(apiEvent({ path: '/x', body: [1], contentType: 'application/vnd.dacs+json' }), 100),
+    ).toEqual([1]);
+  });
+  it('refuses a non-JSON content type with 415, before looking at the size', () => {
+    expect(
+      status(() =>
+        parseJsonBody(apiEvent({ path: '/x', rawBody: 'x'.repeat(500), contentType: 'text/plain' }), 100),
+      ),
+    ).toBe(415);
+    expect(status(() => parseJsonBody(apiEvent({ path: '/x', rawBody: '{}', contentType: null }), 100))).toBe(
+      415,
+    );
+  });
+  it('refuses a body over the limit with 413, counting bytes not characters', () => {
+    expect(status(() => parseJsonBody(apiEvent({ path: '/x', rawBody: `"${'é'.repeat(60)}"` }), 100))).toBe(
+      413,
+    );
+  });
+  it('refuses malformed and empty JSON with 400', () => {
+    expect(status(() => parseJsonBody(apiEvent({ path: '/x', rawBody: '{"a":' }), 100))).toBe(400);
+    expect(status(() => parseJsonBody(apiEvent({ path: '/x', rawBody: '' }), 100))).toBe(400);
+  });
+  it('decodes a base64 body', () => {
+    const event = {
+      ...apiEvent({ path: '/x' }),
+      body: Buffer.from('{"b":2}').toString('base64'),
+      isBase64Encoded: true,
+    };
+    expect(parseJsonBody(event, 100)).toEqual({ b: 2 });
+  });
+});
+
+describe('authorize', () => {
+  it('returns the caller when the token carries the scope', () => {
+    expect(
+      authorize(
+        apiEvent({ path: '/x', scope: 'integration/dacs', clientId: 'dacs-local' }),
+        'integration/dacs',
+      ),
+    ).toEqual({
+      clientId: 'dacs-local',
+      scopes: ['integration/dacs'],
+    });
+  });
+  it('answers 401 without authorizer claims', () => {
+    expect(status(() => authorize(apiEvent({ path: '/x', scope: null }), 'integration/dacs'))).toBe(401);
+  });
+  it('answers 403 when the scope is another caller’s', () => {
+    expect(
+      status(() => authorize(apiEvent({ path: '/x', scope: 'integration/derms' }), 'integration/dacs')),
+    ).toBe(403);
+  });
+});
+
+describe('problemResponse', () => {
+  it('renders RFC 9457 problem+json with every violation', () => {
+    const violations = [
+      { path: '/a', message: 'must be string' },
+      { path: '/b', message: 'is required' },
+    ];
+    const response = problemResponse(new ValidationError(violations), 'req-1');
+    expect(response.statusCode).toBe(422);
+    expect(response.headers?.['Content-Type']).toBe(PROBLEM_CONTENT_TYPE);
+    expect(JSON.parse(response.body)).toEqual({
+      type: expect.stringContaining('validation-failed'),
+      title: 'Unprocessable message',
+      status: 422,
+      detail: expect.any(String),
+      errors: violations,
+      instance: 'urn:request:req-1',
+    });
+  });
+  it('carries extra headers such as Retry-After', () => {
+    const response = problemResponse(
+      new HttpError(503, 'Service unavailable', 'retry', { headers: { 'Retry-After': '5' } }),
+    );
+    expect(response.headers).toMatchObject({ 'Retry-After': '5' });
+  });
+});
+
+describe('canonicalJson', () => {
+  it('ignores key order so equal bodies hash equal', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } })).toBe(
+      canonicalJson({ a: { c: null, d: [1, { x: 1, y: 2 }] }, b: 1 }),
+    );
+  });
+  it('keeps array order significant', () => {
+    expect(canonicalJson([1, 2])).not.toBe(canonicalJson([2, 1]));
+  });
+});
