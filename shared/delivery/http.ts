@@ -1,0 +1,215 @@
+/**
+ * The outbound HTTP client: one `POST` of a JSON body to DERMS or DACS, with the contract's headers,
+ * a timeout, and every failure turned into a {@link DeliveryError} whose `retryable` flag follows the
+ * contract ("Outbound calls"): network errors, timeouts, 408, 429 and 5xx are retryable, other 4xx and
+ * 3xx (redirects are not followed) are permanent. Back-off itself is the process handler's job; the
+ * error carries `statusCode`, `retryAfterSeconds` and the trimmed `responseBody` for it and the trace.
+ */
+import { optionalNumber, optionalString, requireString } from '#shared/config/env.ts';
+import { type CredentialsProvider, createCredentialsProvider } from '#shared/delivery/credentials.ts';
+import { classifyHttpStatus, parseRetryAfter } from '#shared/delivery/retry.ts';
+import {
+  DEFAULT_HTTP_TIMEOUT_MS,
+  type FetchLike,
+  isTimeout,
+  networkReason,
+  trimBody,
+  USER_AGENT,
+} from '#shared/delivery/transport.ts';
+import { ConfigurationError, DeliveryError } from '#shared/errors.ts';
+import type { DeliveryTarget, TargetSystem } from '#shared/flows/registry.ts';
+
+type Env = Record<string, string | undefined>;
+
+export interface DeliveryRequest {
+  system: TargetSystem;
+  /** Path below the system's base URL, e.g. from {@link resolvePath}. */
+  path: string;
+  /** Serialised as JSON. */
+  body: unknown;
+  /** The business key of the delivered message (contract: `Idempotency-Key`). */
+  idempotencyKey: string;
+  /** The integration's `messageId` (contract: `X-Correlation-Id`). */
+  correlationId: string;
+}
+
+export interface DeliveryResult {
+  /** The receiver's 2xx status. */
+  status: number;
+  /** Time of the receiver call that succeeded, excluding any token request. */
+  durationMs: number;
+  /** The receiver's answer, when it sent one. */
+  body?: string;
+}
+
+export type Deliver = (request: DeliveryRequest) => Promise<DeliveryResult>;
+
+export interface DelivererDeps {
+  /** @default the global `fetch` */
+  readonly fetch?: FetchLike;
+  /** @default `createCredentialsProvider({ env, fetch })` */
+  readonly credentials?: CredentialsProvider;
+  /** @default `process.env`, through `#shared/config/env.ts` */
+  readonly env?: Env;
+  /** Monotonic clock in milliseconds, for `durationMs`. @default performance.now */
+  readonly now?: () => number;
+}
+
+/** The receiver path of a registry target: its `pathEnv` override, else the contract's `defaultPath`. */
+export function resolvePath(target: DeliveryTarget, env?: Env): string {
+  return optionalString(target.pathEnv, target.defaultPath, env);
+}
+
+// Visible ASCII without surrounding blanks: anything else `fetch` would reject or silently alter.
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+export function createDeliverer(deps: DelivererDeps = {}): Deliver {
+  const fetchFn: FetchLike = deps.fetch ?? ((input, init) => fetch(input, init));
+  const now = deps.now ?? (() => performance.now());
+  const timeoutMs = optionalNumber('HTTP_TIMEOUT_MS', DEFAULT_HTTP_TIMEOUT_MS, deps.env);
+  const credentials =
+    deps.credentials ??
+    createCredentialsProvider({
+      timeoutMs,
+      ...(deps.env !== undefined && { env: deps.env }),
+      ...(deps.fetch !== undefined && { fetch: deps.fetch }),
+    });
+  const baseUrls = new Map<TargetSystem, string>();
+
+  /** Read once per system, on first use, so a function that only talks to DACS needs no DERMS_BASE_URL. */
+  function baseUrlFor(system: TargetSystem): string {
+    let base = baseUrls.get(system);
+    if (base === undefined) {
+      const key = `${system}_BASE_URL`;
+      let raw: string;
+      try {
+        raw = requireString(key, deps.env);
+      } catch (cause) {
+        // Retryable like unfilled credentials: fixing the configuration delivers what is waiting.
+        throw new DeliveryError(`Cannot deliver to ${system}: environment variable ${key} is not set`, {
+          retryable: true,
+          cause,
+        });
+      }
+      if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) {
+        throw new DeliveryError(`Cannot deliver to ${system}: ${key} is not an http(s) URL`, {
+          retryable: true,
+          cause: new ConfigurationError(`${key} is not an http(s) URL`, { key }),
+        });
+      }
+      base = raw.replace(/\/+$/, '');
+      baseUrls.set(system, base);
+    }
+    return base;
+  }
+
+  async function authorizationFor(system: TargetSystem): Promise<string | undefined> {
+    try {
+      return await credentials.authorizationHeader(system);
+    } catch (cause) {
+      if (cause instanceof DeliveryError) throw cause;
+      throw new DeliveryError(`Cannot deliver to ${system}: no credentials (${String(cause)})`, {
+        retryable: true,
+        cause,
+      });
+    }
+  }
+
+  return async function deliver(request: DeliveryRequest): Promise<DeliveryResult> {
+    const { system } = request;
+    const path = request.path.startsWith('/') ? request.path : `/${request.path}`;
+    const call = `POST ${path}`;
+    const url = `${baseUrlFor(system)}${path}`;
+
+    for (const [name, value] of [
+      ['Idempotency-Key', request.idempotencyKey],
+      ['X-Correlation-Id', request.correlationId],
+    ] as const) {
+      if (typeof value !== 'string' || !HEADER_SAFE.test(value)) {
+        throw new DeliveryError(`Cannot send ${call} to ${system}: ${name} is empty or not printable ASCII`, {
+          retryable: false,
+        });
+      }
+    }
+    let payload: string | undefined;
+    try {
+      payload = JSON.stringify(request.body);
+    } catch (cause) {
+      throw new DeliveryError(`Cannot send ${call} to ${system}: the body is not serialisable as JSON`, {
+        retryable: false,
+        cause,
+      });
+    }
+    if (payload === undefined) {
+      throw new DeliveryError(`Cannot send ${call} to ${system}: there is no body`, { retryable: false });
+    }
+
+    const send = async (authorization: string | undefined) => {
+      const headers: Record<string, string> = {
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+        'Idempotency-Key': request.idempotencyKey,
+        'X-Correlation-Id': request.correlationId,
+        'User-Agent': USER_AGENT,
+      };
+      if (authorization !== undefined) headers.Authorization = authorization;
+      const startedAt = now();
+      try {
+        const response = await fetchFn(url, {
+          method: 'POST',
+          headers,
+          body: payload,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        // Read inside the timeout: a receiver that stalls mid-body is as dead as a silent one.
+        const text = await response.text();
+        return { status: response.status, headers: response.headers, text, durationMs: now() - startedAt };
+      } catch (cause) {
+        const message = isTimeout(cause)
+          ? `${system} did not answer ${call} within ${timeoutMs} ms`
+          : `${system} could not be reached for ${call}: ${networkReason(cause)}`;
+        throw new DeliveryError(message, { retryable: true, cause });
+      }
+    };
+
+    let authorization = await authorizationFor(system);
+    let answer = await send(authorization);
+    let refreshed = false;
+    if (answer.status === 401 && authorization !== undefined) {
+      // The token may have been revoked or rotated early: fetch a new one and try once more.
+      credentials.invalidate(system, authorization);
+      authorization = await authorizationFor(system);
+      answer = await send(authorization);
+      refreshed = true;
+    }
+
+    const outcome = classifyHttpStatus(answer.status);
+    if (outcome === 'ok') {
+      return {
+        status: answer.status,
+        durationMs: Math.round(answer.durationMs),
+        ...(answer.text !== '' && { body: answer.text }),
+      };
+    }
+    const retryAfterSeconds = parseRetryAfter(answer.headers.get('retry-after'), new Date());
+    const responseBody = trimBody(answer.text);
+    throw new DeliveryError(
+      `${system} answered ${answer.status} to ${call}${refreshed ? ' (after a token refresh)' : ''}`,
+      {
+        retryable: outcome === 'retryable',
+        statusCode: answer.status,
+        ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+        ...(responseBody !== undefined && { responseBody }),
+      },
+    );
+  };
+}
+
+let defaultDeliverer: Deliver | undefined;
+
+/** {@link createDeliverer} bound to the real `fetch`, environment and Secrets Manager; created on first use. */
+export async function deliver(request: DeliveryRequest): Promise<DeliveryResult> {
+  defaultDeliverer ??= createDeliverer();
+  return defaultDeliverer(request);
+}
