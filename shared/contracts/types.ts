@@ -329,5 +329,24 @@ export interface MessageTrace {
    */
   lastStatusCode?: number;
   deliveredAt?: string;
+  deadLetteredAt?: string;
+  /**
+   * For a SUPERSEDED unavailability update: what superseded it.
+   */
+  supersededBy?: string;
+  /**
+   * True when the body was stored in S3 (over the SQS limit).
+   */
+  claimCheck?: boolean;
   updatedAt?: string;
+  /**
+   * State changes, oldest first, one per attempt.
+   */
+  events?: MessageTraceEvent[];
+}
+export interface MessageTraceEvent {
+  at: string;
+  state: 'ACCEPTED' | 'DELIVERED' | 'RETRYING' | 'DEAD_LETTERED' | 'SUPERSEDED';
+  attempt?: number;
+  detail?: string;
 }
