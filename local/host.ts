@@ -1,0 +1,300 @@
+/**
+ * The local API Gateway: a `node:http` server that routes by the flow registry, does what the Cognito
+ * authorizer does (401 without a valid token, 403 without the route's scope), turns the request into a
+ * REST proxy event and writes the handler's answer back. It also serves the token endpoint and the
+ * OpenAPI document. No business logic lives here.
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { bearerToken, hasScope, type TokenService } from '#local/auth.ts';
+import {
+  authorizerClaims,
+  buildProxyEvent,
+  functionName,
+  type LambdaHandler,
+  lambdaContext,
+} from '#local/lambda.ts';
+import { FLOW_IDS, FLOWS, SUPPORT_ROUTES } from '#shared/flows/registry.ts';
+
+export interface ApiRoute {
+  /** Flow id or support route id. */
+  readonly id: string;
+  readonly method: string;
+  /** Template, e.g. `/v1/messages/{messageId}`. */
+  readonly path: string;
+  readonly scope: string;
+  /** Handler module, repository-relative. */
+  readonly module: string;
+  readonly functionName: string;
+}
+
+/** Every route of the registry: each flow's ingest route, then the support routes. */
+export function apiRoutes(): ApiRoute[] {
+  return [
+    ...FLOW_IDS.map((id) => {
+      const flow = FLOWS[id];
+      return {
+        id,
+        method: flow.route.method,
+        path: flow.route.path,
+        scope: flow.scope,
+        module: flow.handlers.ingest,
+        functionName: functionName(id, 'ingest'),
+      };
+    }),
+    ...Object.entries(SUPPORT_ROUTES).map(([id, route]) => ({
+      id,
+      method: route.method,
+      path: route.path,
+      scope: route.scope,
+      module: route.handler,
+      functionName: functionName(`support-${id}`, 'handler'),
+    })),
+  ];
+}
+
+export interface RouteMatch {
+  readonly route: ApiRoute;
+  readonly pathParameters: Record<string, string> | null;
+}
+
+/** Matches a method and path against route templates; `{name}` matches one non-empty segment. */
+export function matchRoute(
+  routes: readonly ApiRoute[],
+  method: string,
+  path: string,
+): RouteMatch | undefined {
+  const segments = path.split('/');
+  for (const route of routes) {
+    if (route.method !== method) continue;
+    const template = route.path.split('/');
+    if (template.length !== segments.length) continue;
+    const params: Record<string, string> = {};
+    let ok = true;
+    for (let i = 0; i < template.length && ok; i++) {
+      const t = template[i]!;
+      const s = segments[i]!;
+      const param = /^\{(\w+)\}$/.exec(t)?.[1];
+      if (param) {
+        if (s === '') ok = false;
+        else {
+          try {
+            params[param] = decodeURIComponent(s);
+          } catch {
+            ok = false;
+          }
+        }
+      } else if (t !== s) ok = false;
+    }
+    if (ok) return { route, pathParameters: Object.keys(params).length ? params : null };
+  }
+  return undefined;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  413: 'Payload too large',
+  502: 'Bad gateway',
+  504: 'Gateway timeout',
+};
+
+/** An RFC 9457 problem body. */
+export function problem(status: number, detail: string, title = TITLES[status] ?? 'Error') {
+  return { type: 'about:blank', title, status, detail };
+}
+
+export interface ApiHostOptions {
+  readonly routes: readonly ApiRoute[];
+  readonly tokens: TokenService;
+  readonly loadHandler: (modulePath: string) => Promise<LambdaHandler>;
+  /** The OpenAPI document served at `GET /openapi.json`. */
+  readonly openApiFile: string;
+  /** Bodies above this answer 413 before any handler runs; the handler applies the contract's limit. @default 10 MiB */
+  readonly maxRequestBytes?: number;
+  /** API Gateway's integration timeout. @default 29000 */
+  readonly integrationTimeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, contentType = 'application/json') {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const sendProblem = (
+  res: ServerResponse,
+  status: number,
+  detail: string,
+  headers: Record<string, string> = {},
+) => {
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  send(res, status, problem(status, detail), PROBLEM_CONTENT_TYPE);
+};
+
+/** Reads the body, draining (not keeping) whatever is past `limit`, so the caller still gets an answer. */
+async function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; tooLarge: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      tooLarge = true;
+      chunks.length = 0;
+    } else if (!tooLarge) chunks.push(chunk);
+  }
+  return { body: Buffer.concat(chunks), tooLarge };
+}
+
+/** Writes an API Gateway proxy result back as HTTP. */
+export function writeProxyResult(
+  res: ServerResponse,
+  result: APIGatewayProxyResult,
+  requestId: string,
+): void {
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(result.multiValueHeaders ?? {})) headers[k] = v.map(String);
+  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
+  const body = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
+  res.writeHead(result.statusCode, {
+    ...headers,
+    'x-amzn-RequestId': requestId,
+    'Content-Length': body.length,
+  });
+  res.end(body);
+}
+
+export function createApiHost(options: ApiHostOptions): Server {
+  const maxRequestBytes = options.maxRequestBytes ?? 10 * 1024 * 1024;
+  const integrationTimeoutMs = options.integrationTimeoutMs ?? 29_000;
+  const log = options.log ?? (() => {});
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const method = req.method ?? 'GET';
+    const { body, tooLarge } = await readBody(req, maxRequestBytes);
+    if (tooLarge) {
+      sendProblem(
+        res,
+        413,
+        `The request body is over the local gateway's limit of ${maxRequestBytes} bytes.`,
+      );
+      return;
+    }
+
+    if (url.pathname === '/oauth2/token') {
+      if (method !== 'POST') return sendProblem(res, 404, `No route ${method} ${url.pathname}`);
+      const answer = await options.tokens.issue(
+        new URLSearchParams(body.toString('utf8')),
+        req.headers.authorization,
+      );
+      res.setHeader('Cache-Control', 'no-store');
+      if (answer.status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="local"');
+      return send(res, answer.status, answer.body);
+    }
+    if (url.pathname === '/openapi.json' && method === 'GET') {
+      try {
+        const text = await readFile(options.openApiFile);
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': text.length });
+        return res.end(text);
+      } catch {
+        return sendProblem(res, 404, 'docs/openapi.json has not been generated yet (npm run gen).');
+      }
+    }
+
+    const match = matchRoute(options.routes, method, url.pathname);
+    if (!match) return sendProblem(res, 404, `No route ${method} ${url.pathname}`);
+
+    // The Cognito authorizer: identity first (401), then the route's scope (403).
+    const token = bearerToken(req.headers.authorization);
+    if (!token) {
+      return sendProblem(res, 401, 'A bearer token is required.', { 'WWW-Authenticate': 'Bearer' });
+    }
+    const verified = await options.tokens.verify(token);
+    if (!verified.ok) {
+      return sendProblem(res, 401, `The bearer token was refused: ${verified.reason}.`, {
+        'WWW-Authenticate': 'Bearer error="invalid_token"',
+      });
+    }
+    if (!hasScope(verified.claims.scope, match.route.scope)) {
+      return sendProblem(res, 403, `This route needs the scope ${match.route.scope}.`, {
+        'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${match.route.scope}"`,
+      });
+    }
+
+    const requestId = crypto.randomUUID();
+    const event = buildProxyEvent({
+      method,
+      path: url.pathname,
+      resource: match.route.path,
+      pathParameters: match.pathParameters,
+      rawHeaders: req.rawHeaders,
+      query: url.searchParams,
+      body: body.length > 0 ? body.toString('utf8') : null,
+      claims: authorizerClaims({
+        sub: verified.claims.sub,
+        client_id: verified.claims.client_id,
+        scope: verified.claims.scope,
+        token_use: 'access',
+        iss: verified.claims.iss,
+        exp: verified.claims.exp,
+        iat: verified.claims.iat,
+        jti: verified.claims.jti,
+      }),
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      requestId,
+    });
+    const context = lambdaContext({
+      functionName: match.route.functionName,
+      timeoutMs: integrationTimeoutMs,
+      awsRequestId: requestId,
+    });
+
+    let handler: LambdaHandler;
+    try {
+      handler = await options.loadHandler(match.route.module);
+    } catch (error) {
+      log(`[api] cannot load ${match.route.module}: ${(error as Error).message}`);
+      return sendProblem(res, 502, `The function behind ${match.route.path} could not be loaded.`);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = (await Promise.race([
+        handler(event, context),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new GatewayTimeout()), integrationTimeoutMs);
+        }),
+      ])) as APIGatewayProxyResult | undefined;
+      if (!result || typeof result.statusCode !== 'number') {
+        log(`[api] ${match.route.module} returned no proxy result`);
+        return sendProblem(res, 502, 'The function returned a malformed proxy response.');
+      }
+      writeProxyResult(res, result, requestId);
+    } catch (error) {
+      if (error instanceof GatewayTimeout) {
+        return sendProblem(res, 504, `The function did not answer within ${integrationTimeoutMs} ms.`);
+      }
+      log(`[api] ${match.route.functionName} failed: ${(error as Error).stack ?? error}`);
+      sendProblem(res, 502, 'The function failed.');
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  return createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log(`[api] ${req.method} ${req.url}: ${(error as Error).stack ?? error}`);
+      if (!res.headersSent) sendProblem(res, 502, 'The local gateway failed.');
+      else res.destroy();
+    });
+  });
+}
+
+class GatewayTimeout extends Error {}

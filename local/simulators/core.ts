@@ -1,0 +1,383 @@
+/**
+ * What the DERMS and DACS simulators share: the control API of the contract (`/sim/calls`,
+ * `/sim/faults`), call recording with a delivery count per `Idempotency-Key`, and fault rules.
+ *
+ * Fault rules apply in the order they were added. `delay` rules add up; the first `status` or `reset`
+ * rule ends the call, which is then not recorded. `silent` (DERMS) and `headEndFail` (DERMS, a local
+ * extension) only mark the call for the simulator's asynchronous behaviour.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+
+export const FAULT_ACTIONS = ['status', 'delay', 'reset', 'silent', 'headEndFail'] as const;
+export type FaultAction = (typeof FAULT_ACTIONS)[number];
+
+export interface FaultMatch {
+  /** Suffix of the request path. */
+  readonly path?: string;
+  readonly syncRequestId?: string;
+  /** Any `deviceId` in the body. */
+  readonly deviceId?: string;
+  /** The `Idempotency-Key` header. */
+  readonly businessKey?: string;
+}
+
+export interface FaultRule {
+  readonly id: string;
+  readonly match: FaultMatch;
+  readonly action: FaultAction;
+  readonly status?: number;
+  readonly retryAfterSeconds?: number;
+  readonly delayMs?: number;
+  /** Firings left; absent means always. */
+  remaining?: number;
+  /** `headEndFail` only: the message DERMS reports with FAILED. */
+  readonly message?: string;
+}
+
+/** What fault matching looks at in a call. */
+export interface CallFacts {
+  readonly path: string;
+  readonly syncRequestId?: string;
+  readonly deviceIds: readonly string[];
+  readonly businessKey?: string;
+}
+
+export interface RecordedCall {
+  readonly path: string;
+  readonly method: string;
+  readonly receivedAt: string;
+  readonly body: unknown;
+  readonly idempotencyKey: string | null;
+  readonly correlationId: string | null;
+  /** 1 for the first call with this `Idempotency-Key`, 2 for the next, … (null without a key). */
+  readonly delivery: number | null;
+}
+
+/** The sync request id of a body, wherever the mapping put it. */
+export function syncRequestIdOf(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const b = body as Record<string, unknown> & { sendDetails?: { syncRequestId?: unknown } };
+  const id = b.syncRequestId ?? b.dacsMessageId ?? b.sendDetails?.syncRequestId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** Every string `deviceId` anywhere in the body. */
+export function deviceIdsOf(body: unknown): string[] {
+  const found: string[] = [];
+  const walk = (value: unknown, depth: number) => {
+    if (depth > 8 || !value || typeof value !== 'object') return;
+    if (Array.isArray(value)) {
+      for (const item of value) walk(item, depth + 1);
+      return;
+    }
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === 'deviceId' && typeof inner === 'string') found.push(inner);
+      else walk(inner, depth + 1);
+    }
+  };
+  walk(body, 0);
+  return found;
+}
+
+export function callFacts(path: string, body: unknown, idempotencyKey: string | null): CallFacts {
+  const syncRequestId = syncRequestIdOf(body);
+  return {
+    path,
+    deviceIds: deviceIdsOf(body),
+    ...(syncRequestId !== undefined ? { syncRequestId } : {}),
+    ...(idempotencyKey !== null ? { businessKey: idempotencyKey } : {}),
+  };
+}
+
+/** Whether every field the rule's `match` names agrees with the call. */
+export function ruleMatches(match: FaultMatch, facts: CallFacts): boolean {
+  if (match.path !== undefined && !facts.path.endsWith(match.path)) return false;
+  if (match.syncRequestId !== undefined && facts.syncRequestId !== match.syncRequestId) return false;
+  if (match.deviceId !== undefined && !facts.deviceIds.includes(match.deviceId)) return false;
+  if (match.businessKey !== undefined && facts.businessKey !== match.businessKey) return false;
+  return true;
+}
+
+export interface FaultDecision {
+  delayMs: number;
+  /** Set when a `status` rule answers the call. */
+  status?: { status: number; retryAfterSeconds?: number };
+  reset: boolean;
+  silent: boolean;
+  /** Devices a `headEndFail` rule fails, with the message to report. */
+  failedDevices: Map<string, string>;
+}
+
+/** Applies the rules to a call, counting down `remaining` on each rule that fires. */
+export function decideFaults(rules: FaultRule[], facts: CallFacts): FaultDecision {
+  const decision: FaultDecision = { delayMs: 0, reset: false, silent: false, failedDevices: new Map() };
+  for (const rule of rules) {
+    if (rule.remaining !== undefined && rule.remaining <= 0) continue;
+    if (!ruleMatches(rule.match, facts)) continue;
+    if (rule.remaining !== undefined) rule.remaining -= 1;
+    switch (rule.action) {
+      case 'delay':
+        decision.delayMs += rule.delayMs ?? 0;
+        break;
+      case 'silent':
+        decision.silent = true;
+        break;
+      case 'headEndFail':
+        if (rule.match.deviceId !== undefined) {
+          decision.failedDevices.set(
+            rule.match.deviceId,
+            rule.message ?? 'Head-end registration failed (simulated)',
+          );
+        }
+        break;
+      case 'reset':
+        decision.reset = true;
+        return decision;
+      case 'status':
+        decision.status = {
+          status: rule.status ?? 500,
+          ...(rule.retryAfterSeconds !== undefined ? { retryAfterSeconds: rule.retryAfterSeconds } : {}),
+        };
+        return decision;
+    }
+  }
+  return decision;
+}
+
+/** Checks a `POST /sim/faults` body; returns the rule or the reasons it is refused. */
+export function parseFaultRule(
+  body: unknown,
+  allowed: readonly FaultAction[],
+  id: string = randomUUID(),
+): { rule: FaultRule } | { errors: string[] } {
+  const errors: string[] = [];
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    return { errors: ['the body must be an object'] };
+  const b = body as Record<string, unknown>;
+  const match = (b.match ?? {}) as Record<string, unknown>;
+  if (typeof match !== 'object' || Array.isArray(match)) errors.push('match must be an object');
+  for (const key of Object.keys(match)) {
+    if (!['path', 'syncRequestId', 'deviceId', 'businessKey'].includes(key))
+      errors.push(`unknown match.${key}`);
+    else if (typeof match[key] !== 'string') errors.push(`match.${key} must be a string`);
+  }
+  const action = b.action as FaultAction;
+  if (!allowed.includes(action)) errors.push(`action must be one of ${allowed.join(', ')}`);
+  const int = (key: string, min: number, max: number) => {
+    const v = b[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      errors.push(`${key} must be an integer from ${min} to ${max}`);
+      return undefined;
+    }
+    return v;
+  };
+  const status = int('status', 400, 599);
+  const retryAfterSeconds = int('retryAfterSeconds', 0, 86_400);
+  const delayMs = int('delayMs', 0, 600_000);
+  const times = int('times', 1, 1_000_000);
+  if (action === 'status' && status === undefined) errors.push('a status rule needs status (4xx or 5xx)');
+  if (action === 'delay' && delayMs === undefined) errors.push('a delay rule needs delayMs');
+  if (action === 'headEndFail' && typeof match.deviceId !== 'string')
+    errors.push('a headEndFail rule needs match.deviceId');
+  if (b.message !== undefined && typeof b.message !== 'string') errors.push('message must be a string');
+  if (errors.length > 0) return { errors };
+  return {
+    rule: {
+      id,
+      match: match as FaultMatch,
+      action,
+      ...(status !== undefined ? { status } : {}),
+      ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+      ...(delayMs !== undefined ? { delayMs } : {}),
+      ...(times !== undefined ? { remaining: times } : {}),
+      ...(typeof b.message === 'string' ? { message: b.message } : {}),
+    },
+  };
+}
+
+export interface SimCall {
+  readonly path: string;
+  readonly method: string;
+  readonly body: unknown;
+  readonly headers: IncomingMessage['headers'];
+  readonly decision: FaultDecision;
+  /** Which delivery of its `Idempotency-Key` this is (null when not recorded or without a key). */
+  readonly delivery: number | null;
+}
+
+export interface SimAnswer {
+  readonly status: number;
+  readonly body?: unknown;
+}
+
+export interface SimulatorOptions {
+  readonly name: string;
+  /** Routes by exact path (POST). The answer is written after any `delay`. */
+  readonly routes: Readonly<Record<string, (call: SimCall) => SimAnswer>>;
+  readonly actions: readonly FaultAction[];
+  /** Extra GET routes under `/sim/` (e.g. devices), before the shared control API. */
+  readonly control?: (method: string, url: URL) => SimAnswer | undefined;
+  /** Runs after a call is recorded and answered (e.g. the DERMS asynchronous ack). */
+  readonly afterAnswer?: (call: SimCall) => void;
+  readonly log?: (line: string) => void;
+}
+
+export interface Simulator {
+  readonly server: Server;
+  readonly calls: RecordedCall[];
+  readonly rules: FaultRule[];
+  listen(port: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+const header = (req: IncomingMessage, name: string): string | null => {
+  const value = req.headers[name];
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+};
+
+export function createSimulator(options: SimulatorOptions): Simulator {
+  const calls: RecordedCall[] = [];
+  const rules: FaultRule[] = [];
+  const deliveries = new Map<string, number>();
+
+  const control = async (req: IncomingMessage, res: ServerResponse, url: URL, raw: string) => {
+    const method = req.method ?? 'GET';
+    const extra = options.control?.(method, url);
+    if (extra) return send(res, extra.status, extra.body);
+    if (url.pathname === '/sim/calls' && method === 'GET') {
+      const suffix = url.searchParams.get('path');
+      return send(res, 200, suffix ? calls.filter((c) => c.path.endsWith(suffix)) : calls);
+    }
+    if (url.pathname === '/sim/calls' && method === 'DELETE') {
+      calls.length = 0;
+      deliveries.clear();
+      return send(res, 204);
+    }
+    if (url.pathname === '/sim/deliveries' && method === 'GET') {
+      return send(res, 200, Object.fromEntries(deliveries));
+    }
+    if (url.pathname === '/sim/faults' && method === 'POST') {
+      let body: unknown;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return send(res, 400, { errors: ['the body is not JSON'] });
+      }
+      const parsed = parseFaultRule(body, options.actions);
+      if ('errors' in parsed) return send(res, 400, { errors: parsed.errors });
+      rules.push(parsed.rule);
+      return send(res, 201, { id: parsed.rule.id });
+    }
+    if (url.pathname === '/sim/faults' && method === 'GET') return send(res, 200, rules);
+    if (url.pathname === '/sim/faults' && method === 'DELETE') {
+      rules.length = 0;
+      return send(res, 204);
+    }
+    return send(res, 404, { error: `no control route ${method} ${url.pathname}` });
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://sim');
+    const chunks: Buffer[] = [];
+    for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    if (url.pathname.startsWith('/sim/')) return control(req, res, url, raw);
+
+    const route = options.routes[url.pathname];
+    if (!route || req.method !== 'POST')
+      return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+    let body: unknown = raw;
+    try {
+      body = raw.length > 0 ? JSON.parse(raw) : null;
+    } catch {
+      // recorded as the raw text; the route decides what to answer
+    }
+    const idempotencyKey = header(req, 'idempotency-key');
+    const correlationId = header(req, 'x-correlation-id');
+    const decision = decideFaults(rules, callFacts(url.pathname, body, idempotencyKey));
+    let delivery: number | null = null;
+    if (!decision.status && !decision.reset) {
+      if (idempotencyKey !== null) {
+        delivery = (deliveries.get(idempotencyKey) ?? 0) + 1;
+        deliveries.set(idempotencyKey, delivery);
+      }
+      calls.push({
+        path: url.pathname,
+        method: 'POST',
+        receivedAt: new Date().toISOString(),
+        body,
+        idempotencyKey,
+        correlationId,
+        delivery,
+      });
+    }
+    const call: SimCall = {
+      path: url.pathname,
+      method: 'POST',
+      body,
+      headers: req.headers,
+      decision,
+      delivery,
+    };
+    if (decision.delayMs > 0) await new Promise((r) => setTimeout(r, decision.delayMs));
+    if (decision.reset) {
+      req.socket.resetAndDestroy();
+      return;
+    }
+    if (decision.status) {
+      const { status, retryAfterSeconds } = decision.status;
+      return send(
+        res,
+        status,
+        {
+          type: 'about:blank',
+          title: 'Simulated fault',
+          status,
+          detail: `${options.name} simulator fault rule`,
+        },
+        retryAfterSeconds !== undefined ? { 'Retry-After': String(retryAfterSeconds) } : {},
+      );
+    }
+    const answer = route(call);
+    send(res, answer.status, answer.body);
+    options.afterAnswer?.(call);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      options.log?.(`[${options.name}] ${(error as Error).stack ?? error}`);
+      if (!res.headersSent) send(res, 500, { error: 'simulator failure' });
+    });
+  });
+
+  return {
+    server,
+    calls,
+    rules,
+    listen: (port, host = '127.0.0.1') =>
+      new Promise((done, fail) => {
+        server.once('error', fail);
+        server.listen(port, host, () => {
+          server.off('error', fail);
+          done(`http://${host}:${port}`);
+        });
+      }),
+    close: () =>
+      new Promise((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * The Edge DERMS simulator (port 3001). It answers the three DERMS routes and, like Live Energy Connect,
+ * acknowledges every enrollment sync asynchronously through the integration's own ack route: one
+ * partial ack per chunk of devices (sequence 1..n, `final: false`), then a final ack with no devices
+ * (`final: true`). Every device is REGISTERED or DEREGISTERED as its `registrationAction` asked.
+ *
+ * Local extension of the control API: the fault action `headEndFail` with `match.deviceId` makes that
+ * device report FAILED (with the rule's `message`, if any), to play a head-end failure.
+ * `silent` accepts and records an enrollment sync but never acknowledges it.
+ */
+import { createSimulator, type SimCall, type Simulator } from '#local/simulators/core.ts';
+
+export const DERMS_ROUTES = {
+  enrollmentSync: '/v1/enrollment-sync',
+  optOuts: '/v1/event-opt-outs',
+  unavailability: '/v1/device-unavailability',
+} as const;
+
+export interface DermsSimulatorOptions {
+  /** The integration's ack route. @default 'http://127.0.0.1:3000/v1/derms/asset-sync-acks' */
+  readonly ackUrl?: string;
+  /** The integration's token endpoint. @default 'http://127.0.0.1:3000/oauth2/token' */
+  readonly tokenUrl?: string;
+  /** @default 'derms-local' */
+  readonly clientId?: string;
+  /** @default 'local-secret' */
+  readonly clientSecret?: string;
+  /** Devices per partial ack. @default 2 */
+  readonly ackChunkSize?: number;
+  /** Wait before the first ack, and between acks. @default 300 */
+  readonly ackDelayMs?: number;
+  /** Attempts per ack while the integration is unreachable or answers 429/5xx. @default 30 */
+  readonly ackAttempts?: number;
+  readonly log?: (line: string) => void;
+}
+
+interface SyncDevice {
+  readonly deviceId: string;
+  readonly headEndSystem: string;
+  readonly nicId: string;
+  readonly registrationAction: string;
+}
+
+/** The devices of an enrollment sync, wherever the mapping put them. */
+export function enrollmentDevices(body: unknown): SyncDevice[] {
+  const b = (body ?? {}) as {
+    locationInfo?: { controllableDevices?: unknown };
+    devices?: unknown;
+    controllableDevices?: unknown;
+  };
+  const list = b.locationInfo?.controllableDevices ?? b.devices ?? b.controllableDevices;
+  if (!Array.isArray(list)) return [];
+  return list
+    .filter(
+      (d): d is Record<string, unknown> => !!d && typeof d === 'object' && typeof d.deviceId === 'string',
+    )
+    .map((d) => ({
+      deviceId: d.deviceId as string,
+      headEndSystem: String(d.headEndSystem ?? d.headEnd ?? 'UNKNOWN'),
+      nicId: String(d.nicId ?? d.nic ?? 'UNKNOWN'),
+      registrationAction: String(d.registrationAction ?? d.action ?? 'REGISTER'),
+    }));
+}
+
+export interface PlannedAck {
+  readonly syncRequestId: string;
+  readonly ackType: 'SUCCESS' | 'ERROR';
+  readonly sequence: number;
+  readonly final: boolean;
+  readonly devices: {
+    deviceId: string;
+    headEndSystem: string;
+    nicId: string;
+    registrationStatus: 'REGISTERED' | 'DEREGISTERED' | 'FAILED';
+    message?: string;
+  }[];
+}
+
+/** The acks DERMS sends for one enrollment sync (without `ackDateTime`, stamped when sent). */
+export function planAcks(
+  syncRequestId: string,
+  devices: readonly SyncDevice[],
+  failed: ReadonlyMap<string, string>,
+  chunkSize: number,
+): PlannedAck[] {
+  const results = devices.map((d) => {
+    const failure = failed.get(d.deviceId);
+    const base = { deviceId: d.deviceId, headEndSystem: d.headEndSystem, nicId: d.nicId };
+    if (failure !== undefined) return { ...base, registrationStatus: 'FAILED' as const, message: failure };
+    return {
+      ...base,
+      registrationStatus:
+        d.registrationAction === 'DEREGISTER' ? ('DEREGISTERED' as const) : ('REGISTERED' as const),
+    };
+  });
+  const acks: PlannedAck[] = [];
+  const size = Math.max(1, chunkSize);
+  for (let i = 0; i < results.length; i += size) {
+    const chunk = results.slice(i, i + size);
+    acks.push({
+      syncRequestId,
+      ackType: chunk.some((d) => d.registrationStatus === 'FAILED') ? 'ERROR' : 'SUCCESS',
+      sequence: acks.length + 1,
+      final: false,
+      devices: chunk,
+    });
+  }
+  acks.push({
+    syncRequestId,
+    ackType: results.some((d) => d.registrationStatus === 'FAILED') ? 'ERROR' : 'SUCCESS',
+    sequence: acks.length + 1,
+    final: true,
+    devices: [],
+  });
+  return acks;
+}
+
+export interface DermsSimulator extends Simulator {
+  /** The acks sent, with the integration's answer. */
+  readonly acksSent: { ack: unknown; status: number | null; answer: unknown }[];
+}
+
+export function createDermsSimulator(options: DermsSimulatorOptions = {}): DermsSimulator {
+  const ackUrl = options.ackUrl ?? 'http://127.0.0.1:3000/v1/derms/asset-sync-acks';
+  const tokenUrl = options.tokenUrl ?? 'http://127.0.0.1:3000/oauth2/token';
+  const clientId = options.clientId ?? 'derms-local';
+  const clientSecret = options.clientSecret ?? 'local-secret';
+  const chunkSize = options.ackChunkSize ?? 2;
+  const delayMs = options.ackDelayMs ?? 300;
+  const attempts = options.ackAttempts ?? 30;
+  const log = options.log ?? (() => {});
+  const acksSent: DermsSimulator['acksSent'] = [];
+  let token: { value: string; until: number } | undefined;
+  let closed = false;
+
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  const accessToken = async (): Promise<string> => {
+    if (token && token.until > Date.now()) return token.value;
+    const response = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+      },
+      body: 'grant_type=client_credentials',
+    });
+    if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
+    const body = (await response.json()) as { access_token: string; expires_in: number };
+    token = { value: body.access_token, until: Date.now() + (body.expires_in - 60) * 1000 };
+    return token.value;
+  };
+
+  const post = async (ack: PlannedAck) => {
+    const body = { ...ack, ackDateTime: new Date().toISOString() };
+    for (let attempt = 1; attempt <= attempts && !closed; attempt++) {
+      try {
+        const response = await fetch(ackUrl, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${await accessToken()}` },
+          body: JSON.stringify(body),
+        });
+        const answer = await response.json().catch(() => null);
+        if (response.status === 401) token = undefined;
+        if (response.status < 500 && response.status !== 429 && response.status !== 401) {
+          acksSent.push({ ack: body, status: response.status, answer });
+          if (response.status >= 400)
+            log(`[derms] ack ${ack.syncRequestId}#${ack.sequence} refused: ${response.status}`);
+          return;
+        }
+      } catch {
+        // the integration is down (a test may have stopped it); LEC retries too
+      }
+      await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)));
+    }
+    acksSent.push({ ack: body, status: null, answer: 'gave up' });
+    log(`[derms] gave up on ack ${ack.syncRequestId}#${ack.sequence}`);
+  };
+
+  const acknowledge = async (call: SimCall) => {
+    const body = call.body as Record<string, unknown> & { sendDetails?: { syncRequestId?: string } };
+    const syncRequestId = (body?.syncRequestId ?? body?.dacsMessageId ?? body?.sendDetails?.syncRequestId) as
+      | string
+      | undefined;
+    if (!syncRequestId) {
+      log('[derms] enrollment sync without syncRequestId: not acknowledged');
+      return;
+    }
+    const acks = planAcks(
+      syncRequestId,
+      enrollmentDevices(call.body),
+      call.decision.failedDevices,
+      chunkSize,
+    );
+    for (const ack of acks) {
+      await sleep(delayMs);
+      if (closed) return;
+      await post(ack);
+    }
+  };
+
+  const simulator = createSimulator({
+    name: 'DERMS',
+    actions: ['status', 'delay', 'reset', 'silent', 'headEndFail'],
+    routes: {
+      [DERMS_ROUTES.enrollmentSync]: () => ({ status: 202, body: { status: 'ACCEPTED' } }),
+      [DERMS_ROUTES.optOuts]: () => ({ status: 200, body: { status: 'RESERVATION_CANCELLED' } }),
+      [DERMS_ROUTES.unavailability]: () => ({ status: 200, body: { status: 'APPLIED' } }),
+    },
+    control: (method, url) =>
+      method === 'GET' && url.pathname === '/sim/acks' ? { status: 200, body: acksSent } : undefined,
+    afterAnswer: (call) => {
+      if (call.path !== DERMS_ROUTES.enrollmentSync || call.decision.silent) return;
+      // A redelivery of the same sync (same Idempotency-Key) is a duplicate to DERMS: acknowledged once.
+      if (call.delivery !== null && call.delivery > 1) return;
+      acknowledge(call).catch((error: unknown) => log(`[derms] ack failed: ${(error as Error).message}`));
+    },
+    log,
+  });
+
+  return {
+    ...simulator,
+    acksSent,
+    close: async () => {
+      closed = true;
+      await simulator.close();
+    },
+  };
+}
