@@ -1,0 +1,71 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import {
+  IntegrationFunction,
+  type IntegrationFunctionProps,
+} from '#infra/constructs/integration-function.ts';
+import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
+import { CORRELATION_TABLE } from '#shared/store/tables.ts';
+
+export interface DeadlineSweepProps {
+  /** Entry file from the registry's `SWEEP.handler`. */
+  readonly entry: string;
+  /** How often the sweep runs, from the registry's `SWEEP.rateMinutes`. */
+  readonly rateMinutes: number;
+  readonly correlationTable: dynamodb.ITable;
+  /** The queue that consolidates acknowledgements, and the env var its URL travels in. */
+  readonly consolidationQueue: sqs.IQueue;
+  readonly consolidationQueueUrlEnv: string;
+  readonly functionDefaults: Pick<
+    IntegrationFunctionProps,
+    'powertools' | 'logRetention' | 'logRemovalPolicy' | 'projectRoot'
+  >;
+  /**
+   * Extra settings (see `TUNABLE_ENV` in infra/config.ts).
+   * @default none
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The deadline sweep: an EventBridge schedule runs a function that queries the sparse `byDeadline` index
+ * for sync requests past their deadline and queues their consolidation. It reads the correlation table
+ * and sends to the consolidation queue; nothing else.
+ */
+export class DeadlineSweep extends Construct {
+  public readonly function: IntegrationFunction;
+  public readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: DeadlineSweepProps) {
+    super(scope, id);
+    this.function = new IntegrationFunction(this, 'Sweep', {
+      ...props.functionDefaults,
+      entry: props.entry,
+      description: 'Deadline sweep: queues the consolidation of every overdue sync request',
+      // Shorter than the schedule, so two sweeps never overlap.
+      timeout: Duration.seconds(Math.min(50, props.rateMinutes * 60 - 10)),
+      memorySize: 512,
+      environment: {
+        [CORRELATION_TABLE.nameEnv]: props.correlationTable.tableName,
+        [props.consolidationQueueUrlEnv]: props.consolidationQueue.queueUrl,
+        ...props.environment,
+      },
+    });
+    props.correlationTable.grantReadData(this.function.function);
+    props.consolidationQueue.grantSendMessages(this.function.function);
+    acknowledge(
+      this.function.role.node.findChild('DefaultPolicy'),
+      `AwsSolutions-IAM5[Resource::${arnToken(props.correlationTable)}/index/*]`,
+      REASONS.tableIndexes,
+    );
+    this.rule = new events.Rule(this, 'Schedule', {
+      description: `Deadline sweep every ${props.rateMinutes} minute(s)`,
+      schedule: events.Schedule.rate(Duration.minutes(props.rateMinutes)),
+      targets: [new targets.LambdaFunction(this.function.function, { retryAttempts: 0 })],
+    });
+  }
+}

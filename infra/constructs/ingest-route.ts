@@ -1,0 +1,113 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { IntegrationApi } from '#infra/constructs/integration-api.ts';
+import {
+  IntegrationFunction,
+  type IntegrationFunctionProps,
+} from '#infra/constructs/integration-function.ts';
+import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
+import type { FlowDefinition } from '#shared/flows/registry.ts';
+import {
+  CLAIM_CHECK_BUCKET_ENV,
+  CORRELATION_TABLE,
+  IDEMPOTENCY_TABLE,
+  TRACE_TABLE,
+} from '#shared/store/tables.ts';
+
+export interface IngestRouteProps {
+  readonly flow: FlowDefinition;
+  readonly api: IntegrationApi;
+  /** The flow's queue (from its {@link QueueProcessor}). */
+  readonly queue: sqs.IQueue;
+  readonly tables: {
+    readonly correlation: dynamodb.ITable;
+    readonly trace: dynamodb.ITable;
+    readonly idempotency: dynamodb.ITable;
+  };
+  readonly claimCheckBucket: s3.IBucket;
+  /** Shared function settings (Powertools, log retention). */
+  readonly functionDefaults: Pick<
+    IntegrationFunctionProps,
+    'powertools' | 'logRetention' | 'logRemovalPolicy' | 'projectRoot'
+  >;
+  /**
+   * `LEGACY_ACK_MODE` for a deprecated flow.
+   * @default 'forward'
+   */
+  readonly legacyAckMode?: 'forward' | 'reject';
+  /**
+   * Extra settings (see `TUNABLE_ENV` in infra/config.ts).
+   * @default none
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Ingest function timeout; it answers API Gateway, which waits at most 29 seconds.
+   * @default Duration.seconds(25)
+   */
+  readonly timeout?: Duration;
+}
+
+/**
+ * One contract route: `POST <route>` (Cognito scope of the flow's caller) → ingest function → the flow's
+ * queue. The function may write idempotency records, traces and correlation records, send to its own
+ * queue and put claim-check objects; nothing else.
+ */
+export class IngestRoute extends Construct {
+  public readonly function: IntegrationFunction;
+  public readonly method: apigw.Method;
+
+  constructor(scope: Construct, id: string, props: IngestRouteProps) {
+    super(scope, id);
+    const { flow, tables } = props;
+    this.function = new IntegrationFunction(this, 'Ingest', {
+      ...props.functionDefaults,
+      entry: flow.handlers.ingest,
+      description: `${flow.id} ingest: ${flow.route.method} ${flow.route.path}`,
+      timeout: props.timeout ?? Duration.seconds(25),
+      environment: {
+        [CORRELATION_TABLE.nameEnv]: tables.correlation.tableName,
+        [TRACE_TABLE.nameEnv]: tables.trace.tableName,
+        [IDEMPOTENCY_TABLE.nameEnv]: tables.idempotency.tableName,
+        [CLAIM_CHECK_BUCKET_ENV]: props.claimCheckBucket.bucketName,
+        [flow.queue.urlEnv]: props.queue.queueUrl,
+        ...(flow.deprecated ? { LEGACY_ACK_MODE: props.legacyAckMode ?? 'forward' } : {}),
+        ...props.environment,
+      },
+    });
+    const fn = this.function.function;
+    tables.idempotency.grantReadWriteData(fn);
+    tables.trace.grantReadWriteData(fn);
+    tables.correlation.grantReadWriteData(fn);
+    props.queue.grantSendMessages(fn);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [props.claimCheckBucket.arnForObjects('*')],
+      }),
+    );
+
+    const policy = this.function.role.node.findChild('DefaultPolicy');
+    acknowledge(
+      policy,
+      `AwsSolutions-IAM5[Resource::${arnToken(tables.correlation)}/index/*]`,
+      REASONS.tableIndexes,
+    );
+    acknowledge(
+      policy,
+      `AwsSolutions-IAM5[Resource::${arnToken(props.claimCheckBucket)}/*]`,
+      REASONS.bucketObjects,
+    );
+
+    this.method = props.api.addRoute({
+      method: flow.route.method,
+      path: flow.route.path,
+      scope: flow.scope,
+      handler: fn,
+    });
+  }
+}

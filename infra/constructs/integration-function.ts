@@ -1,0 +1,129 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledgeXrayWildcard } from '#infra/nag.ts';
+
+/** Repository root: entry files in the registry are relative to it. */
+export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+/** Powertools settings shared by every function of a stage. */
+export interface PowertoolsSettings {
+  readonly serviceName: string;
+  readonly metricsNamespace: string;
+  readonly logLevel: string;
+}
+
+export interface IntegrationFunctionProps {
+  /** Entry file relative to the repository root, as named in the flow registry. */
+  readonly entry: string;
+  /** One line on what the function does; becomes the Lambda description. */
+  readonly description: string;
+  readonly powertools: PowertoolsSettings;
+  /** @default Duration.seconds(30) */
+  readonly timeout?: Duration;
+  /** @default 1024 */
+  readonly memorySize?: number;
+  /** @default none beyond Powertools and source maps */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default RemovalPolicy.DESTROY (the log group goes with the stack) */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Repository root that `entry` is resolved against.
+   * @default REPO_ROOT
+   */
+  readonly projectRoot?: string;
+}
+
+/** The runtime every function uses. */
+export const RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+// ESM output still has to load the CommonJS parts of some dependencies, which call `require`.
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __integrationCreateRequire } from 'node:module';" +
+  'const require = __integrationCreateRequire(import.meta.url);';
+
+/**
+ * A `NodejsFunction` with the house defaults: nodejs24.x on arm64, ESM, minified with source maps,
+ * bundled by the local esbuild (never Docker), X-Ray active, Powertools environment, its own log group
+ * with a retention, and a role that holds nothing but what callers grant plus writing to that log group
+ * (no AWSLambdaBasicExecutionRole).
+ *
+ * When the stack is synthesized without bundling (unit tests set `aws:cdk:bundling-stacks` to `[]`) a
+ * missing entry file is tolerated, so infra tests do not depend on the handlers. A bundling synth fails
+ * with the registry's entry name.
+ */
+export class IntegrationFunction extends Construct {
+  public readonly function: lambda.Function;
+  public readonly role: iam.Role;
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: IntegrationFunctionProps) {
+    super(scope, id);
+    const root = props.projectRoot ?? REPO_ROOT;
+    const entry = path.join(root, props.entry);
+    const bundling = Stack.of(this).bundlingRequired;
+    const entryExists = existsSync(entry);
+    if (!entryExists && bundling) {
+      throw new Error(
+        `Handler entry ${props.entry} (named in the flow registry) does not exist under ${root}`,
+      );
+    }
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+    });
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: props.description,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      description: props.description,
+      runtime: RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      timeout: props.timeout ?? Duration.seconds(30),
+      memorySize: props.memorySize ?? 1024,
+      tracing: lambda.Tracing.ACTIVE,
+      role: this.role,
+      logGroup: this.logGroup,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.powertools.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: props.powertools.metricsNamespace,
+        POWERTOOLS_LOG_LEVEL: props.powertools.logLevel,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      ...(entryExists
+        ? {
+            entry,
+            projectRoot: root,
+            depsLockFilePath: path.join(root, 'package-lock.json'),
+            bundling: {
+              format: OutputFormat.ESM,
+              mainFields: ['module', 'main'],
+              banner: ESM_REQUIRE_BANNER,
+              minify: true,
+              sourceMap: true,
+              // The SDK is bundled so that the version the tests ran against is the one deployed.
+              bundleAwsSDK: true,
+              forceDockerBundling: false,
+            },
+          }
+        : {
+            // Only reachable when bundling is skipped: no code is produced for this stack anyway.
+            code: lambda.Code.fromInline('export const handler = () => { throw new Error("not bundled"); };'),
+            handler: 'index.handler',
+          }),
+    });
+    acknowledgeXrayWildcard(this.role.node.findChild('DefaultPolicy'));
+  }
+}

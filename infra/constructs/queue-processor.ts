@@ -1,0 +1,168 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import {
+  IntegrationFunction,
+  type IntegrationFunctionProps,
+} from '#infra/constructs/integration-function.ts';
+import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
+import type { FlowDefinition, TargetSystem } from '#shared/flows/registry.ts';
+import {
+  CLAIM_CHECK_BUCKET_ENV,
+  CORRELATION_TABLE,
+  IDEMPOTENCY_TABLE,
+  TRACE_TABLE,
+} from '#shared/store/tables.ts';
+
+/** Where a flow delivers: the receiver's base URL, the path and its credentials. */
+export interface DeliveryTargetProps {
+  readonly system: TargetSystem;
+  readonly baseUrl: string;
+  /** The path for the registry's `target.pathEnv`. */
+  readonly path: string;
+  /** Secret with `{clientId, clientSecret, tokenUrl, scope?}` for the receiver's OAuth token. */
+  readonly credentials: secretsmanager.ISecret;
+}
+
+export interface QueueProcessorProps {
+  readonly flow: FlowDefinition;
+  /** Physical name prefix, e.g. `dacs-derms-dev`. */
+  readonly prefix: string;
+  readonly target: DeliveryTargetProps;
+  readonly tables: {
+    readonly correlation: dynamodb.ITable;
+    readonly trace: dynamodb.ITable;
+    readonly idempotency: dynamodb.ITable;
+  };
+  readonly claimCheckBucket: s3.IBucket;
+  readonly functionDefaults: Pick<
+    IntegrationFunctionProps,
+    'powertools' | 'logRetention' | 'logRemovalPolicy' | 'projectRoot'
+  >;
+  /**
+   * Queue encryption: SQS-managed keys, or this customer-managed KMS key.
+   * @default SQS-managed (SSE-SQS)
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * How long the main queue keeps a message. The DLQ keeps its messages 14 days.
+   * @default Duration.days(4)
+   */
+  readonly retentionPeriod?: Duration;
+  /**
+   * Extra settings (see `TUNABLE_ENV` in infra/config.ts).
+   * @default none
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+/** SQS can hold a message at most 14 days; a dead letter keeps all of them for inspection and redrive. */
+export const DLQ_RETENTION = Duration.days(14);
+
+/**
+ * A flow's queue and dead-letter queue, and the process function that drains the queue.
+ *
+ * - FIFO when the registry asks for per-device order (content-based deduplication, per-group throughput).
+ * - Encrypted (SQS-managed or KMS), TLS enforced by queue policy.
+ * - Visibility timeout six times the function timeout, `maxReceiveCount` from the registry, DLQ kept 14 days.
+ * - Event source mapping with `ReportBatchItemFailures` and the registry's `maxConcurrency`.
+ * - The function may send to its own DLQ (permanent failures are dead-lettered at once), change message
+ *   visibility (back-off), read claim checks, read its receiver's credentials secret, and use the tables.
+ */
+export class QueueProcessor extends Construct {
+  public readonly queue: sqs.Queue;
+  public readonly deadLetterQueue: sqs.Queue;
+  public readonly function: IntegrationFunction;
+  public readonly eventSource: lambdaEvents.SqsEventSource;
+
+  constructor(scope: Construct, id: string, props: QueueProcessorProps) {
+    super(scope, id);
+    const { flow, tables } = props;
+    const q = flow.queue;
+    const timeout = Duration.seconds(q.functionTimeoutSeconds);
+    const suffix = q.fifo ? '.fifo' : '';
+    const encryption = props.encryptionKey
+      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
+      : { encryption: sqs.QueueEncryption.SQS_MANAGED };
+    const fifo = q.fifo
+      ? {
+          fifo: true,
+          contentBasedDeduplication: true,
+          deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+          fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+        }
+      : {};
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      queueName: `${props.prefix}-${q.name}-dlq${suffix}`,
+      ...fifo,
+      ...encryption,
+      enforceSSL: true,
+      retentionPeriod: DLQ_RETENTION,
+    });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      queueName: `${props.prefix}-${q.name}${suffix}`,
+      ...fifo,
+      ...encryption,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(6 * q.functionTimeoutSeconds),
+      retentionPeriod: props.retentionPeriod ?? Duration.days(4),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: q.maxReceiveCount },
+    });
+
+    const { system } = props.target;
+    this.function = new IntegrationFunction(this, 'Process', {
+      ...props.functionDefaults,
+      entry: flow.handlers.process,
+      description: `${flow.id} process: ${q.name} queue to ${system}`,
+      timeout,
+      environment: {
+        [CORRELATION_TABLE.nameEnv]: tables.correlation.tableName,
+        [TRACE_TABLE.nameEnv]: tables.trace.tableName,
+        [IDEMPOTENCY_TABLE.nameEnv]: tables.idempotency.tableName,
+        [CLAIM_CHECK_BUCKET_ENV]: props.claimCheckBucket.bucketName,
+        [q.urlEnv]: this.queue.queueUrl,
+        [q.dlqUrlEnv]: this.deadLetterQueue.queueUrl,
+        [`${system}_BASE_URL`]: props.target.baseUrl,
+        [flow.target.pathEnv]: props.target.path,
+        [`${system}_CREDENTIALS_SECRET_ARN`]: props.target.credentials.secretArn,
+        ...props.environment,
+      },
+    });
+    const fn = this.function.function;
+    this.eventSource = new lambdaEvents.SqsEventSource(this.queue, {
+      batchSize: q.batchSize,
+      maxConcurrency: q.maxConcurrency,
+      reportBatchItemFailures: true,
+    });
+    fn.addEventSource(this.eventSource); // grants receive, delete, change visibility, get attributes
+    this.deadLetterQueue.grantSendMessages(fn);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [props.claimCheckBucket.arnForObjects('*')],
+      }),
+    );
+    props.target.credentials.grantRead(fn);
+    tables.trace.grantReadWriteData(fn);
+    tables.correlation.grantReadWriteData(fn);
+
+    const policy = this.function.role.node.findChild('DefaultPolicy');
+    acknowledge(
+      policy,
+      `AwsSolutions-IAM5[Resource::${arnToken(tables.correlation)}/index/*]`,
+      REASONS.tableIndexes,
+    );
+    acknowledge(
+      policy,
+      `AwsSolutions-IAM5[Resource::${arnToken(props.claimCheckBucket)}/*]`,
+      REASONS.bucketObjects,
+    );
+  }
+}
