@@ -8,14 +8,10 @@ import type { Violation } from '#shared/errors.ts';
 import type { MessageType } from '#shared/flows/registry.ts';
 import { validate as AssetSyncAck } from './generated/AssetSyncAck.js';
 import { validate as AssetSyncRequest } from './generated/AssetSyncRequest.js';
-import { validate as DacsAcknowledgement } from './generated/DacsAcknowledgement.js';
 import { validate as LegacyMsgAck } from './generated/LegacyMsgAck.js';
-import { validate as MessageTrace } from './generated/MessageTrace.js';
 import { validate as OptOutNotification } from './generated/OptOutNotification.js';
-import { validate as SyncRequestStatus } from './generated/SyncRequestStatus.js';
 import { validate as UnavailabilityNotification } from './generated/UnavailabilityNotification.js';
 import { checkBusinessRules, pointerToken } from './rules.ts';
-import type { DocumentType, SchemaName } from './schemas.ts';
 import type * as Types from './types.ts';
 
 /** The TypeScript type of each inbound message type. */
@@ -27,24 +23,14 @@ export interface MessageTypes {
   LegacyMsgAck: Types.LegacyMsgAck;
 }
 
-/** The TypeScript type of each document the integration produces (outbound acknowledgement, support views). */
-export interface DocumentTypes {
-  DacsAcknowledgement: Types.DacsAcknowledgement;
-  SyncRequestStatus: Types.SyncRequestStatus;
-  MessageTrace: Types.MessageTrace;
-}
-
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; violations: Violation[] };
 
-const VALIDATORS: { readonly [N in SchemaName]: ValidateFunction } = {
+const VALIDATORS: { readonly [T in MessageType]: ValidateFunction } = {
   AssetSyncRequest,
   OptOutNotification,
   UnavailabilityNotification,
   AssetSyncAck,
   LegacyMsgAck,
-  DacsAcknowledgement,
-  SyncRequestStatus,
-  MessageTrace,
 };
 
 const DATE_TIME_MESSAGE = 'must be an RFC 3339 date-time with an offset, e.g. 2026-12-01T14:00:00-08:00';
@@ -91,7 +77,7 @@ function toViolation(error: ErrorObject): Violation | undefined {
 }
 
 /** Ajv's errors as violations, without duplicates (a bad timestamp fails both `format` and `pattern`). */
-function schemaViolations(validate: ValidateFunction): Violation[] {
+export function schemaViolations(validate: ValidateFunction): Violation[] {
   const seen = new Set<string>();
   const violations: Violation[] = [];
   for (const error of validate.errors ?? []) {
@@ -119,18 +105,4 @@ export function validateMessage<T extends MessageType>(
   const valid = validate(body);
   const violations = [...(valid ? [] : schemaViolations(validate)), ...checkBusinessRules(type, body)];
   return violations.length === 0 ? { ok: true, value: body as MessageTypes[T] } : { ok: false, violations };
-}
-
-/**
- * Validates a document the integration produces (the DACS acknowledgement, the support views) against its
- * schema only. For tests and defensive checks; these documents have no business rules here.
- */
-export function validateDocument<T extends DocumentType>(
-  type: T,
-  document: unknown,
-): ValidationResult<DocumentTypes[T]> {
-  const validate = VALIDATORS[type];
-  return validate(document)
-    ? { ok: true, value: document as DocumentTypes[T] }
-    : { ok: false, violations: schemaViolations(validate) };
 }
