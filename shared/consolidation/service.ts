@@ -619,78 +619,114 @@ async function followUpDevices(
   return counts.reduce((a, b) => a + b, 0);
 }
 
+/**
+ * Sends what DACS is missing for one device: a follow-up when its current flag differs from what DACS
+ * was told (its last follow-up, else its consolidated line). A late PENDING is never a change.
+ *
+ * Follow-ups of one device are serialised by a lease: the decision (SET lastSentFlag) is conditional on
+ * the flag and report version we read, and on the previous follow-up being delivered. Its holder
+ * delivers, releases (lastSentDeliveredAt) and then re-reads the device, so a report that lost the race
+ * against the lease is sent by the holder. Sends of one device therefore never overtake each other.
+ *
+ *   read ─▶ differs? ─▶ SET lastSentFlag (cond: told, version, previous delivered) ─▶ send ─▶ release ─┐
+ *    ▲                                                                                               │
+ *    └─────────────────────────────────────── re-read ◀──────────────────────────────────────────────┘
+ */
+async function followUp(
+  header: HeaderItem,
+  first: DeviceItem,
+  line: SentItem | undefined,
+  ctx: DeadlineContext,
+): Promise<number> {
+  if (!line) return 0;
+  let device: DeviceItem | undefined = first;
+  let sent = 0;
+  while (device) {
+    const seq = await claimFollowUp(header, device, line, ctx);
+    if (seq === undefined) break;
+    await deliverFollowUp(header, device, seq, ctx);
+    sent++;
+    const out = await db().send(
+      new GetCommand({
+        TableName: tableName(),
+        Key: deviceKey(header.syncRequestId, device.deviceId),
+        ConsistentRead: true,
+      }),
+    );
+    device = out.Item as DeviceItem | undefined;
+  }
+  return sent;
+}
+
+/** Takes the device's follow-up lease for its current flag; returns the follow-up's sequence, or none. */
+async function claimFollowUp(
+  header: HeaderItem,
+  device: DeviceItem,
+  line: SentItem,
+  ctx: DeadlineContext,
+): Promise<number | undefined> {
+  if (!isTerminal(device.reportedStatus)) return undefined;
+  const held = device.lastSentFlag !== undefined && device.lastSentDeliveredAt === undefined;
+  if (held) {
+    // Ours from an attempt that failed to deliver: send it again. Someone else's: they re-check after.
+    return device.lastSentBy === ctx.messageId ? (device.followUpSeq ?? 1) : undefined;
+  }
+  const current = assessDevice(device.expected, device.reportedStatus, {
+    deadline: header.deadline,
+    reportedMessage: device.reportedMessage,
+  });
+  if (current.flag === (device.lastSentFlag ?? line.flag)) return undefined;
+  const values: Record<string, unknown> = {
+    ':f': current.flag,
+    ':m': current.message,
+    ':by': ctx.messageId,
+    ':now': ctx.now.toISOString(),
+    ':one': 1,
+    ':ms': device.reportedAtMs,
+    ':seq': device.ackSequence,
+  };
+  let told = 'attribute_not_exists(lastSentFlag)';
+  if (device.lastSentFlag !== undefined) {
+    told = 'lastSentFlag = :told AND attribute_exists(lastSentDeliveredAt)';
+    values[':told'] = device.lastSentFlag;
+  }
+  try {
+    const out = await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: deviceKey(header.syncRequestId, device.deviceId),
+        UpdateExpression:
+          'SET lastSentFlag = :f, lastSentMessage = :m, lastSentBy = :by, lastSentAt = :now ' +
+          'ADD followUpSeq :one REMOVE lastSentDeliveredAt',
+        ConditionExpression: `${told} AND reportedAtMs = :ms AND ackSequence = :seq`,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    Object.assign(device, out.Attributes);
+    return Number(out.Attributes?.followUpSeq ?? 1);
+  } catch (error) {
+    if (isConditionFailed(error)) return undefined;
+    throw error;
+  }
+}
+
 const followUpKey = (syncRequestId: string, deviceId: string, flag: string, seq: number): string => {
   const base = `${syncRequestId}#${deviceId}#${flag}#followup`;
   // A device that flips back to a flag it had would otherwise reuse a key the receiver already dropped.
   return seq <= 1 ? base : `${base}#${seq}`;
 };
 
-/**
- * Sends one follow-up if the device's current flag differs from what DACS was told (its last follow-up,
- * else its consolidated line). The conditional write is optimistic on what we read: the told flag and the
- * report version (reportedAtMs, ackSequence), so a decision made on a report that has been superseded
- * loses. A late PENDING is never a change.
- */
-async function followUp(
+/** Sends the follow-up the device item's lease describes, records it and releases the lease. */
+async function deliverFollowUp(
   header: HeaderItem,
   device: DeviceItem,
-  line: SentItem | undefined,
+  seq: number,
   ctx: DeadlineContext,
-): Promise<number> {
-  if (!line || !isTerminal(device.reportedStatus)) return 0;
+): Promise<void> {
   const { syncRequestId } = header;
-  const state = deviceState(device);
-  const current = assessDevice(device.expected, device.reportedStatus, {
-    deadline: header.deadline,
-    reportedMessage: device.reportedMessage,
-  });
-  const told = device.lastSentFlag ?? line.flag;
-  let seq: number;
-  if (current.flag === told) {
-    // Resume a follow-up this message decided but did not get delivered.
-    const undelivered =
-      device.lastSentFlag !== undefined &&
-      device.lastSentBy === ctx.messageId &&
-      device.lastSentDeliveredAt === undefined;
-    if (!undelivered) return 0;
-    seq = device.followUpSeq ?? 1;
-  } else {
-    const values: Record<string, unknown> = {
-      ':f': current.flag,
-      ':m': current.message,
-      ':by': ctx.messageId,
-      ':now': ctx.now.toISOString(),
-      ':one': 1,
-      ':ms': device.reportedAtMs,
-      ':seq': device.ackSequence,
-    };
-    let toldCondition = 'attribute_not_exists(lastSentFlag)';
-    if (device.lastSentFlag !== undefined) {
-      toldCondition = 'lastSentFlag = :told';
-      values[':told'] = device.lastSentFlag;
-    }
-    try {
-      const out = await db().send(
-        new UpdateCommand({
-          TableName: tableName(),
-          Key: deviceKey(syncRequestId, device.deviceId),
-          UpdateExpression:
-            'SET lastSentFlag = :f, lastSentMessage = :m, lastSentBy = :by, lastSentAt = :now ' +
-            'ADD followUpSeq :one REMOVE lastSentDeliveredAt',
-          ConditionExpression: `${toldCondition} AND reportedAtMs = :ms AND ackSequence = :seq`,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'UPDATED_NEW',
-        }),
-      );
-      seq = Number(out.Attributes?.followUpSeq ?? 1);
-    } catch (error) {
-      if (isConditionFailed(error)) return 0;
-      throw error;
-    }
-  }
-  const flag = current.flag;
-  const message = current.flag === told ? (device.lastSentMessage ?? current.message) : current.message;
-  const body = buildFollowUpAck(syncRequestId, state, flag, message);
+  const flag = device.lastSentFlag!;
+  const body = buildFollowUpAck(syncRequestId, deviceState(device), flag, device.lastSentMessage ?? '');
   await ctx.sendToDacs(body, followUpKey(syncRequestId, device.deviceId, flag, seq));
   const now = ctx.now.toISOString();
   await db().send(
@@ -719,10 +755,9 @@ async function followUp(
       }),
     );
   } catch (error) {
-    // A newer follow-up took over meanwhile; it carries its own delivery mark.
+    // Released already by a concurrent delivery of the same message.
     if (!isConditionFailed(error)) throw error;
   }
-  return 1;
 }
 
 // ─── deadline sweep and support view ──────────────────────────────────────────────────────────────────
