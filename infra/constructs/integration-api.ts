@@ -61,7 +61,12 @@ export interface ApiRouteOptions {
   readonly handler: lambda.IFunction;
 }
 
-const RESOURCE_SERVER_ID = 'integration';
+/** The resource server identifier: the part before `/` of every caller scope (`integration`). */
+const RESOURCE_SERVER_ID = (() => {
+  const ids = new Set(Object.values(CALLERS).map((scope) => scope.split('/')[0]));
+  if (ids.size !== 1) throw new Error('Every caller scope must share one resource server identifier');
+  return [...ids][0] as string;
+})();
 
 /**
  * The REST API the callers reach: a Cognito user pool whose resource server holds one scope per caller
@@ -128,14 +133,10 @@ export class IntegrationApi extends Construct {
       userPoolResourceServerName: `${props.prefix}-integration`,
       scopes: Object.values(resourceScopes),
     });
+    // Literal scope strings (not resource-server tokens) so the template states exactly what each client
+    // may ask for; the explicit dependency keeps the scopes created before the clients that use them.
     this.oauthScopes = Object.fromEntries(
-      Object.entries(CALLERS).map(([, scope]) => [
-        scope,
-        cognito.OAuthScope.resourceServer(
-          this.resourceServer,
-          resourceScopes[scope.split('/')[1] as string]!,
-        ),
-      ]),
+      Object.values(CALLERS).map((scope) => [scope, cognito.OAuthScope.custom(scope)]),
     );
     this.clients = Object.fromEntries(
       (Object.keys(CALLERS) as Caller[]).map((caller) => [
@@ -154,6 +155,7 @@ export class IntegrationApi extends Construct {
         }),
       ]),
     ) as Record<Caller, cognito.UserPoolClient>;
+    for (const client of Object.values(this.clients)) client.node.addDependency(this.resourceServer);
     this.domain = this.userPool.addDomain('Domain', {
       cognitoDomain: { domainPrefix: props.cognitoDomainPrefix ?? `${props.prefix}-${Aws.ACCOUNT_ID}` },
     });
