@@ -217,7 +217,7 @@ type DeviceResult = 'applied' | 'transition' | 'stale' | 'unknown';
 
 /**
  * Stores one device report if it is not older than the stored one (ackDateTime in ms, then sequence).
- * A PENDING never overwrites a terminal status. Returns 'transition' when this write moved the device
+ * A PENDING never overwrites a terminal status, and any terminal status overwrites a PENDING. Returns 'transition' when this write moved the device
  * from none/PENDING to terminal, which only the winning write can observe (ALL_OLD).
  */
 async function applyReport(
@@ -243,13 +243,13 @@ async function applyReport(
   } else {
     update += ' REMOVE reportedMessage';
   }
-  let condition =
-    'attribute_exists(pk) AND (attribute_not_exists(reportedAtMs) OR reportedAtMs < :ms OR ' +
-    '(reportedAtMs = :ms AND ackSequence <= :seq))';
-  if (pending) {
-    condition += ' AND (attribute_not_exists(#s) OR #s = :pending)';
-    values[':pending'] = 'PENDING';
-  }
+  // Reports are ordered by (terminal, ackDateTime ms, sequence): a terminal status always beats PENDING,
+  // otherwise the newer report wins. The stored one is the maximum whatever the arrival order.
+  const notOlder = '(reportedAtMs < :ms OR (reportedAtMs = :ms AND ackSequence <= :seq))';
+  values[':pending'] = 'PENDING';
+  const condition = pending
+    ? `attribute_exists(pk) AND (attribute_not_exists(#s) OR (#s = :pending AND ${notOlder}))`
+    : `attribute_exists(pk) AND (attribute_not_exists(#s) OR #s = :pending OR ${notOlder})`;
   try {
     const out = await db().send(
       new UpdateCommand({
