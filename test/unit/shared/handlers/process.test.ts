@@ -1,0 +1,160 @@
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { DeliveryError, PoisonMessageError, RetryLaterError } from '#shared/errors.ts';
+import { FLOWS } from '#shared/flows/registry.ts';
+import {
+  createProcessHandler,
+  describeError,
+  type FlowProcessor,
+  isPermanent,
+  OUTCOMES,
+} from '#shared/handlers/process.ts';
+import { lambdaContext, sqsEvent, sqsRecord } from '#test/helpers/events.ts';
+
+const flow = FLOWS.optOut;
+process.env[flow.queue.urlEnv] = 'http://sqs.local/opt-out';
+process.env[flow.queue.dlqUrlEnv] = 'http://sqs.local/opt-out-dlq';
+process.env.TRACE_TABLE = 'trace';
+process.env.RETRY_BASE_SECONDS = '2';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
+
+const envelope = (messageId: string) => ({
+  v: 1,
+  kind: 'message',
+  messageId,
+  flowId: 'optOut',
+  businessKey: `OO-${messageId}`,
+  receivedAt: new Date().toISOString(),
+  payload: { optOutId: `OO-${messageId}` },
+});
+
+beforeEach(() => {
+  ddb.reset();
+  sqs.reset();
+  ddb.on(GetCommand).resolves({ Item: { pk: 'x', state: 'ACCEPTED', events: [] } });
+  ddb.on(UpdateCommand).resolves({});
+  sqs.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
+  sqs.on(ChangeMessageVisibilityCommand).resolves({});
+});
+
+const run = (processor: FlowProcessor, ...records: ReturnType<typeof sqsRecord>[]) =>
+  createProcessHandler(flow, processor)(sqsEvent(...records), lambdaContext());
+
+describe('createProcessHandler', () => {
+  it('reports no failures when every record is delivered, and marks each trace DELIVERED', async () => {
+    const processor: FlowProcessor = { process: async () => ({ state: OUTCOMES.DELIVERED }) };
+    await expect(run(processor, sqsRecord(envelope('m1')), sqsRecord(envelope('m2')))).resolves.toEqual({
+      batchItemFailures: [],
+    });
+    const states = ddb
+      .commandCalls(UpdateCommand)
+      .map((c) => c.args[0].input.ExpressionAttributeValues?.[':state']);
+    expect(states).toEqual(['DELIVERED', 'DELIVERED']);
+  });
+
+  it('fails only the retryable record and delays it by its Retry-After', async () => {
+    const retryable = sqsRecord(envelope('m-retry'), { messageId: 'sqs-retry' });
+    const processor: FlowProcessor = {
+      process: async (message) => {
+        if (message.messageId === 'm-retry') {
+          throw new DeliveryError('DERMS answered 503', {
+            retryable: true,
+            statusCode: 503,
+            retryAfterSeconds: 42,
+          });
+        }
+        return { state: OUTCOMES.DELIVERED };
+      },
+    };
+    await expect(run(processor, retryable, sqsRecord(envelope('m-ok')))).resolves.toEqual({
+      batchItemFailures: [{ itemIdentifier: 'sqs-retry' }],
+    });
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)[0]?.args[0].input).toMatchObject({
+      ReceiptHandle: retryable.receiptHandle,
+      VisibilityTimeout: 42,
+    });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('dead-letters a permanent failure at once with its reason, and does not report it as failed', async () => {
+    const processor: FlowProcessor = {
+      process: async () => {
+        throw new DeliveryError('DERMS answered 400 to POST /v1/event-opt-outs', {
+          retryable: false,
+          statusCode: 400,
+          responseBody: '{"error":"no such event"}',
+        });
+      },
+    };
+    await expect(run(processor, sqsRecord(envelope('m-400')))).resolves.toEqual({ batchItemFailures: [] });
+    const [dlq] = sqs.commandCalls(SendMessageCommand);
+    expect(dlq?.args[0].input.QueueUrl).toBe('http://sqs.local/opt-out-dlq');
+    expect(dlq?.args[0].input.MessageAttributes?.reason?.StringValue).toContain('no such event');
+    const states = ddb
+      .commandCalls(UpdateCommand)
+      .map((c) => c.args[0].input.ExpressionAttributeValues?.[':state']);
+    expect(states).toEqual(['DEAD_LETTERED']);
+  });
+
+  it('dead-letters a retryable failure on its last receive instead of retrying it again', async () => {
+    const processor: FlowProcessor = {
+      process: async () => {
+        throw new DeliveryError('DERMS did not answer', { retryable: true });
+      },
+    };
+    const last = sqsRecord(envelope('m-last'), { receiveCount: flow.queue.maxReceiveCount });
+    await expect(run(processor, last)).resolves.toEqual({ batchItemFailures: [] });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
+  });
+
+  it('dead-letters a record that is not an envelope without touching the others', async () => {
+    const processor: FlowProcessor = { process: async () => ({ state: OUTCOMES.DELIVERED }) };
+    await expect(run(processor, sqsRecord('{oops'), sqsRecord(envelope('m-fine')))).resolves.toEqual({
+      batchItemFailures: [],
+    });
+    expect(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody).toBe('{oops');
+  });
+
+  it('skips a duplicate receive of a message already delivered', async () => {
+    ddb.on(GetCommand).resolves({ Item: { pk: 'm-done', state: 'DELIVERED', events: [] } });
+    let calls = 0;
+    const processor: FlowProcessor = {
+      process: async () => {
+        calls += 1;
+        return { state: OUTCOMES.DELIVERED };
+      },
+    };
+    await expect(run(processor, sqsRecord(envelope('m-done')))).resolves.toEqual({ batchItemFailures: [] });
+    expect(calls).toBe(0);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('records a superseded message as SUPERSEDED, not delivered', async () => {
+    const processor: FlowProcessor = {
+      process: async () => ({ state: OUTCOMES.SUPERSEDED, reason: 'newer CANCEL' }),
+    };
+    await run(processor, sqsRecord(envelope('m-old')));
+    const states = ddb
+      .commandCalls(UpdateCommand)
+      .map((c) => c.args[0].input.ExpressionAttributeValues?.[':state']);
+    expect(states).toEqual(['SUPERSEDED']);
+  });
+});
+
+describe('isPermanent', () => {
+  it('classifies failures', () => {
+    expect(isPermanent(new DeliveryError('x', { retryable: false }))).toBe(true);
+    expect(isPermanent(new DeliveryError('x', { retryable: true }))).toBe(false);
+    expect(isPermanent(new PoisonMessageError('x'))).toBe(true);
+    expect(isPermanent(new RetryLaterError('x'))).toBe(false);
+    expect(isPermanent(new Error('DynamoDB throttled'))).toBe(false);
+  });
+  it('describes a delivery failure with the receiver’s answer', () => {
+    expect(
+      describeError(new DeliveryError('DACS answered 400', { retryable: false, responseBody: 'bad flag' })),
+    ).toBe('DACS answered 400: bad flag');
+  });
+});
