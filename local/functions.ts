@@ -36,6 +36,8 @@ export interface FunctionsOptions {
 
 export interface RunningFunctions {
   readonly apiUrl: string;
+  /** Starts the sweep schedule (once the tables exist). */
+  startSweep(): void;
   stop(): Promise<void>;
 }
 
@@ -90,7 +92,8 @@ export async function startFunctions(options: FunctionsOptions): Promise<Running
   });
 
   const sweepName = functionName('sweep', 'handler');
-  const sweep: Schedule = every(options.sweepIntervalMs, async () => {
+  let sweep: Schedule | undefined;
+  const runSweep = async () => {
     try {
       const handler = await loadHandler(SWEEP.handler);
       await handler(
@@ -100,15 +103,18 @@ export async function startFunctions(options: FunctionsOptions): Promise<Running
     } catch (error) {
       log(`[${sweepName}] ${(error as Error).stack ?? error}`);
     }
-  });
+  };
 
   return {
     apiUrl: `http://${options.apiHost}:${options.apiPort}`,
+    startSweep() {
+      sweep ??= every(options.sweepIntervalMs, runSweep);
+    },
     async stop() {
       server.closeAllConnections();
       await Promise.all([
         new Promise<void>((done) => server.close(() => done())),
-        sweep.stop(),
+        sweep?.stop(),
         ...pollers.map((p) => p.stop()),
       ]);
       sqs.destroy();
@@ -142,7 +148,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', process.send ? () => {} : stop);
   // The supervisor went away: do not outlive it.
   process.on('disconnect', stop);
-  process.send?.({ type: 'ready', apiUrl: functions.apiUrl });
+  if (process.send) {
+    // The supervisor says when the tables exist; the sweep runs from then on.
+    process.on('message', (message: { type?: string }) => {
+      if (message?.type === 'start-sweep') functions.startSweep();
+    });
+    process.send({ type: 'ready', apiUrl: functions.apiUrl });
+  } else functions.startSweep();
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -52,6 +52,11 @@ export function queueNames(prefix: string, flowId: FlowId): { name: string; dlqN
   return { name: `${prefix}${queue.name}${suffix}`, dlqName: `${prefix}${queue.name}-dlq${suffix}` };
 }
 
+/** The table names under a prefix, by env name, without creating anything. */
+export function tableNames(prefix: string): TableNames {
+  return Object.fromEntries(TABLES.map((t) => [t.nameEnv, tableName(prefix, t)])) as TableNames;
+}
+
 /** Creates the three tables (on demand, GSIs projecting ALL, TTL on) unless they exist. */
 export async function ensureTables(client: DynamoDBClient, prefix: string): Promise<TableNames> {
   const names = {} as Record<string, string>;

