@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeXrayWildcard } from '#infra/nag.ts';
@@ -116,6 +116,7 @@ export class IntegrationFunction extends Construct {
               // The SDK is bundled so that the version the tests ran against is the one deployed.
               bundleAwsSDK: true,
               forceDockerBundling: false,
+              logLevel: LogLevel.WARNING,
             },
           }
         : {
