@@ -519,7 +519,8 @@ describe('monitoring', () => {
   });
 
   /** The single metric (or expression) an alarm evaluates. */
-  const alarmOn = (a: { Properties: Record<string, unknown> }) =>
+  // biome-ignore lint/suspicious/noExplicitAny: template resources are untyped JSON
+  const alarmOn = (a: any) =>
     (a.Properties.Metrics as { MetricStat?: { Metric: Record<string, unknown> }; Expression?: string }[])[0]!;
   const alarmsOn = (metricName: string, dimensionValue: unknown) =>
     alarms().filter((a) => {
