@@ -76,6 +76,7 @@ export class IntegrationStack extends Stack {
       logRetention,
       logRemovalPolicy: removalPolicy,
       projectRoot: props.projectRoot ?? REPO_ROOT,
+      logGroupPrefix: `/${config.prefix}`,
     };
     const environment = { [RETENTION_DAYS_ENV]: String(config.retentionDays), ...config.functionEnvironment };
 
@@ -93,6 +94,7 @@ export class IntegrationStack extends Stack {
       cognitoDomainPrefix: config.cognitoDomainPrefix,
       accountCloudWatchRole: config.apiGatewayAccountRole,
       logRetention,
+      accessLogGroupName: `/${config.prefix}/api-access`,
       retain,
     });
 
@@ -235,8 +237,9 @@ export class IntegrationStack extends Stack {
       out(`${pascal(system)}CredentialsSecretArn`, secret.secretArn, `Fill with the ${system} OAuth client`);
     }
     for (const [flowId, p] of Object.entries(this.processors)) {
-      out(`${pascal(flowId)}QueueArn`, p.queue.queueArn, `${flowId} queue`);
-      out(`${pascal(flowId)}DeadLetterQueueArn`, p.deadLetterQueue.queueArn, `${flowId} dead-letter queue`);
+      const { urlEnv, dlqUrlEnv } = p.flow.queue;
+      out(`${pascal(flowId)}QueueUrl`, p.queue.queueUrl, `${flowId} queue (${urlEnv} for npm run redrive)`);
+      out(`${pascal(flowId)}DeadLetterQueueUrl`, p.deadLetterQueue.queueUrl, `${flowId} DLQ (${dlqUrlEnv})`);
     }
     out('DashboardName', this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard of this stage');
     out('AlarmTopicArn', this.monitoring.alarmTopic.topicArn, 'SNS topic the alarms publish to');

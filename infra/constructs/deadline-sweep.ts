@@ -4,10 +4,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import {
-  IntegrationFunction,
-  type IntegrationFunctionProps,
-} from '#infra/constructs/integration-function.ts';
+import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
 import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
 import { CORRELATION_TABLE } from '#shared/store/tables.ts';
 
@@ -20,10 +17,7 @@ export interface DeadlineSweepProps {
   /** The queue that consolidates acknowledgements, and the env var its URL travels in. */
   readonly consolidationQueue: sqs.IQueue;
   readonly consolidationQueueUrlEnv: string;
-  readonly functionDefaults: Pick<
-    IntegrationFunctionProps,
-    'powertools' | 'logRetention' | 'logRemovalPolicy' | 'projectRoot'
-  >;
+  readonly functionDefaults: FunctionDefaults;
   /**
    * Extra settings (see `TUNABLE_ENV` in infra/config.ts).
    * @default none
@@ -44,6 +38,7 @@ export class DeadlineSweep extends Construct {
     super(scope, id);
     this.function = new IntegrationFunction(this, 'Sweep', {
       ...props.functionDefaults,
+      logName: 'sweep',
       entry: props.entry,
       description: 'Deadline sweep: queues the consolidation of every overdue sync request',
       // Shorter than the schedule, so two sweeps never overlap.

@@ -6,10 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { IntegrationApi } from '#infra/constructs/integration-api.ts';
-import {
-  IntegrationFunction,
-  type IntegrationFunctionProps,
-} from '#infra/constructs/integration-function.ts';
+import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
 import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
 import type { FlowDefinition } from '#shared/flows/registry.ts';
 import {
@@ -31,10 +28,7 @@ export interface IngestRouteProps {
   };
   readonly claimCheckBucket: s3.IBucket;
   /** Shared function settings (Powertools, log retention). */
-  readonly functionDefaults: Pick<
-    IntegrationFunctionProps,
-    'powertools' | 'logRetention' | 'logRemovalPolicy' | 'projectRoot'
-  >;
+  readonly functionDefaults: FunctionDefaults;
   /**
    * `LEGACY_ACK_MODE` for a deprecated flow.
    * @default 'forward'
@@ -66,6 +60,7 @@ export class IngestRoute extends Construct {
     const { flow, tables } = props;
     this.function = new IntegrationFunction(this, 'Ingest', {
       ...props.functionDefaults,
+      logName: `${flow.id}/ingest`,
       entry: flow.handlers.ingest,
       description: `${flow.id} ingest: ${flow.route.method} ${flow.route.path}`,
       timeout: props.timeout ?? Duration.seconds(25),

@@ -45,6 +45,11 @@ export interface IntegrationApiProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * Access log group name.
+   * @default a generated name
+   */
+  readonly accessLogGroupName?: string;
+  /**
    * Keep the user pool (and so the issued client ids) when the stack is deleted; deletion protection on.
    * @default false
    */
@@ -162,6 +167,7 @@ export class IntegrationApi extends Construct {
 
     // --- REST API.
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      logGroupName: props.accessLogGroupName,
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy,
     });

@@ -11,6 +11,12 @@ import { acknowledgeXrayWildcard } from '#infra/nag.ts';
 /** Repository root: entry files in the registry are relative to it. */
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
+/** What every function of a stack shares; constructs take it as `functionDefaults`. */
+export type FunctionDefaults = Pick<
+  IntegrationFunctionProps,
+  'powertools' | 'logRetention' | 'logRemovalPolicy' | 'projectRoot' | 'logGroupPrefix'
+>;
+
 /** Powertools settings shared by every function of a stage. */
 export interface PowertoolsSettings {
   readonly serviceName: string;
@@ -32,6 +38,15 @@ export interface IntegrationFunctionProps {
   readonly environment?: Readonly<Record<string, string>>;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Log group name, so that support finds the logs by name (`/dacs-derms-prod/optOut/ingest`).
+   * @default `<logGroupPrefix>/<logName>` when both are set, else a generated name
+   */
+  readonly logGroupName?: string;
+  /** Prefix of the log group name. @default none */
+  readonly logGroupPrefix?: string;
+  /** Last part of the log group name, e.g. `optOut/ingest`. @default none */
+  readonly logName?: string;
   /** @default RemovalPolicy.DESTROY (the log group goes with the stack) */
   readonly logRemovalPolicy?: RemovalPolicy;
   /**
@@ -76,7 +91,11 @@ export class IntegrationFunction extends Construct {
       );
     }
 
+    const logGroupName =
+      props.logGroupName ??
+      (props.logGroupPrefix && props.logName ? `${props.logGroupPrefix}/${props.logName}` : undefined);
     this.logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName,
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
     });

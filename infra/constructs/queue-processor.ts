@@ -7,10 +7,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import {
-  IntegrationFunction,
-  type IntegrationFunctionProps,
-} from '#infra/constructs/integration-function.ts';
+import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
 import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
 import type { FlowDefinition, TargetSystem } from '#shared/flows/registry.ts';
 import {
@@ -41,10 +38,7 @@ export interface QueueProcessorProps {
     readonly idempotency: dynamodb.ITable;
   };
   readonly claimCheckBucket: s3.IBucket;
-  readonly functionDefaults: Pick<
-    IntegrationFunctionProps,
-    'powertools' | 'logRetention' | 'logRemovalPolicy' | 'projectRoot'
-  >;
+  readonly functionDefaults: FunctionDefaults;
   /**
    * Queue encryption: SQS-managed keys, or this customer-managed KMS key.
    * @default SQS-managed (SSE-SQS)
@@ -76,6 +70,7 @@ export const DLQ_RETENTION = Duration.days(14);
  *   visibility (back-off), read claim checks, read its receiver's credentials secret, and use the tables.
  */
 export class QueueProcessor extends Construct {
+  public readonly flow: FlowDefinition;
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
   public readonly function: IntegrationFunction;
@@ -84,6 +79,7 @@ export class QueueProcessor extends Construct {
   constructor(scope: Construct, id: string, props: QueueProcessorProps) {
     super(scope, id);
     const { flow, tables } = props;
+    this.flow = flow;
     const q = flow.queue;
     const timeout = Duration.seconds(q.functionTimeoutSeconds);
     const suffix = q.fifo ? '.fifo' : '';
@@ -119,6 +115,7 @@ export class QueueProcessor extends Construct {
     const { system } = props.target;
     this.function = new IntegrationFunction(this, 'Process', {
       ...props.functionDefaults,
+      logName: `${flow.id}/process`,
       entry: flow.handlers.process,
       description: `${flow.id} process: ${q.name} queue to ${system}`,
       timeout,

@@ -3,10 +3,7 @@ import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import type { IntegrationApi } from '#infra/constructs/integration-api.ts';
-import {
-  IntegrationFunction,
-  type IntegrationFunctionProps,
-} from '#infra/constructs/integration-function.ts';
+import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
 import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
 import type { Scope } from '#shared/flows/registry.ts';
 import { CORRELATION_TABLE, TRACE_TABLE } from '#shared/store/tables.ts';
@@ -22,10 +19,7 @@ export interface SupportRouteProps {
   };
   readonly api: IntegrationApi;
   readonly tables: { readonly correlation: dynamodb.ITable; readonly trace: dynamodb.ITable };
-  readonly functionDefaults: Pick<
-    IntegrationFunctionProps,
-    'powertools' | 'logRetention' | 'logRemovalPolicy' | 'projectRoot'
-  >;
+  readonly functionDefaults: FunctionDefaults;
   /**
    * Function timeout.
    * @default Duration.seconds(10)
@@ -43,6 +37,7 @@ export class SupportRoute extends Construct {
     const { tables } = props;
     this.function = new IntegrationFunction(this, 'Handler', {
       ...props.functionDefaults,
+      logName: `support/${props.routeId}`,
       entry: props.route.handler,
       description: `support ${props.routeId}: ${props.route.method} ${props.route.path}`,
       timeout: props.timeout ?? Duration.seconds(10),
