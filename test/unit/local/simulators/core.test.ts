@@ -1,0 +1,188 @@
+import type { AddressInfo } from 'node:net';
+import {
+  callFacts,
+  createSimulator,
+  decideFaults,
+  deviceIdsOf,
+  type FaultRule,
+  parseFaultRule,
+  ruleMatches,
+  type Simulator,
+  syncRequestIdOf,
+} from '#local/simulators/core.ts';
+
+const enrollment = {
+  dacsMessageId: 'SR-1',
+  locationInfo: { controllableDevices: [{ deviceId: 'D1' }, { deviceId: 'D2' }] },
+};
+
+describe('call facts', () => {
+  it('finds the sync request id wherever the mapping put it', () => {
+    expect(syncRequestIdOf({ syncRequestId: 'A' })).toBe('A');
+    expect(syncRequestIdOf({ dacsMessageId: 'B' })).toBe('B');
+    expect(syncRequestIdOf({ sendDetails: { syncRequestId: 'C' } })).toBe('C');
+    expect(syncRequestIdOf('text')).toBeUndefined();
+  });
+
+  it('finds every deviceId anywhere in the body', () => {
+    expect(deviceIdsOf(enrollment)).toEqual(['D1', 'D2']);
+    expect(deviceIdsOf({ device: { deviceId: 'D9' } })).toEqual(['D9']);
+    expect(deviceIdsOf({ deviceHeadendStatus: [{ deviceId: 'D3' }] })).toEqual(['D3']);
+  });
+});
+
+describe('ruleMatches', () => {
+  const facts = callFacts('/v1/enrollment-sync', enrollment, 'SR-1');
+  it('matches on every field the rule names', () => {
+    expect(ruleMatches({}, facts)).toBe(true);
+    expect(ruleMatches({ path: '/enrollment-sync' }, facts)).toBe(true);
+    expect(ruleMatches({ path: '/event-opt-outs' }, facts)).toBe(false);
+    expect(ruleMatches({ syncRequestId: 'SR-1', deviceId: 'D2' }, facts)).toBe(true);
+    expect(ruleMatches({ syncRequestId: 'SR-1', deviceId: 'D3' }, facts)).toBe(false);
+    expect(ruleMatches({ businessKey: 'SR-1' }, facts)).toBe(true);
+    expect(ruleMatches({ businessKey: 'other' }, facts)).toBe(false);
+  });
+});
+
+describe('decideFaults', () => {
+  const facts = callFacts('/v1/enrollment-sync', enrollment, 'SR-1');
+  const rule = (r: Partial<FaultRule>): FaultRule =>
+    ({ id: 'x', match: {}, action: 'status', ...r }) as FaultRule;
+
+  it('answers with the first status rule and counts its firings down', () => {
+    const rules = [rule({ action: 'status', status: 503, retryAfterSeconds: 2, remaining: 1 })];
+    expect(decideFaults(rules, facts).status).toEqual({ status: 503, retryAfterSeconds: 2 });
+    expect(decideFaults(rules, facts).status).toBeUndefined();
+  });
+
+  it('adds delays up, then lets a later status or reset end the call', () => {
+    const rules = [
+      rule({ action: 'delay', delayMs: 100 }),
+      rule({ action: 'delay', delayMs: 50 }),
+      rule({ action: 'reset' }),
+    ];
+    expect(decideFaults(rules, facts)).toMatchObject({ delayMs: 150, reset: true });
+  });
+
+  it('marks silent and head-end failures without ending the call', () => {
+    const rules = [
+      rule({ action: 'silent', match: { syncRequestId: 'SR-1' } }),
+      rule({ action: 'headEndFail', match: { deviceId: 'D2' }, message: 'no answer' }),
+      rule({ action: 'headEndFail', match: { deviceId: 'D7' } }),
+    ];
+    const decision = decideFaults(rules, facts);
+    expect(decision.silent).toBe(true);
+    expect(decision.status).toBeUndefined();
+    expect([...decision.failedDevices]).toEqual([['D2', 'no answer']]);
+  });
+
+  it('ignores rules that do not match', () => {
+    expect(decideFaults([rule({ match: { path: '/other' }, status: 500 })], facts).status).toBeUndefined();
+  });
+});
+
+describe('parseFaultRule', () => {
+  it('accepts a contract rule', () => {
+    expect(
+      parseFaultRule({ match: { path: '/x' }, action: 'status', status: 429, times: 2 }, ['status'], 'id1'),
+    ).toEqual({
+      rule: { id: 'id1', match: { path: '/x' }, action: 'status', status: 429, remaining: 2 },
+    });
+  });
+
+  it('lists every reason a rule is refused', () => {
+    const result = parseFaultRule({ match: { nope: 1 }, action: 'explode', times: 0 }, ['status']);
+    expect('errors' in result && result.errors.length).toBeGreaterThanOrEqual(3);
+    expect(parseFaultRule({ action: 'status' }, ['status'])).toHaveProperty('errors');
+    expect(parseFaultRule({ action: 'headEndFail' }, ['headEndFail'])).toHaveProperty('errors');
+  });
+});
+
+describe('createSimulator', () => {
+  let sim: Simulator;
+  let base: string;
+  beforeAll(async () => {
+    sim = createSimulator({
+      name: 'TEST',
+      actions: ['status', 'delay', 'reset', 'silent'],
+      routes: {
+        '/v1/thing': () => ({ status: 202, body: { ok: true } }),
+        '/v1/other': () => ({ status: 200 }),
+      },
+    });
+    await sim.listen(0);
+    base = `http://127.0.0.1:${(sim.server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => sim.close());
+  beforeEach(async () => {
+    await fetch(`${base}/sim/calls`, { method: 'DELETE' });
+    await fetch(`${base}/sim/faults`, { method: 'DELETE' });
+  });
+
+  const post = (path: string, body: unknown, key = 'K1') =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key, 'X-Correlation-Id': 'C1' },
+      body: JSON.stringify(body),
+    });
+  const calls = async (suffix?: string) =>
+    (await (await fetch(`${base}/sim/calls${suffix ? `?path=${suffix}` : ''}`)).json()) as Record<
+      string,
+      unknown
+    >[];
+
+  it('records calls with their keys and counts deliveries per Idempotency-Key', async () => {
+    expect((await post('/v1/thing', { a: 1 })).status).toBe(202);
+    await post('/v1/thing', { a: 1 });
+    await post('/v1/other', { b: 2 }, 'K2');
+    const all = await calls();
+    expect(all.map((c) => [c.path, c.idempotencyKey, c.correlationId, c.delivery])).toEqual([
+      ['/v1/thing', 'K1', 'C1', 1],
+      ['/v1/thing', 'K1', 'C1', 2],
+      ['/v1/other', 'K2', 'C1', 1],
+    ]);
+    expect(all[0]).toMatchObject({ body: { a: 1 }, receivedAt: expect.any(String) });
+    expect((await calls('/other')).length).toBe(1);
+  });
+
+  it('answers a status rule with Retry-After, does not record it, and stops after times', async () => {
+    const added = await fetch(`${base}/sim/faults`, {
+      method: 'POST',
+      body: JSON.stringify({
+        match: { path: '/thing' },
+        action: 'status',
+        status: 503,
+        retryAfterSeconds: 3,
+        times: 1,
+      }),
+    });
+    expect(added.status).toBe(201);
+    expect(await added.json()).toEqual({ id: expect.any(String) });
+    const first = await post('/v1/thing', {});
+    expect(first.status).toBe(503);
+    expect(first.headers.get('retry-after')).toBe('3');
+    expect((await post('/v1/thing', {})).status).toBe(202);
+    expect((await calls()).length).toBe(1);
+  });
+
+  it('drops the connection on a reset rule without recording the call', async () => {
+    await fetch(`${base}/sim/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ match: {}, action: 'reset' }),
+    });
+    await expect(post('/v1/thing', {})).rejects.toThrow();
+    expect(await calls()).toEqual([]);
+  });
+
+  it('refuses a malformed rule with 400', async () => {
+    const answer = await fetch(`${base}/sim/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ action: 'nope' }),
+    });
+    expect(answer.status).toBe(400);
+  });
+
+  it('answers 404 to an unknown route', async () => {
+    expect((await post('/v1/unknown', {})).status).toBe(404);
+  });
+});
