@@ -9,20 +9,15 @@ import type { IntegrationApi } from '#infra/constructs/integration-api.ts';
 import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
 import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
 import type { FlowDefinition } from '#shared/flows/registry.ts';
-import {
-  CLAIM_CHECK_BUCKET_ENV,
-  CORRELATION_TABLE,
-  IDEMPOTENCY_TABLE,
-  TRACE_TABLE,
-} from '#shared/store/tables.ts';
+import { CLAIM_CHECK_BUCKET_ENV, IDEMPOTENCY_TABLE, TRACE_TABLE } from '#shared/store/tables.ts';
 
 export interface IngestRouteProps {
   readonly flow: FlowDefinition;
   readonly api: IntegrationApi;
   /** The flow's queue (from its {@link QueueProcessor}). */
   readonly queue: sqs.IQueue;
+  /** Ingest records idempotency and traces; the correlation records are written by the process functions. */
   readonly tables: {
-    readonly correlation: dynamodb.ITable;
     readonly trace: dynamodb.ITable;
     readonly idempotency: dynamodb.ITable;
   };
@@ -48,7 +43,7 @@ export interface IngestRouteProps {
 
 /**
  * One contract route: `POST <route>` (Cognito scope of the flow's caller) → ingest function → the flow's
- * queue. The function may write idempotency records, traces and correlation records, send to its own
+ * queue. The function may write idempotency records and traces, send to its own
  * queue and put claim-check objects; nothing else.
  */
 export class IngestRoute extends Construct {
@@ -65,7 +60,6 @@ export class IngestRoute extends Construct {
       description: `${flow.id} ingest: ${flow.route.method} ${flow.route.path}`,
       timeout: props.timeout ?? Duration.seconds(25),
       environment: {
-        [CORRELATION_TABLE.nameEnv]: tables.correlation.tableName,
         [TRACE_TABLE.nameEnv]: tables.trace.tableName,
         [IDEMPOTENCY_TABLE.nameEnv]: tables.idempotency.tableName,
         [CLAIM_CHECK_BUCKET_ENV]: props.claimCheckBucket.bucketName,
@@ -77,7 +71,6 @@ export class IngestRoute extends Construct {
     const fn = this.function.function;
     tables.idempotency.grantReadWriteData(fn);
     tables.trace.grantReadWriteData(fn);
-    tables.correlation.grantReadWriteData(fn);
     props.queue.grantSendMessages(fn);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
@@ -87,11 +80,6 @@ export class IngestRoute extends Construct {
     );
 
     const policy = this.function.role.node.findChild('DefaultPolicy');
-    acknowledge(
-      policy,
-      `AwsSolutions-IAM5[Resource::${arnToken(tables.correlation)}/index/*]`,
-      REASONS.tableIndexes,
-    );
     acknowledge(
       policy,
       `AwsSolutions-IAM5[Resource::${arnToken(props.claimCheckBucket)}/*]`,

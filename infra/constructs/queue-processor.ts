@@ -10,12 +10,7 @@ import { Construct } from 'constructs';
 import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
 import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
 import type { FlowDefinition, TargetSystem } from '#shared/flows/registry.ts';
-import {
-  CLAIM_CHECK_BUCKET_ENV,
-  CORRELATION_TABLE,
-  IDEMPOTENCY_TABLE,
-  TRACE_TABLE,
-} from '#shared/store/tables.ts';
+import { CLAIM_CHECK_BUCKET_ENV, CORRELATION_TABLE, TRACE_TABLE } from '#shared/store/tables.ts';
 
 /** Where a flow delivers: the receiver's base URL, the path and its credentials. */
 export interface DeliveryTargetProps {
@@ -32,10 +27,10 @@ export interface QueueProcessorProps {
   /** Physical name prefix, e.g. `dacs-derms-dev`. */
   readonly prefix: string;
   readonly target: DeliveryTargetProps;
+  /** Process functions update traces and correlation records (consolidation, unavailability order). */
   readonly tables: {
     readonly correlation: dynamodb.ITable;
     readonly trace: dynamodb.ITable;
-    readonly idempotency: dynamodb.ITable;
   };
   readonly claimCheckBucket: s3.IBucket;
   readonly functionDefaults: FunctionDefaults;
@@ -122,7 +117,6 @@ export class QueueProcessor extends Construct {
       environment: {
         [CORRELATION_TABLE.nameEnv]: tables.correlation.tableName,
         [TRACE_TABLE.nameEnv]: tables.trace.tableName,
-        [IDEMPOTENCY_TABLE.nameEnv]: tables.idempotency.tableName,
         [CLAIM_CHECK_BUCKET_ENV]: props.claimCheckBucket.bucketName,
         [q.urlEnv]: this.queue.queueUrl,
         [q.dlqUrlEnv]: this.deadLetterQueue.queueUrl,

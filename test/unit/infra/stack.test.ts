@@ -371,7 +371,6 @@ describe('functions', () => {
       const env = template().toJSON().Resources[fnId(route.function)].Properties.Environment.Variables;
       expect(Object.keys(env)).toEqual(
         expect.arrayContaining([
-          CORRELATION_TABLE.nameEnv,
           TRACE_TABLE.nameEnv,
           IDEMPOTENCY_TABLE.nameEnv,
           'CLAIM_CHECK_BUCKET',
@@ -379,6 +378,7 @@ describe('functions', () => {
         ]),
       );
       expect(env[flow.queue.urlEnv]).toEqual(ref(logicalId(built, built.stack.processors[flow.id].queue)));
+      expect(env[CORRELATION_TABLE.nameEnv]).toBeUndefined();
       if (flow.deprecated) expect(env.LEGACY_ACK_MODE).toBe('forward');
       else expect(env.LEGACY_ACK_MODE).toBeUndefined();
     }
@@ -439,6 +439,8 @@ describe('least privilege', () => {
         getAtt(logicalId(built, built.stack.processors[flow.id].queue)),
       ]);
       expect(statements.some((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')))).toBe(false);
+      const correlationId = logicalId(built, built.stack.tables.correlation);
+      expect(JSON.stringify(statements)).not.toContain(correlationId);
     }
   });
 
