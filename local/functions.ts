@@ -53,6 +53,10 @@ export async function startFunctions(options: FunctionsOptions): Promise<Running
     tokens,
     loadHandler,
     openApiFile: resolve(options.repoRoot, 'docs/openapi.json'),
+    throttle: {
+      rateLimit: Number(options.env.LOCAL_THROTTLE_RATE ?? 50),
+      burstLimit: Number(options.env.LOCAL_THROTTLE_BURST ?? 100),
+    },
     log,
   });
   await new Promise<void>((done, fail) => {

@@ -119,6 +119,8 @@ export interface ApiHostOptions {
   readonly maxRequestBytes?: number;
   /** API Gateway's integration timeout. @default 29000 */
   readonly integrationTimeoutMs?: number;
+  /** Stage throttling, as API Gateway applies it: steady requests per second and burst. @default 50 / 100 */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
   readonly log?: (line: string) => void;
 }
 
@@ -171,14 +173,39 @@ export function writeProxyResult(
   res.end(body);
 }
 
+/**
+ * A token bucket like API Gateway's stage throttle: `burstLimit` requests at once, refilled at
+ * `rateLimit` per second. Returns false when the request must be throttled.
+ */
+export function createThrottle(
+  limits: { readonly rateLimit: number; readonly burstLimit: number },
+  now: () => number = Date.now,
+): () => boolean {
+  let tokens = limits.burstLimit;
+  let last = now();
+  return () => {
+    const at = now();
+    tokens = Math.min(limits.burstLimit, tokens + ((at - last) / 1000) * limits.rateLimit);
+    last = at;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}
+
 export function createApiHost(options: ApiHostOptions): Server {
   const maxRequestBytes = options.maxRequestBytes ?? 10 * 1024 * 1024;
   const integrationTimeoutMs = options.integrationTimeoutMs ?? 29_000;
   const log = options.log ?? (() => {});
+  const admit = createThrottle(options.throttle ?? { rateLimit: 50, burstLimit: 100 });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://local');
     const method = req.method ?? 'GET';
+    if (!admit()) {
+      req.resume();
+      return sendProblem(res, 429, 'Too many requests; slow down and retry.', { 'Retry-After': '1' });
+    }
     const { body, tooLarge } = await readBody(req, maxRequestBytes);
     if (tooLarge) {
       sendProblem(
@@ -262,7 +289,11 @@ export function createApiHost(options: ApiHostOptions): Server {
       handler = await options.loadHandler(match.route.module);
     } catch (error) {
       log(`[api] cannot load ${match.route.module}: ${(error as Error).message}`);
-      return sendProblem(res, 502, `The function behind ${match.route.path} could not be loaded.`);
+      return sendProblem(
+        res,
+        503,
+        `The function behind ${match.route.path} could not be loaded; nothing was accepted. Retry.`,
+      );
     }
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -274,15 +305,19 @@ export function createApiHost(options: ApiHostOptions): Server {
       ])) as APIGatewayProxyResult | undefined;
       if (!result || typeof result.statusCode !== 'number') {
         log(`[api] ${match.route.module} returned no proxy result`);
-        return sendProblem(res, 502, 'The function returned a malformed proxy response.');
+        return sendProblem(res, 503, 'The function returned a malformed proxy response; retry.');
       }
       writeProxyResult(res, result, requestId);
     } catch (error) {
       if (error instanceof GatewayTimeout) {
-        return sendProblem(res, 504, `The function did not answer within ${integrationTimeoutMs} ms.`);
+        return sendProblem(
+          res,
+          503,
+          `The function did not answer within ${integrationTimeoutMs} ms; retry (a repeat is answered as a duplicate if it was accepted).`,
+        );
       }
       log(`[api] ${match.route.functionName} failed: ${(error as Error).stack ?? error}`);
-      sendProblem(res, 502, 'The function failed.');
+      sendProblem(res, 503, 'The function failed; nothing was accepted. Retry.');
     } finally {
       clearTimeout(timer);
     }
@@ -291,7 +326,7 @@ export function createApiHost(options: ApiHostOptions): Server {
   return createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log(`[api] ${req.method} ${req.url}: ${(error as Error).stack ?? error}`);
-      if (!res.headersSent) sendProblem(res, 502, 'The local gateway failed.');
+      if (!res.headersSent) sendProblem(res, 503, 'The local gateway failed; retry.');
       else res.destroy();
     });
   });

@@ -171,15 +171,15 @@ describe('createApiHost', () => {
     expect(answer).toMatchObject({ status: 413, type: 'application/problem+json', body: { status: 413 } });
   });
 
-  it('answers 502 problem+json when the handler throws or cannot be loaded', async () => {
+  it('answers 503 problem+json (as the deployed API maps gateway errors) when the handler throws or cannot be loaded', async () => {
     const headers = await bearer('dacs-local', 'integration/dacs');
     expect(await call('/v1/echo/x', { headers, body: 'throw' })).toMatchObject({
-      status: 502,
-      body: { status: 502 },
+      status: 503,
+      body: { status: 503 },
     });
     expect(await call('/v1/missing', { headers, body: '{}' })).toMatchObject({
-      status: 502,
-      body: { status: 502 },
+      status: 503,
+      body: { status: 503 },
     });
   });
 
@@ -207,5 +207,16 @@ describe('createApiHost', () => {
     const response = await fetch(`${base}/openapi.json`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ openapi: '3.1.0' });
+  });
+});
+
+describe('createThrottle', () => {
+  it('admits a burst, refuses the next, and refills at the steady rate', async () => {
+    const { createThrottle } = await import('#local/host.ts');
+    let now = 0;
+    const admit = createThrottle({ rateLimit: 10, burstLimit: 3 }, () => now);
+    expect([admit(), admit(), admit(), admit()]).toEqual([true, true, true, false]);
+    now += 100; // one token back at 10 per second
+    expect([admit(), admit()]).toEqual([true, false]);
   });
 });
