@@ -1,0 +1,185 @@
+/**
+ * HTTP helpers for the end-to-end layer: tokens from the local token endpoint, calls to the API as DACS,
+ * DERMS or support would make them, and the simulators' control API. Everything goes over HTTP.
+ */
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+
+export const API = () => process.env.LOCAL_API_URL ?? 'http://127.0.0.1:3000';
+export const DERMS = () => process.env.DERMS_SIM_URL ?? 'http://127.0.0.1:3001';
+export const DACS = () => process.env.DACS_SIM_URL ?? 'http://127.0.0.1:3002';
+
+export type Client = 'dacs-local' | 'derms-local' | 'support-local';
+
+const tokens = new Map<Client, string>();
+
+export async function fetchToken(
+  client: string,
+  secret = 'local-secret',
+  grant = 'client_credentials',
+): Promise<Response> {
+  return fetch(`${API()}/oauth2/token`, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Authorization: `Basic ${Buffer.from(`${client}:${secret}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({ grant_type: grant }).toString(),
+  });
+}
+
+export async function token(client: Client): Promise<string> {
+  const cached = tokens.get(client);
+  if (cached) return cached;
+  const response = await fetchToken(client);
+  if (response.status !== 200)
+    throw new Error(`token for ${client}: ${response.status} ${await response.text()}`);
+  const { access_token: accessToken } = (await response.json()) as { access_token: string };
+  tokens.set(client, accessToken);
+  return accessToken;
+}
+
+/** A token signed with the stack's key but already expired, or signed with another key (forged). */
+export async function badToken(kind: 'expired' | 'forged', scope = 'integration/dacs'): Promise<string> {
+  const secret =
+    kind === 'forged' ? randomBytes(32) : Buffer.from(process.env.LOCAL_JWT_SECRET ?? '', 'utf-8');
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ scope, client_id: 'dacs-local', token_use: 'access' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('dacs-local')
+    .setIssuedAt(now - 7200)
+    .setExpirationTime(kind === 'expired' ? now - 3600 : now + 3600)
+    .sign(secret);
+}
+
+export interface CallOptions {
+  client?: Client | null;
+  bearer?: string;
+  contentType?: string;
+  rawBody?: string | Buffer;
+}
+
+export interface Answer<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+async function answer<T>(response: Response): Promise<Answer<T>> {
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, headers: response.headers, body: body as T };
+}
+
+async function authHeader(options: CallOptions): Promise<Record<string, string>> {
+  if (options.bearer) return { Authorization: `Bearer ${options.bearer}` };
+  if (options.client === null) return {};
+  return { Authorization: `Bearer ${await token(options.client ?? 'dacs-local')}` };
+}
+
+export async function post<T = Record<string, unknown>>(
+  path: string,
+  body: unknown,
+  options: CallOptions = {},
+): Promise<Answer<T>> {
+  const response = await fetch(`${API()}${path}`, {
+    method: 'POST',
+    headers: { 'Content-Type': options.contentType ?? 'application/json', ...(await authHeader(options)) },
+    body: options.rawBody ?? JSON.stringify(body),
+  });
+  return answer<T>(response);
+}
+
+export async function get<T = Record<string, unknown>>(
+  path: string,
+  options: CallOptions = {},
+): Promise<Answer<T>> {
+  const response = await fetch(`${API()}${path}`, {
+    headers: await authHeader({ client: 'support-local', ...options }),
+  });
+  return answer<T>(response);
+}
+
+export interface SimCall {
+  path: string;
+  receivedAt: string;
+  body: Record<string, unknown>;
+  idempotencyKey?: string;
+  correlationId?: string;
+}
+
+export const sim = (base: () => string) => ({
+  async calls(pathSuffix?: string): Promise<SimCall[]> {
+    const query = pathSuffix ? `?path=${encodeURIComponent(pathSuffix)}` : '';
+    return (await fetch(`${base()}/sim/calls${query}`)).json() as Promise<SimCall[]>;
+  },
+  async fault(rule: Record<string, unknown>): Promise<string> {
+    const response = await fetch(`${base()}/sim/faults`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(rule),
+    });
+    if (response.status !== 201)
+      throw new Error(`fault refused: ${response.status} ${await response.text()}`);
+    return ((await response.json()) as { id: string }).id;
+  },
+  async clearFaults(): Promise<void> {
+    await fetch(`${base()}/sim/faults`, { method: 'DELETE' });
+  },
+  async device(
+    deviceId: string,
+  ): Promise<Answer<{ deviceId: string; headEndRegistration: string; updatedAt: string }>> {
+    return answer(await fetch(`${base()}/sim/devices/${encodeURIComponent(deviceId)}`));
+  },
+});
+
+export const dermsSim = sim(DERMS);
+export const dacsSim = sim(DACS);
+
+/** Polls until `probe` returns a value (not undefined/false) or the time runs out. */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** A short unique suffix, so tests never collide with each other or with an earlier run. */
+export const uid = (): string => randomBytes(4).toString('hex').toUpperCase();
+
+export async function traceOf(messageId: string): Promise<Record<string, unknown>> {
+  return (await get(`/v1/messages/${messageId}`)).body;
+}
+
+/** Waits until a message's trace reaches one of `states`. */
+export async function waitForState(
+  messageId: string,
+  states: string[],
+  timeoutMs = 20_000,
+): Promise<Record<string, unknown>> {
+  return waitFor(
+    async () => {
+      const trace = await traceOf(messageId);
+      return states.includes(String(trace.state)) ? trace : undefined;
+    },
+    timeoutMs,
+    `message ${messageId} to reach ${states.join('/')}`,
+  );
+}
