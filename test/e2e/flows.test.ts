@@ -79,7 +79,7 @@ describe('asset sync and the consolidated acknowledgement', () => {
     );
     expect(enrollment?.body).toMatchObject({ dacsMessageId: sync.syncRequestId });
     const sent = (
-      enrollment?.body as {
+      enrollment!.body as {
         locationInfo: { controllableDevices: { entityGroups: unknown[]; networkAddress: string }[] };
       }
     ).locationInfo.controllableDevices;
