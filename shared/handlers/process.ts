@@ -144,17 +144,7 @@ export function createProcessHandler(flow: FlowDefinition, processor: FlowProces
   ): Promise<never> {
     const reason = describeError(error);
     const delaySeconds = nextDelaySeconds(attempt, retryAfterOf(error), backoff);
-    if (message.kind === 'message') {
-      await markRetrying(message.messageId, { attempt, at: new Date(), error: reason });
-    }
-    countMetric(METRIC.DeliveryRetried, flow.id);
-    logger.warn('Delivery will be retried', {
-      flow: flow.id,
-      messageId: message.messageId,
-      attempt,
-      delaySeconds,
-      reason,
-    });
+    // The delay first: once the trace says RETRYING, the next attempt is already scheduled.
     try {
       await sqsClient().send(
         new ChangeMessageVisibilityCommand({
@@ -171,6 +161,17 @@ export function createProcessHandler(flow: FlowDefinition, processor: FlowProces
         error: visibilityError,
       });
     }
+    if (message.kind === 'message') {
+      await markRetrying(message.messageId, { attempt, at: new Date(), error: reason });
+    }
+    countMetric(METRIC.DeliveryRetried, flow.id);
+    logger.warn('Delivery will be retried', {
+      flow: flow.id,
+      messageId: message.messageId,
+      attempt,
+      delaySeconds,
+      reason,
+    });
     throw error;
   }
 
