@@ -46,7 +46,8 @@ export interface IntegrationStackProps extends StackProps {
 /**
  * One stage of the integration, derived from the flow registry: for every flow an ingest route, a queue
  * with its DLQ and a process function; the support views; the deadline sweep; the tables, the claim-check
- * bucket, the receivers' credential secrets; the API with Cognito and WAF; the dashboard and alarms.
+ * bucket, the receivers' credential secrets; the API with its Cognito callers, token authorizer and WAF;
+ * the dashboard and alarms.
  */
 export class IntegrationStack extends Stack {
   public readonly config: StageConfig;
@@ -88,6 +89,7 @@ export class IntegrationStack extends Stack {
     this.api = new IntegrationApi(this, 'Api', {
       prefix: config.prefix,
       stageName: config.stage,
+      functionDefaults,
       throttleRateLimit: config.apiThrottle.rateLimit,
       throttleBurstLimit: config.apiThrottle.burstLimit,
       wafRateLimitPer5Min: config.wafRateLimitPer5Min,

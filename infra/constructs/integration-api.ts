@@ -1,11 +1,13 @@
-import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
 import { acknowledge } from '#infra/nag.ts';
+import { AUTHORIZER, ROUTE_GRANTS } from '#shared/auth/policy.ts';
 import { CALLERS, type Caller, type Scope } from '#shared/flows/registry.ts';
 
 export interface IntegrationApiProps {
@@ -13,6 +15,15 @@ export interface IntegrationApiProps {
   readonly prefix: string;
   /** API Gateway stage name. */
   readonly stageName: string;
+  /** Shared function settings (Powertools, log retention), for the authorizer function. */
+  readonly functionDefaults: FunctionDefaults;
+  /**
+   * How long API Gateway caches the authorizer's answer for one token. The answer lists every route
+   * the token may call, so the cache is right for any route; an expired token may still be let through
+   * for at most this long after its `exp` if it was used just before.
+   * @default Duration.minutes(5)
+   */
+  readonly authorizerCacheTtl?: Duration;
   /**
    * Stage-wide steady-state requests per second.
    * @default 50
@@ -61,7 +72,10 @@ export interface ApiRouteOptions {
   readonly method: 'GET' | 'POST';
   /** Path as in the contract, e.g. `/v1/messages/{messageId}`. */
   readonly path: string;
-  /** The single OAuth scope the route requires. */
+  /**
+   * The single OAuth scope the route requires. The authorizer grants routes by the flow registry
+   * (`ROUTE_GRANTS`); a route whose scope differs from the registry's is refused at synth.
+   */
   readonly scope: Scope;
   readonly handler: lambda.IFunction;
 }
@@ -75,8 +89,10 @@ const RESOURCE_SERVER_ID = (() => {
 
 /**
  * The REST API the callers reach: a Cognito user pool whose resource server holds one scope per caller
- * and one client-credentials app client per caller (granted its own scope only); every method requires a
- * Cognito access token with the route's scope; request validation; stage throttling; JSON access logs;
+ * and one client-credentials app client per caller (granted its own scope only); every method behind a
+ * Lambda TOKEN authorizer that verifies the pool's access tokens and answers as the contract says (401
+ * for a missing, expired or forged token, 403 for a valid token without the route's scope; the Cognito
+ * user-pool authorizer answers both with 401); request validation; stage throttling; JSON access logs;
  * X-Ray; a WAFv2 web ACL (AWS managed rule groups and a per-IP rate rule) on the stage; gateway errors
  * answered as `application/problem+json` like the handlers' own errors.
  */
@@ -87,7 +103,9 @@ export class IntegrationApi extends Construct {
   public readonly domain: cognito.UserPoolDomain;
   /** One app client per caller, keyed like `CALLERS`. */
   public readonly clients: Readonly<Record<Caller, cognito.UserPoolClient>>;
-  public readonly authorizer: apigw.CognitoUserPoolsAuthorizer;
+  /** The Lambda TOKEN authorizer every route uses, and its function. */
+  public readonly authorizer: apigw.TokenAuthorizer;
+  public readonly authorizerFunction: IntegrationFunction;
   public readonly requestValidator: apigw.RequestValidator;
   public readonly jsonBodyModel: apigw.Model;
   public readonly accessLogs: logs.LogGroup;
@@ -209,10 +227,28 @@ export class IntegrationApi extends Construct {
       );
     }
 
-    this.authorizer = new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', {
-      authorizerName: `${props.prefix}-cognito`,
-      cognitoUserPools: [this.userPool],
+    // The authorizer verifies the pool's access tokens itself (aws-jwt-verify); it needs no AWS
+    // permission beyond its log group and X-Ray, which IntegrationFunction grants.
+    this.authorizerFunction = new IntegrationFunction(this, 'AuthorizerFunction', {
+      ...props.functionDefaults,
+      logName: 'authorizer',
+      entry: AUTHORIZER.handler,
+      description: 'API authorizer: verifies Cognito access tokens, allows the routes of their scopes',
+      timeout: Duration.seconds(10),
+      memorySize: 512,
+      environment: {
+        [AUTHORIZER.userPoolIdEnv]: this.userPool.userPoolId,
+        [AUTHORIZER.clientIdsEnv]: Fn.join(
+          ',',
+          (Object.keys(CALLERS) as Caller[]).map((caller) => this.clients[caller].userPoolClientId),
+        ),
+      },
+    });
+    this.authorizer = new apigw.TokenAuthorizer(this, 'Authorizer', {
+      authorizerName: `${props.prefix}-token`,
+      handler: this.authorizerFunction.function,
       identitySource: apigw.IdentitySource.header('Authorization'),
+      resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(5),
     });
     this.requestValidator = this.api.addRequestValidator('Validator', {
       requestValidatorName: 'parameters-and-json-body',
@@ -270,14 +306,23 @@ export class IntegrationApi extends Construct {
     return `${this.domain.baseUrl()}/oauth2/token`;
   }
 
-  /** Adds one contract route, authorized by the Cognito authorizer with exactly the route's scope. */
+  /**
+   * Adds one contract route behind the Lambda authorizer, which allows it to tokens carrying the route's
+   * scope in the flow registry. Throws when the registry grants the route no scope, or another one.
+   */
   public addRoute(route: ApiRouteOptions): apigw.Method {
+    const grant = ROUTE_GRANTS.find((g) => g.method === route.method && g.path === route.path);
+    if (grant?.scope !== route.scope) {
+      throw new Error(
+        `Route ${route.method} ${route.path} needs ${route.scope}, but the authorizer grants it ` +
+          `${grant ? grant.scope : 'to no scope'} (ROUTE_GRANTS in shared/auth/policy.ts)`,
+      );
+    }
     const resource = this.api.root.resourceForPath(route.path);
     const pathParameters = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1] as string);
-    return resource.addMethod(route.method, new apigw.LambdaIntegration(route.handler), {
-      authorizationType: apigw.AuthorizationType.COGNITO,
+    const method = resource.addMethod(route.method, new apigw.LambdaIntegration(route.handler), {
+      authorizationType: apigw.AuthorizationType.CUSTOM,
       authorizer: this.authorizer,
-      authorizationScopes: [route.scope],
       requestValidator: this.requestValidator,
       requestParameters: {
         'method.request.header.Authorization': true,
@@ -285,6 +330,15 @@ export class IntegrationApi extends Construct {
       },
       requestModels: route.method === 'POST' ? { 'application/json': this.jsonBodyModel } : undefined,
     });
+    acknowledge(
+      method,
+      'AwsSolutions-COG4',
+      'The Lambda authorizer verifies access tokens of this Cognito user pool (signature against the ' +
+        "pool's JWKS, issuer, expiry, token_use access, one of the callers' app clients) and grants the " +
+        "route by its scope. The Cognito user-pool authorizer would answer a valid token without the route's " +
+        'scope with 401 instead of the 403 the contract requires.',
+    );
+    return method;
   }
 
   private addProblemResponses(): void {
@@ -331,11 +385,19 @@ export class IntegrationApi extends Construct {
         '"The request may not have been accepted; retrying with the same body is safe."',
       ],
     ];
+    // The authorizer's two answers carry the challenge the handlers' own 401/403 carry (RFC 6750).
+    const challenges: Record<string, string> = {
+      Unauthorized: "'Bearer'",
+      AccessDenied: '\'Bearer error="insufficient_scope"\'',
+    };
     for (const [id, type, status, title, detail] of responses) {
       this.api.addGatewayResponse(id, {
         type,
         statusCode: String(status),
-        responseHeaders: { 'Content-Type': "'application/problem+json'" },
+        responseHeaders: {
+          'Content-Type': "'application/problem+json'",
+          ...(challenges[id] ? { 'WWW-Authenticate': challenges[id] } : {}),
+        },
         templates: { 'application/json': problem(status, title, detail) },
       });
     }

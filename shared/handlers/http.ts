@@ -125,14 +125,27 @@ export interface Caller {
 }
 
 /**
- * The caller as the authorizer saw it. API Gateway's Cognito authorizer already refused missing or
- * forged tokens and wrong scopes; this check is defence in depth, so that a route wired without its
- * authorizer fails closed.
+ * The caller's claims, in either shape API Gateway hands them over: `authorizer.claims.{scope,client_id}`
+ * (Cognito-like; what the local host sends) or the flat context of the Lambda authorizer
+ * (`authorizer.{scope,client_id,sub}`, see shared/auth/policy.ts). Undefined without either.
+ */
+function authorizerClaims(event: APIGatewayProxyEvent): Record<string, unknown> | undefined {
+  const authorizer = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
+  if (!authorizer || typeof authorizer !== 'object') return undefined;
+  const claims = authorizer.claims;
+  if (claims && typeof claims === 'object') return claims as Record<string, unknown>;
+  if (typeof authorizer.scope === 'string' || typeof authorizer.client_id === 'string') return authorizer;
+  return undefined;
+}
+
+/**
+ * The caller as the authorizer saw it. API Gateway's Lambda authorizer already refused missing or
+ * forged tokens (401) and other callers' routes (403); this check is defence in depth, so that a route
+ * wired without its authorizer fails closed.
  */
 export function authorize(event: APIGatewayProxyEvent, scope: Scope): Caller {
-  const claims = (event.requestContext?.authorizer as { claims?: Record<string, unknown> } | null | undefined)
-    ?.claims;
-  if (!claims || typeof claims !== 'object') {
+  const claims = authorizerClaims(event);
+  if (!claims) {
     throw new HttpError(401, 'Unauthenticated', 'A bearer token issued to this integration is required.', {
       headers: { 'WWW-Authenticate': 'Bearer' },
     });

@@ -1,6 +1,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { AUTHORIZER } from '#shared/auth/policy.ts';
 import { flowList, SUPPORT_ROUTES, SWEEP } from '#shared/flows/registry.ts';
 import { REPO_ROOT, synthStage } from './synth.ts';
 
@@ -8,6 +9,7 @@ const ENTRIES = [
   ...flowList().flatMap((f) => [f.handlers.ingest, f.handlers.process]),
   ...Object.values(SUPPORT_ROUTES).map((r) => r.handler),
   SWEEP.handler,
+  AUTHORIZER.handler,
 ];
 
 describe('bundling', () => {

@@ -1,10 +1,14 @@
+import { App, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import { IntegrationApi } from '#infra/constructs/integration-api.ts';
+import { AUTHORIZER, policyFor } from '#shared/auth/policy.ts';
 import { CALLERS, FLOWS, flowList, SUPPORT_ROUTES, SWEEP } from '#shared/flows/registry.ts';
 import { CORRELATION_TABLE, IDEMPOTENCY_TABLE, TABLES, TRACE_TABLE } from '#shared/store/tables.ts';
 import {
   actionsOf,
   logicalId,
   methodsByRoute,
+  REPO_ROOT,
   resourcesOf,
   type Synthesized,
   statementsOfRole,
@@ -24,6 +28,14 @@ const roleId = (f: { role: { node: { defaultChild?: unknown } } }) => logicalId(
 const getAtt = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const ref = (id: string) => ({ Ref: id });
 
+/** Whether the authorizer's policy for a token carrying `scopes` allows the route `METHOD /path`. */
+const authorizerAllows = (scopes: readonly string[], route: string): boolean => {
+  const [verb, path] = route.split(' ') as [string, string];
+  const arn = `arn:aws:execute-api:eu-west-1:123456789012:api/dev/${verb}${path.replace(/\{[^}]+\}/g, '*')}`;
+  const statement = policyFor(scopes, arn).Statement[0] as { Effect: string; Resource: string | string[] };
+  return statement.Effect === 'Allow' && [statement.Resource].flat().includes(arn);
+};
+
 describe('API routes and scopes', () => {
   const allRoutes = [
     ...flowList().map((f) => ({ key: `${f.route.method} ${f.route.path}`, scope: f.scope })),
@@ -34,11 +46,64 @@ describe('API routes and scopes', () => {
     expect(Object.keys(methodsByRoute(template())).sort()).toEqual(allRoutes.map((r) => r.key).sort());
   });
 
-  it.each(allRoutes)('requires a Cognito access token with exactly $scope on $key', ({ key, scope }) => {
-    const method = methodsByRoute(template())[key]!;
-    expect(method.AuthorizationType).toBe('COGNITO_USER_POOLS');
-    expect(method.AuthorizationScopes).toEqual([scope]);
-    expect(method.AuthorizerId).toEqual(ref(logicalId(built, built.stack.api.authorizer)));
+  it.each(allRoutes)(
+    'puts $key behind the Lambda authorizer, which grants it to $scope',
+    ({ key, scope }) => {
+      const method = methodsByRoute(template())[key]!;
+      expect(method.AuthorizationType).toBe('CUSTOM');
+      expect(method.AuthorizerId).toEqual(ref(logicalId(built, built.stack.api.authorizer)));
+      // Scopes are the authorizer's policy now; on the method they would be ignored (CUSTOM) or 401 (COGNITO).
+      expect(method.AuthorizationScopes).toBeUndefined();
+      expect(Object.values(CALLERS).filter((s) => authorizerAllows([s], key))).toEqual([scope]);
+    },
+  );
+
+  it('refuses at synth a route whose scope is not the one the authorizer grants it', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
+    const api = new IntegrationApi(stack, 'Api', {
+      prefix: 'p',
+      stageName: 's',
+      functionDefaults: {
+        powertools: { serviceName: 's', metricsNamespace: 'n', logLevel: 'INFO' },
+        projectRoot: REPO_ROOT,
+      },
+    });
+    const handler = built.stack.supportRoutes.message.function.function;
+    const route = { method: 'GET' as const, path: SUPPORT_ROUTES.message.path, handler };
+    expect(() => api.addRoute({ ...route, scope: CALLERS.dacs })).toThrow(/grants it integration\/support/);
+    expect(() => api.addRoute({ ...route, path: '/v1/other', scope: CALLERS.support })).toThrow(/no scope/);
+  });
+
+  it('has one Lambda TOKEN authorizer on the Authorization header, its results cached 300 s', () => {
+    const authorizers = Object.values(resourcesOfType('AWS::ApiGateway::Authorizer'));
+    expect(authorizers).toHaveLength(1);
+    expect(authorizers[0]!.Properties).toMatchObject({
+      Type: 'TOKEN',
+      IdentitySource: 'method.request.header.Authorization',
+      AuthorizerResultTtlInSeconds: 300,
+    });
+    const fnLogicalId = fnId(built.stack.api.authorizerFunction);
+    expect(JSON.stringify(authorizers[0]!.Properties.AuthorizerUri)).toContain(fnLogicalId);
+    template().hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: getAtt(fnLogicalId),
+      Principal: 'apigateway.amazonaws.com',
+    });
+  });
+
+  it('tells the authorizer the user pool and the three callers’ app clients', () => {
+    const env =
+      template().toJSON().Resources[fnId(built.stack.api.authorizerFunction)].Properties.Environment
+        .Variables;
+    expect(env[AUTHORIZER.userPoolIdEnv]).toEqual(ref(logicalId(built, built.stack.api.userPool)));
+    expect(env[AUTHORIZER.clientIdsEnv]).toEqual({
+      'Fn::Join': [
+        ',',
+        Object.keys(CALLERS).map((caller) =>
+          ref(logicalId(built, built.stack.api.clients[caller as keyof typeof CALLERS])),
+        ),
+      ],
+    });
   });
 
   it('validates the request parameters (Authorization, path parameters) and the JSON body', () => {
@@ -89,13 +154,10 @@ describe('Cognito callers', () => {
   });
 
   it('leaves DERMS no way onto a DACS route, and DACS none onto a DERMS route', () => {
+    // What each caller's token can carry (its client's scopes) against what the authorizer allows for it.
     const routes = methodsByRoute(template());
     const reachable = (caller: string) =>
-      Object.entries(routes)
-        .filter(([, m]) =>
-          (m.AuthorizationScopes as string[]).some((s) => clientOf(caller).AllowedOAuthScopes.includes(s)),
-        )
-        .map(([key]) => key);
+      Object.keys(routes).filter((key) => authorizerAllows(clientOf(caller).AllowedOAuthScopes, key));
     expect(reachable('derms').sort()).toEqual(
       flowList()
         .filter((f) => f.caller === 'derms')
@@ -104,9 +166,12 @@ describe('Cognito callers', () => {
     );
     expect(reachable('derms').some((k) => k.includes('/v1/dacs/'))).toBe(false);
     expect(reachable('dacs').some((k) => k.includes('/v1/derms/'))).toBe(false);
-    for (const route of flowList().filter((f) => f.caller === 'dacs')) {
-      expect(routes[`POST ${route.route.path}`]!.AuthorizationScopes).toEqual([CALLERS.dacs]);
-    }
+    expect(reachable('dacs').sort()).toEqual(
+      flowList()
+        .filter((f) => f.caller === 'dacs')
+        .map((f) => `POST ${f.route.path}`)
+        .sort(),
+    );
     expect(clientOf('derms').AllowedOAuthScopes).not.toContain(CALLERS.dacs);
   });
 
@@ -135,9 +200,30 @@ describe('API stage and WAF', () => {
 
   it('answers gateway errors as problem+json', () => {
     template().hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'BAD_REQUEST_BODY',
+      StatusCode: '400',
+      ResponseParameters: { 'gatewayresponse.header.Content-Type': "'application/problem+json'" },
+    });
+  });
+
+  it('answers the authorizer’s refusals as the contract says: 401 for the token, 403 for the route', () => {
+    template().hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
       ResponseType: 'UNAUTHORIZED',
       StatusCode: '401',
-      ResponseParameters: { 'gatewayresponse.header.Content-Type': "'application/problem+json'" },
+      ResponseParameters: {
+        'gatewayresponse.header.Content-Type': "'application/problem+json'",
+        'gatewayresponse.header.WWW-Authenticate': "'Bearer'",
+      },
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"status":401') },
+    });
+    template().hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'ACCESS_DENIED',
+      StatusCode: '403',
+      ResponseParameters: {
+        'gatewayresponse.header.Content-Type': "'application/problem+json'",
+        'gatewayresponse.header.WWW-Authenticate': `'Bearer error="insufficient_scope"'`,
+      },
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"status":403') },
     });
   });
 
@@ -331,8 +417,8 @@ describe('claim-check bucket', () => {
 describe('functions', () => {
   const functions = () => Object.values(resourcesOfType('AWS::Lambda::Function'));
 
-  it('has one ingest and one process function per flow, one per support route, and the sweep', () => {
-    expect(functions()).toHaveLength(2 * flowList().length + Object.keys(SUPPORT_ROUTES).length + 1);
+  it('has one ingest and one process function per flow, one per support route, the sweep and the authorizer', () => {
+    expect(functions()).toHaveLength(2 * flowList().length + Object.keys(SUPPORT_ROUTES).length + 2);
   });
 
   it('runs every function on nodejs24.x, arm64, traced, with Powertools and source maps', () => {
@@ -428,6 +514,17 @@ describe('least privilege', () => {
       expect(sends.flatMap(resourcesOf)).toEqual([getAtt(logicalId(built, p.deadLetterQueue))]);
       const visibility = statements.filter((s) => actionsOf(s).includes('sqs:ChangeMessageVisibility'));
       expect(visibility.flatMap(resourcesOf)).toEqual([getAtt(logicalId(built, p.queue))]);
+    }
+  });
+
+  it('gives the authorizer nothing beyond its log group and X-Ray', () => {
+    const statements = statementsOfRole(template(), roleId(built.stack.api.authorizerFunction));
+    const actions = statements.flatMap(actionsOf);
+    expect(actions.length).toBeGreaterThan(0);
+    for (const action of actions) expect(action).toMatch(/^(logs|xray):/);
+    const logGroupId = logicalId(built, built.stack.api.authorizerFunction.logGroup);
+    for (const s of statements.filter((st) => actionsOf(st).some((a) => a.startsWith('logs:')))) {
+      for (const r of resourcesOf(s)) expect(JSON.stringify(r)).toContain(logGroupId);
     }
   });
 
@@ -558,8 +655,13 @@ describe('monitoring', () => {
     }
   });
 
-  it('alarms on the error rate of every function', () => {
+  it('alarms on the error rate of every function but the authorizer', () => {
+    // The authorizer answers every refused token (401) with an invocation error, so its error rate is the
+    // callers' bad tokens; when it fails itself, API Gateway answers 5xx and the API 5xx alarm fires.
+    const authorizerId = fnId(built.stack.api.authorizerFunction);
+    expect(alarmsOn('Errors', { Ref: authorizerId })).toEqual([]);
     for (const id of Object.keys(resourcesOfType('AWS::Lambda::Function'))) {
+      if (id === authorizerId) continue;
       const found = alarmsOn('Errors', { Ref: id });
       expect(found).toHaveLength(1);
       expect(alarmOn(found[0]!).MetricStat).toMatchObject({ Stat: 'Average' });

@@ -65,6 +65,24 @@ describe('authorize', () => {
       scopes: ['integration/dacs'],
     });
   });
+  it('reads the flat context of the Lambda authorizer', () => {
+    const flat = (authorizer: Record<string, unknown>) => {
+      const event = apiEvent({ path: '/x', scope: null });
+      return { ...event, requestContext: { ...event.requestContext, authorizer } };
+    };
+    const context = {
+      principalId: 'derms-client',
+      scope: 'integration/derms',
+      client_id: 'derms-client',
+      sub: 'derms-client',
+    };
+    expect(authorize(flat(context), 'integration/derms')).toEqual({
+      clientId: 'derms-client',
+      scopes: ['integration/derms'],
+    });
+    expect(status(() => authorize(flat(context), 'integration/dacs'))).toBe(403);
+    expect(status(() => authorize(flat({ principalId: 'x' }), 'integration/derms'))).toBe(401);
+  });
   it('answers 401 without authorizer claims', () => {
     expect(status(() => authorize(apiEvent({ path: '/x', scope: null }), 'integration/dacs'))).toBe(401);
   });
