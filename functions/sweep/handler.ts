@@ -1,22 +1,33 @@
 /**
  * The deadline sweep (EventBridge, every minute): queries the sparse deadline index for sync requests
- * past their deadline and queues one deadline consolidation each on the ack queue, where the usual
- * retries and dead-lettering apply. A request consolidated meanwhile makes the command a no-op.
+ * past their deadline, claims each one (which moves it forward in the index by the requeue interval) and
+ * queues one deadline consolidation per claim on the ack queue, where the usual retries and
+ * dead-lettering apply. A request consolidated meanwhile makes the command a no-op.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { findOverdue } from '#shared/consolidation/index.ts';
+import { optionalNumber } from '#shared/config/env.ts';
+import { claimOverdue, findOverdue } from '#shared/consolidation/index.ts';
 import { FLOWS } from '#shared/flows/registry.ts';
 import { countMetric, logger, METRIC } from '#shared/observability.ts';
 import { enqueueDeadline } from '#shared/queue/envelope.ts';
 
-export async function sweep(now = new Date()): Promise<{ queued: number }> {
-  const overdue = await findOverdue(now);
-  await Promise.all(overdue.map((syncRequestId) => enqueueDeadline(FLOWS.assetSyncAck, syncRequestId, now)));
+/** How long a queued deadline command has before the sweep queues another for the same request. */
+export const DEFAULT_DEADLINE_REQUEUE_SECONDS = 300;
+
+export async function sweep(now = new Date()): Promise<{ overdue: number; queued: number }> {
+  const requeueAfter = optionalNumber('DEADLINE_REQUEUE_SECONDS', DEFAULT_DEADLINE_REQUEUE_SECONDS);
+  const overdue = await findOverdue(now, optionalNumber('SWEEP_BATCH_LIMIT', 500));
+  const queued: string[] = [];
+  for (const syncRequestId of overdue) {
+    if (!(await claimOverdue(syncRequestId, now, requeueAfter))) continue;
+    await enqueueDeadline(FLOWS.assetSyncAck, syncRequestId, now);
+    queued.push(syncRequestId);
+  }
   countMetric(METRIC.SyncRequestsOverdue, 'sweep', overdue.length);
-  if (overdue.length > 0)
-    logger.info('Deadline consolidations queued', { count: overdue.length, syncRequestIds: overdue });
-  return { queued: overdue.length };
+  if (queued.length > 0)
+    logger.info('Deadline consolidations queued', { count: queued.length, syncRequestIds: queued });
+  return { overdue: overdue.length, queued: queued.length };
 }
 
 export const handler = middy(async () => sweep()).use(injectLambdaContext(logger, { resetKeys: true }));

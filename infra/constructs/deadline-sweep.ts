@@ -51,6 +51,8 @@ export class DeadlineSweep extends Construct {
       },
     });
     props.correlationTable.grantReadData(this.function.function);
+    // Claiming an overdue request moves its place in the deadline index: UpdateItem, nothing broader.
+    props.correlationTable.grant(this.function.function, 'dynamodb:UpdateItem');
     props.consolidationQueue.grantSendMessages(this.function.function);
     acknowledge(
       this.function.role.node.findChild('DefaultPolicy'),

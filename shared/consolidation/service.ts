@@ -764,16 +764,55 @@ async function deliverFollowUp(
 
 /** Sync requests past their deadline and not yet consolidated, oldest deadline first. */
 export async function findOverdue(now: Date, limit = 100): Promise<string[]> {
-  const out = await db().send(
-    new QueryCommand({
-      TableName: tableName(),
-      IndexName: CORRELATION_TABLE.indexes[0].name,
-      KeyConditionExpression: 'gsi1pk = :p AND gsi1sk <= :now',
-      ExpressionAttributeValues: { ':p': PENDING_CONSOLIDATION, ':now': now.toISOString() },
-      Limit: limit,
-    }),
-  );
-  return (out.Items ?? []).map((item) => syncRequestIdOf(item.pk as string));
+  const found: string[] = [];
+  let exclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const out = await db().send(
+      new QueryCommand({
+        TableName: tableName(),
+        IndexName: CORRELATION_TABLE.indexes[0].name,
+        KeyConditionExpression: 'gsi1pk = :p AND gsi1sk <= :now',
+        ExpressionAttributeValues: { ':p': PENDING_CONSOLIDATION, ':now': now.toISOString() },
+        Limit: limit - found.length,
+        ...(exclusiveStartKey ? { ExclusiveStartKey: exclusiveStartKey } : {}),
+      }),
+    );
+    for (const item of out.Items ?? []) found.push(syncRequestIdOf(item.pk as string));
+    exclusiveStartKey = out.LastEvaluatedKey;
+  } while (exclusiveStartKey && found.length < limit);
+  return found;
+}
+
+/**
+ * Claims an overdue sync request for one deadline command: moves its place in the deadline index to
+ * `now + requeueAfterSeconds`, only if it is still pending and overdue. The sweep queues a command only
+ * when this returns true, so one overdue request costs one command per interval, not one per sweep, and
+ * requests behind it in the index are not starved while DACS is down.
+ */
+export async function claimOverdue(
+  syncRequestId: string,
+  now: Date,
+  requeueAfterSeconds: number,
+): Promise<boolean> {
+  try {
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: headerKey(syncRequestId),
+        UpdateExpression: 'SET gsi1sk = :next, deadlineQueuedAt = :now',
+        ConditionExpression: 'gsi1pk = :p AND gsi1sk <= :now AND attribute_not_exists(consolidatedAt)',
+        ExpressionAttributeValues: {
+          ':p': PENDING_CONSOLIDATION,
+          ':now': now.toISOString(),
+          ':next': new Date(now.getTime() + requeueAfterSeconds * 1000).toISOString(),
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailed(error)) return false;
+    throw error;
+  }
 }
 
 /** The support view of one sync request, or `undefined` when it has no record. No contact data. */

@@ -578,16 +578,14 @@ describe('deadline sweep', () => {
     });
   });
 
-  it('reads the correlation table and sends to the consolidation queue only', () => {
+  it('reads the correlation table, updates items only to claim them, and sends to the consolidation queue only', () => {
     const statements = statementsOfRole(template(), roleId(built.stack.sweep.function));
     const sends = statements.filter((s) => actionsOf(s).includes('sqs:SendMessage'));
     expect(sends.flatMap(resourcesOf)).toEqual([
       getAtt(logicalId(built, built.stack.processors.assetSyncAck.queue)),
     ]);
-    const writes = statements.filter((s) =>
-      actionsOf(s).some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)),
-    );
-    expect(writes).toEqual([]);
+    const writes = statements.flatMap(actionsOf).filter((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a));
+    expect(writes).toEqual(['dynamodb:UpdateItem']);
   });
 });
 
