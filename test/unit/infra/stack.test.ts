@@ -584,7 +584,9 @@ describe('deadline sweep', () => {
     expect(sends.flatMap(resourcesOf)).toEqual([
       getAtt(logicalId(built, built.stack.processors.assetSyncAck.queue)),
     ]);
-    const writes = statements.flatMap(actionsOf).filter((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a));
+    const writes = statements
+      .flatMap(actionsOf)
+      .filter((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a));
     expect(writes).toEqual(['dynamodb:UpdateItem']);
   });
 });
