@@ -6,6 +6,8 @@
  *   pk = SYNC#<syncRequestId>  sk = HEADER                 the request, counters, deadline, consolidated ack
  *   pk = SYNC#<syncRequestId>  sk = DEVICE#<deviceId>      expected outcome, reported status, flag sent to DACS
  *   pk = SYNC#<syncRequestId>  sk = ACK#<ackDateTime>#<seq>  each ack received
+ *   pk = SYNC#<syncRequestId>  sk = SENT#<deviceId>        the device's line of the consolidated ack
+ *   pk = SYNC#<syncRequestId>  sk = FOLLOWUP#<deviceId>#<n>  each follow-up sent
  *   pk = UNAV#<unavailabilityId> sk = VERSION              the last applied unavailability update
  * The sparse index `byDeadline` holds only headers still waiting for consolidation
  * (gsi1pk = PENDING, gsi1sk = deadline as UTC ISO), so the deadline sweep queries instead of scanning.
