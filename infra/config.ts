@@ -3,22 +3,13 @@
  * `-c stage=<name>` picks one, and single keys can be overridden on the command line
  * (`-c alarmEmail=ops@example.com`). Nothing here is secret: credentials live in Secrets Manager.
  */
+import { TUNABLE_ENV, type TunableEnv } from '#shared/config/tunables.ts';
 import { FLOWS, flowList, type TargetSystem } from '#shared/flows/registry.ts';
 
 export const STAGES = ['dev', 'test', 'prod'] as const;
 export type Stage = (typeof STAGES)[number];
 
-/** Function settings a stage may set (see docs/architecture.md); anything else is refused. */
-export const TUNABLE_ENV = [
-  'SYNC_DEADLINE_SECONDS',
-  'UNCORRELATED_ACK_WINDOW_SECONDS',
-  'RETRY_BASE_SECONDS',
-  'RETRY_MAX_SECONDS',
-  'HTTP_TIMEOUT_MS',
-  'MAX_BODY_BYTES',
-  'RETENTION_DAYS',
-] as const;
-export type TunableEnv = (typeof TUNABLE_ENV)[number];
+export { TUNABLE_ENV, type TunableEnv } from '#shared/config/tunables.ts';
 
 export interface TargetConfig {
   /** Base URL of the receiver, without trailing slash. */

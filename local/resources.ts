@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/constants.ts';
+import { TUNABLE_ENV } from '#shared/config/tunables.ts';
 import { FLOW_IDS, FLOWS, type FlowId } from '#shared/flows/registry.ts';
 import { CLAIM_CHECK_BUCKET_ENV, TABLES, type TableDefinition } from '#shared/store/tables.ts';
 
@@ -178,13 +179,7 @@ export interface LocalResources {
  */
 export const PASS_THROUGH_ENV = [
   'LEGACY_ACK_MODE',
-  'SYNC_DEADLINE_SECONDS',
-  'UNCORRELATED_ACK_WINDOW_SECONDS',
-  'RETRY_BASE_SECONDS',
-  'RETRY_MAX_SECONDS',
-  'HTTP_TIMEOUT_MS',
-  'MAX_BODY_BYTES',
-  'RETENTION_DAYS',
+  ...TUNABLE_ENV,
   'DERMS_CREDENTIALS',
   'DACS_CREDENTIALS',
   'POWERTOOLS_LOG_LEVEL',

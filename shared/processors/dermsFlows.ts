@@ -12,27 +12,36 @@ import type {
   UnavailabilityNotification,
 } from '#shared/contracts/types.ts';
 import { deliver, resolvePath } from '#shared/delivery/http.ts';
-import { FLOWS } from '#shared/flows/registry.ts';
-import type { FlowProcessor } from '#shared/handlers/process.ts';
-import { OUTCOMES } from '#shared/handlers/process.ts';
+import { FLOWS, type FlowDefinition } from '#shared/flows/registry.ts';
+import { type FlowProcessor, OUTCOMES, type ProcessOutcome } from '#shared/handlers/process.ts';
 import { toEnrollmentSync } from '#shared/mapping/assetSync.ts';
 import { toReservationCancellation } from '#shared/mapping/optOut.ts';
 import { toExemptionWindow } from '#shared/mapping/unavailability.ts';
+import type { ResolvedEnvelope } from '#shared/queue/envelope.ts';
 import { claimLatest } from '#shared/unavailability/ordering.ts';
 
 export const DEFAULT_SYNC_DEADLINE_SECONDS = 86_400;
 
+/** Delivers a mapped message to its flow's target, keyed by its business key and correlated by its id. */
+async function deliverToTarget(
+  flow: FlowDefinition,
+  message: ResolvedEnvelope,
+  body: unknown,
+): Promise<ProcessOutcome> {
+  const result = await deliver({
+    system: flow.target.system,
+    path: resolvePath(flow.target),
+    body,
+    idempotencyKey: message.businessKey,
+    correlationId: message.messageId,
+  });
+  return { state: OUTCOMES.DELIVERED, detail: `${flow.target.system} answered ${result.status}` };
+}
+
 export const optOutProcessor: FlowProcessor = {
   async process(message) {
     const optOut = message.payload as OptOutNotification;
-    const result = await deliver({
-      system: FLOWS.optOut.target.system,
-      path: resolvePath(FLOWS.optOut.target),
-      body: toReservationCancellation(optOut),
-      idempotencyKey: message.businessKey,
-      correlationId: message.messageId,
-    });
-    return { state: OUTCOMES.DELIVERED, detail: `DERMS answered ${result.status}` };
+    return deliverToTarget(FLOWS.optOut, message, toReservationCancellation(optOut));
   },
 };
 
@@ -41,14 +50,7 @@ export const unavailabilityProcessor: FlowProcessor = {
     const notification = message.payload as UnavailabilityNotification;
     const claim = await claimLatest(notification, message.messageId, context.now);
     if (!claim.applied) return { state: OUTCOMES.SUPERSEDED, reason: claim.reason };
-    const result = await deliver({
-      system: FLOWS.unavailability.target.system,
-      path: resolvePath(FLOWS.unavailability.target),
-      body: toExemptionWindow(notification),
-      idempotencyKey: message.businessKey,
-      correlationId: message.messageId,
-    });
-    return { state: OUTCOMES.DELIVERED, detail: `DERMS answered ${result.status}` };
+    return deliverToTarget(FLOWS.unavailability, message, toExemptionWindow(notification));
   },
 };
 
@@ -63,26 +65,12 @@ export const assetSyncProcessor: FlowProcessor = {
       receivedAt,
       deadline: new Date(receivedAt.getTime() + deadlineSeconds * 1000),
     });
-    const result = await deliver({
-      system: FLOWS.assetSync.target.system,
-      path: resolvePath(FLOWS.assetSync.target),
-      body: toEnrollmentSync(request),
-      idempotencyKey: message.businessKey,
-      correlationId: message.messageId,
-    });
-    return { state: OUTCOMES.DELIVERED, detail: `DERMS answered ${result.status}` };
+    return deliverToTarget(FLOWS.assetSync, message, toEnrollmentSync(request));
   },
 };
 
 export const legacyAckProcessor: FlowProcessor = {
   async process(message) {
-    const result = await deliver({
-      system: FLOWS.legacyAck.target.system,
-      path: resolvePath(FLOWS.legacyAck.target),
-      body: message.payload as LegacyMsgAck,
-      idempotencyKey: message.businessKey,
-      correlationId: message.messageId,
-    });
-    return { state: OUTCOMES.DELIVERED, detail: `DACS answered ${result.status}` };
+    return deliverToTarget(FLOWS.legacyAck, message, message.payload as LegacyMsgAck);
   },
 };
