@@ -25,7 +25,7 @@ export interface DermsSimulatorOptions {
   readonly clientId?: string;
   /** @default 'local-secret' */
   readonly clientSecret?: string;
-  /** Devices per partial ack. @default 2 */
+  /** Devices per partial ack (at least enough for {@link MAX_PARTIAL_ACKS} partial acks). @default 2 */
   readonly ackChunkSize?: number;
   /** Wait before the first ack, and between acks. @default 300 */
   readonly ackDelayMs?: number;
@@ -77,6 +77,9 @@ export interface PlannedAck {
 }
 
 /** The acks DERMS sends for one enrollment sync (without `ackDateTime`, stamped when sent). */
+/** The most partial acks the simulator sends for one enrollment sync, before its final one. */
+export const MAX_PARTIAL_ACKS = 8;
+
 export function planAcks(
   syncRequestId: string,
   devices: readonly SyncDevice[],
@@ -94,7 +97,9 @@ export function planAcks(
     };
   });
   const acks: PlannedAck[] = [];
-  const size = Math.max(1, chunkSize);
+  // Large requests are reported in at most MAX_PARTIAL_ACKS partial acks, as Live Energy Connect batches
+  // them; a 10,000-device sync must not become 5,000 HTTP calls.
+  const size = Math.max(1, chunkSize, Math.ceil(results.length / MAX_PARTIAL_ACKS));
   for (let i = 0; i < results.length; i += size) {
     const chunk = results.slice(i, i + size);
     acks.push({

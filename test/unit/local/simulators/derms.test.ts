@@ -39,3 +39,19 @@ describe('planAcks', () => {
     expect(acks[2]).toMatchObject({ final: true, ackType: 'ERROR' });
   });
 });
+
+describe('planAcks for a large request', () => {
+  it('reports 10,000 devices in at most MAX_PARTIAL_ACKS partial acks plus the final one, every device once', async () => {
+    const { MAX_PARTIAL_ACKS, planAcks } = await import('#local/simulators/derms.ts');
+    const devices = Array.from({ length: 10_000 }, (_, i) => ({
+      deviceId: `D${i}`,
+      headEndSystem: 'HES',
+      nicId: `N${i}`,
+      registrationAction: 'REGISTER' as const,
+    }));
+    const acks = planAcks('SR-BIG', devices, new Map(), 2);
+    expect(acks).toHaveLength(MAX_PARTIAL_ACKS + 1);
+    expect(acks.at(-1)).toMatchObject({ final: true, devices: [] });
+    expect(acks.flatMap((a) => a.devices.map((d) => d.deviceId))).toEqual(devices.map((d) => d.deviceId));
+  });
+});
