@@ -12,5 +12,6 @@ export const TUNABLE_ENV = [
   'RETENTION_DAYS',
   'DEADLINE_REQUEUE_SECONDS',
   'CLAIM_CHECK_THRESHOLD_BYTES',
+  'FINAL_ACK_GRACE_SECONDS',
 ] as const;
 export type TunableEnv = (typeof TUNABLE_ENV)[number];

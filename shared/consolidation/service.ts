@@ -17,6 +17,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '#shared/aws/clients.ts';
+import { optionalNumber } from '#shared/config/env.ts';
 import { RetryLaterError } from '#shared/errors.ts';
 import { CORRELATION_TABLE, PENDING_CONSOLIDATION } from '#shared/store/tables.ts';
 import {
@@ -281,6 +282,34 @@ async function applyReport(
   }
 }
 
+/** How long a final ack waits for the acks before it before consolidating without them. */
+export const DEFAULT_FINAL_ACK_GRACE_SECONDS = 30;
+const finalAckGraceSeconds = (): number =>
+  optionalNumber('FINAL_ACK_GRACE_SECONDS', DEFAULT_FINAL_ACK_GRACE_SECONDS);
+
+/** Whether acks with every sequence from 1 to `finalSequence` have all their reports stored. */
+async function earlierAcksApplied(syncRequestId: string, finalSequence: number): Promise<boolean> {
+  const applied = new Set<number>();
+  let exclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const out = await db().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :ack)',
+        ExpressionAttributeValues: { ':pk': pkOf(syncRequestId), ':ack': SK.ACK },
+        ProjectionExpression: '#seq, appliedAt',
+        ExpressionAttributeNames: { '#seq': 'sequence' },
+        ConsistentRead: true,
+        ...(exclusiveStartKey ? { ExclusiveStartKey: exclusiveStartKey } : {}),
+      }),
+    );
+    for (const item of out.Items ?? []) if (item.appliedAt) applied.add(item.sequence as number);
+    exclusiveStartKey = out.LastEvaluatedKey;
+  } while (exclusiveStartKey);
+  for (let sequence = 1; sequence <= finalSequence; sequence++) if (!applied.has(sequence)) return false;
+  return true;
+}
+
 /**
  * Records a DERMS ack against its correlation record and sends what is due: the consolidated ack (once
  * per sync request) or follow-ups for devices whose flag changed after it.
@@ -373,18 +402,50 @@ export async function handleAck(ack: AssetSyncAck, ctx: AckContext): Promise<Ack
     unknownDevices: unknown.length,
   };
 
+  // This ack's reports are all stored: a final ack may now count it among the earlier ones.
+  await db().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: { pk: ackItem.pk, sk: ackItem.sk },
+      UpdateExpression: 'SET appliedAt = if_not_exists(appliedAt, :now)',
+      ExpressionAttributeValues: { ':now': ctx.now.toISOString() },
+    }),
+  );
+  if (ack.final) {
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: headerKey(syncRequestId),
+        UpdateExpression: 'SET finalSequence = if_not_exists(finalSequence, :seq)',
+        ExpressionAttributeValues: { ':seq': ack.sequence },
+      }),
+    );
+  }
+
   // d. consolidate when due, then follow-ups.
   let current = (await getHeader(syncRequestId)) ?? header;
   let consolidated: ConsolidationResult | undefined;
-  if (current.consolidatedAt === undefined && (current.terminalCount >= current.deviceCount || ack.final)) {
-    const trigger =
-      current.terminalCount >= current.deviceCount
-        ? CONSOLIDATION_TRIGGERS.ALL_TERMINAL
-        : CONSOLIDATION_TRIGGERS.FINAL_ACK;
-    consolidated = await consolidate(current, trigger, ctx, ack.final);
-    if (consolidated)
-      return outcome(ACK_OUTCOMES.CONSOLIDATED, syncRequestId, { ...counts, ...consolidated });
-    current = (await getHeader(syncRequestId)) ?? current;
+  if (current.consolidatedAt === undefined) {
+    const allTerminal = current.terminalCount >= current.deviceCount;
+    // A final ack closes the request once the acks before it (sequences 1..n-1) are applied too: acks
+    // are processed in parallel, and the final one must not overtake the partial ones it concludes.
+    const finalReady =
+      current.finalSequence !== undefined && (await earlierAcksApplied(syncRequestId, current.finalSequence));
+    const graceOver =
+      ack.final &&
+      (ctx.lastAttempt || ctx.now.getTime() - ctx.firstReceivedAt.getTime() >= finalAckGraceSeconds() * 1000);
+    if (allTerminal || finalReady || graceOver) {
+      const trigger = allTerminal ? CONSOLIDATION_TRIGGERS.ALL_TERMINAL : CONSOLIDATION_TRIGGERS.FINAL_ACK;
+      consolidated = await consolidate(current, trigger, ctx, finalReady || graceOver);
+      if (consolidated)
+        return outcome(ACK_OUTCOMES.CONSOLIDATED, syncRequestId, { ...counts, ...consolidated });
+      current = (await getHeader(syncRequestId)) ?? current;
+    } else if (ack.final) {
+      throw new RetryLaterError(
+        `Final ack ${ack.sequence} of ${syncRequestId} waits for the earlier acks before consolidating`,
+        { delaySeconds: 2 },
+      );
+    }
   }
   if (current.consolidatedBy === ctx.messageId) {
     // A retry of the message that froze: finish its delivery and sweep.

@@ -80,6 +80,8 @@ export interface HeaderItem extends Keys {
   consolidationTrigger?: ConsolidationTrigger;
   consolidatedSummary?: AckSummary;
   consolidatedDeliveredAt?: string;
+  /** Sequence of the first final ack received; consolidation waits for the acks before it. */
+  finalSequence?: number;
 }
 
 export interface DeviceItem extends Keys {
@@ -113,6 +115,8 @@ export interface AckItem extends Keys {
   deviceCount: number;
   errors?: AckError[];
   unknownDevices?: UnknownDevice[];
+  /** Set once every report of this ack is stored. */
+  appliedAt?: string;
 }
 
 export interface SentItem extends Keys {

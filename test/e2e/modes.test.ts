@@ -1,15 +1,20 @@
 /**
- * The two status codes that need the stack in another state: 410 (legacy acks switched off with
- * LEGACY_ACK_MODE=reject) and 503 (DynamoDB unreachable: nothing can be accepted). A second local stack,
- * on ports of its own, is started for them and stopped afterwards.
+ * What needs the stack in another configuration runs on a second local stack, on ports of its own, with
+ * the default timings (a 24 h deadline) and LEGACY_ACK_MODE=reject:
+ *   - a large asset sync (over the SQS limit: S3 claim check) consolidated in full, which takes longer
+ *     than the main e2e stack's 15 s deadline on DynamoDB Local;
+ *   - 410, legacy acks switched off;
+ *   - 503, DynamoDB unreachable: nothing can be accepted (last, it leaves the stack without a database).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { legacyAck, optOut } from '#test/helpers/messages.ts';
-import { uid } from './helpers.ts';
+import type { DacsAcknowledgement } from '#shared/contracts/types.ts';
+import { assetSyncRequest, controllableDevice, legacyAck, optOut } from '#test/helpers/messages.ts';
+import { E2E_TIMINGS } from './globalSetup.ts';
+import { uid, waitFor } from './helpers.ts';
 
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const PORTS = { api: 3200, derms: 3201, dacs: 3202, sqs: 4766, dynamodb: 8200 };
@@ -27,6 +32,23 @@ async function tokenFor(client: string): Promise<string> {
     body: 'grant_type=client_credentials',
   });
   return ((await response.json()) as { access_token: string }).access_token;
+}
+
+interface SimCall {
+  path: string;
+  idempotencyKey?: string;
+  body: Record<string, unknown>;
+}
+const simCalls = async (port: number, path: string): Promise<SimCall[]> =>
+  (await fetch(`http://127.0.0.1:${port}/sim/calls?path=${encodeURIComponent(path)}`)).json() as Promise<
+    SimCall[]
+  >;
+
+async function get(path: string, client = 'support-local') {
+  const response = await fetch(`${API}${path}`, {
+    headers: { Authorization: `Bearer ${await tokenFor(client)}` },
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 async function post(path: string, body: unknown, client: string) {
@@ -47,7 +69,8 @@ beforeAll(async () => {
   stack = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     cwd: REPO_ROOT,
     env: {
-      ...process.env,
+      // Not the main e2e stack's short timings: this stack runs with the defaults.
+      ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !(key in E2E_TIMINGS))),
       NODE_OPTIONS: '',
       LEGACY_ACK_MODE: 'reject',
       LOCAL_API_PORT: String(PORTS.api),
@@ -87,7 +110,65 @@ afterAll(async () => {
   stack.kill('SIGTERM');
   await Promise.race([exited, new Promise((done) => setTimeout(done, 20_000))]);
   if (stack.exitCode === null) stack.kill('SIGKILL');
-});
+}, 30_000);
+
+const LARGE = 4_000;
+
+it(`accepts a ${LARGE}-device sync over 1 MiB, delivers it whole, and consolidates every device once`, async () => {
+  const id = uid();
+  const syncRequestId = `SRL${id}`;
+  const devices = Array.from({ length: LARGE }, (_, i) =>
+    controllableDevice({
+      deviceId: `L${id.slice(0, 5)}${String(i).padStart(4, '0')}`,
+      nicId: `NIC-${id}-${i}`,
+      networkAddress: `fd00::${i.toString(16)}`,
+    }),
+  );
+  const request = assetSyncRequest({
+    sendDetails: { syncRequestId },
+    subscriptionInfo: { subscriptionId: `SUB-L${id}` },
+    locationInfo: { controllableDevices: devices },
+  });
+  expect(Buffer.byteLength(JSON.stringify(request))).toBeGreaterThan(1024 * 1024);
+
+  const accepted = await post('/v1/dacs/asset-sync', request, 'dacs-local');
+  expect(accepted.status).toBe(202);
+
+  const enrollment = await waitFor(
+    async () =>
+      (await simCalls(PORTS.derms, '/v1/enrollment-sync')).find((c) => c.idempotencyKey === syncRequestId),
+    120_000,
+    'the enrollment sync at DERMS',
+  );
+  const sent = enrollment.body as { locationInfo: { controllableDevices: unknown[] } };
+  expect(sent.locationInfo.controllableDevices).toHaveLength(LARGE);
+
+  const consolidated = await waitFor(
+    async () =>
+      (await simCalls(PORTS.dacs, '/postAcknowledgement')).find(
+        (c) => (c.body as { syncRequestId?: string }).syncRequestId === syncRequestId,
+      ),
+    240_000,
+    'the consolidated ack of the large sync',
+  );
+  const body = consolidated.body as unknown as DacsAcknowledgement;
+  expect(consolidated.idempotencyKey).toBe(syncRequestId);
+  expect(body.deviceHeadendStatus).toHaveLength(LARGE);
+  expect(new Set(body.deviceHeadendStatus.map((d) => d.deviceId)).size).toBe(LARGE);
+  expect(body.deviceHeadendStatus.filter((d) => d.headEndRegistration !== 'D1RE')).toEqual([]);
+  expect(body.hasError).toBe(false);
+
+  const trace = await get(`/v1/messages/${accepted.body.messageId}`);
+  expect(trace.body).toMatchObject({ state: 'DELIVERED' });
+  const status = await get(`/v1/sync-requests/${syncRequestId}`);
+  expect(status.body.devices as unknown[]).toHaveLength(LARGE);
+  // Exactly one consolidated ack, and no follow-ups: every status was in before it was frozen.
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const all = (await simCalls(PORTS.dacs, '/postAcknowledgement')).filter(
+    (c) => (c.body as { syncRequestId?: string }).syncRequestId === syncRequestId,
+  );
+  expect(all).toHaveLength(1);
+}, 400_000);
 
 it('answers 410 naming the device-level route when legacy acks are switched off, with Deprecation', async () => {
   const answer = await post('/v1/derms/legacy-acks', legacyAck(), 'derms-local');
@@ -109,6 +190,5 @@ it('answers 503 problem+json, accepting nothing, when DynamoDB is unreachable', 
   expect(answer.status).toBe(503);
   expect(answer.headers.get('content-type')).toContain('application/problem+json');
   expect(answer.headers.get('retry-after')).toBeTruthy();
-  const calls = (await (await fetch(`http://127.0.0.1:${PORTS.derms}/sim/calls`)).json()) as unknown[];
-  expect(calls).toHaveLength(0);
+  expect(await simCalls(PORTS.derms, '/v1/event-opt-outs')).toHaveLength(0);
 }, 60_000);

@@ -179,7 +179,12 @@ describe('handleAck', () => {
     ddb.on(GetCommand).resolves({ Item: { ...header, terminalCount: 3 } });
     ddb.on(PutCommand).resolves({});
     ddb.on(UpdateCommand).resolves({ Attributes: { reportedStatus: 'REGISTERED' } });
-    ddb.on(UpdateCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'HEADER' } }).rejects(ccf());
+    ddb
+      .on(UpdateCommand, {
+        Key: { pk: 'SYNC#SR-1001', sk: 'HEADER' },
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(consolidatedAt)',
+      })
+      .rejects(ccf());
     ddb.on(QueryCommand).resolves({
       Items: ['D-1001', 'D-1002', 'D-1003'].map((deviceId, index) => ({
         pk: 'SYNC#SR-1001',
@@ -197,7 +202,7 @@ describe('handleAck', () => {
   });
 
   it('rethrows a failed delivery of the consolidated ack and leaves it undelivered', async () => {
-    ddb.on(GetCommand).resolves({ Item: header });
+    ddb.on(GetCommand).resolves({ Item: { ...header, finalSequence: 1 } });
     ddb.on(PutCommand).resolves({});
     ddb.on(BatchWriteCommand).resolves({});
     ddb.on(UpdateCommand).resolves({ Attributes: {} });
@@ -206,6 +211,10 @@ describe('handleAck', () => {
         { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1001', deviceId: 'D-1001', index: 0, expected: 'REGISTER' },
       ],
     });
+    // The final ack (sequence 1) is the only one, and applied: the request is due.
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'SYNC#SR-1001', ':ack': 'ACK#' } })
+      .resolves({ Items: [{ sequence: 1, appliedAt: '2026-12-01T22:05:00Z' }] });
     const c = ctx({ sendToDacs: sender(async () => Promise.reject(new Error('DACS down'))) });
     await expect(handleAck(assetSyncAck(), c)).rejects.toThrow('DACS down');
     expect(c.sendToDacs).toHaveBeenCalledWith(
