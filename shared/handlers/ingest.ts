@@ -49,16 +49,18 @@ export interface Accepted {
   duplicate: boolean;
 }
 
-/** Key order must not make two equal bodies differ. */
+/**
+ * Key order must not make two equal bodies differ. Native JSON.stringify with a key-sorting replacer:
+ * about twice as fast as a hand-written walk on a 10,000-device sync (see bench/).
+ */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const object = v as Record<string, unknown>;
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(object).sort()) sorted[key] = object[key];
+    return sorted;
+  });
 }
 
 const bodyHash = (body: unknown): string => createHash('sha256').update(canonicalJson(body)).digest('hex');

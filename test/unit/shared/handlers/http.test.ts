@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { HttpError, ValidationError } from '#shared/errors.ts';
 import { authorize, PROBLEM_CONTENT_TYPE, parseJsonBody, problemResponse } from '#shared/handlers/http.ts';
 import { canonicalJson } from '#shared/handlers/ingest.ts';
@@ -125,6 +126,23 @@ describe('canonicalJson', () => {
       canonicalJson({ a: { c: null, d: [1, { x: 1, y: 2 }] }, b: 1 }),
     );
   });
+  it('gives the same text for any key order of any JSON value (property)', () => {
+    const shuffleKeys = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(shuffleKeys);
+      if (value !== null && typeof value === 'object') {
+        return Object.fromEntries(
+          Object.entries(value)
+            .reverse()
+            .map(([k, v]) => [k, shuffleKeys(v)]),
+        );
+      }
+      return value;
+    };
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => canonicalJson(shuffleKeys(value)) === canonicalJson(value)),
+    );
+  });
+
   it('keeps array order significant', () => {
     expect(canonicalJson([1, 2])).not.toBe(canonicalJson([2, 1]));
   });
