@@ -1,7 +1,8 @@
 /**
  * AWS SDK clients, created once per process and reused across invocations. Endpoints come from the
  * SDK's own `AWS_ENDPOINT_URL_<SERVICE>` variables, so the local stack points them at DynamoDB Local
- * and fauxqs without any code path of its own.
+ * and fauxqs without any code path of its own. Each client is instrumented for X-Ray (a no-op where
+ * tracing is off, as locally).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -9,6 +10,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { optionalString } from '#shared/config/env.ts';
+import { tracer } from '#shared/observability.ts';
 
 let dynamo: DynamoDBClient | undefined;
 let documentClient: DynamoDBDocumentClient | undefined;
@@ -17,7 +19,7 @@ let s3: S3Client | undefined;
 let secrets: SecretsManagerClient | undefined;
 
 export function dynamoClient(): DynamoDBClient {
-  dynamo ??= new DynamoDBClient({});
+  dynamo ??= tracer.captureAWSv3Client(new DynamoDBClient({}));
   return dynamo;
 }
 
@@ -30,17 +32,19 @@ export function documentClientFor(): DynamoDBDocumentClient {
 }
 
 export function sqsClient(): SQSClient {
-  sqs ??= new SQSClient({});
+  sqs ??= tracer.captureAWSv3Client(new SQSClient({}));
   return sqs;
 }
 
 export function s3Client(): S3Client {
   // Emulators serve path-style addresses only.
-  s3 ??= new S3Client({ forcePathStyle: optionalString('S3_FORCE_PATH_STYLE', 'false') === 'true' });
+  s3 ??= tracer.captureAWSv3Client(
+    new S3Client({ forcePathStyle: optionalString('S3_FORCE_PATH_STYLE', 'false') === 'true' }),
+  );
   return s3;
 }
 
 export function secretsManagerClient(): SecretsManagerClient {
-  secrets ??= new SecretsManagerClient({});
+  secrets ??= tracer.captureAWSv3Client(new SecretsManagerClient({}));
   return secrets;
 }
