@@ -168,6 +168,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       clientSecret: clients.find((c) => c.clientId === 'derms-local')!.clientSecret,
       ackDelayMs: optionalNumber('DERMS_SIM_ACK_DELAY_MS', 300, env),
       ackChunkSize: optionalNumber('DERMS_SIM_ACK_CHUNK', 2, env),
+      paths: {
+        ...(env[FLOWS.assetSync.target.pathEnv]
+          ? { enrollmentSync: env[FLOWS.assetSync.target.pathEnv] }
+          : {}),
+        ...(env[FLOWS.optOut.target.pathEnv] ? { optOuts: env[FLOWS.optOut.target.pathEnv] } : {}),
+        ...(env[FLOWS.unavailability.target.pathEnv]
+          ? { unavailability: env[FLOWS.unavailability.target.pathEnv] }
+          : {}),
+      },
       log,
     });
     const dacsAckPath = env[FLOWS.assetSyncAck.target.pathEnv];

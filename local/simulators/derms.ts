@@ -9,12 +9,15 @@
  * `silent` accepts and records an enrollment sync but never acknowledges it.
  */
 import { createSimulator, type SimCall, type Simulator } from '#local/simulators/core.ts';
+import { FLOWS } from '#shared/flows/registry.ts';
 
+/** The DERMS routes the integration calls: the registry's default paths. */
 export const DERMS_ROUTES = {
-  enrollmentSync: '/v1/enrollment-sync',
-  optOuts: '/v1/event-opt-outs',
-  unavailability: '/v1/device-unavailability',
+  enrollmentSync: FLOWS.assetSync.target.defaultPath,
+  optOuts: FLOWS.optOut.target.defaultPath,
+  unavailability: FLOWS.unavailability.target.defaultPath,
 } as const;
+export type DermsRoute = keyof typeof DERMS_ROUTES;
 
 export interface DermsSimulatorOptions {
   /** The integration's ack route. @default 'http://127.0.0.1:3000/v1/derms/asset-sync-acks' */
@@ -31,6 +34,8 @@ export interface DermsSimulatorOptions {
   readonly ackDelayMs?: number;
   /** Attempts per ack while the integration is unreachable or answers 429/5xx. @default 30 */
   readonly ackAttempts?: number;
+  /** Paths overridden like the integration's (`DERMS_*_PATH`). @default DERMS_ROUTES */
+  readonly paths?: Partial<Record<DermsRoute, string>>;
   readonly log?: (line: string) => void;
 }
 
@@ -134,6 +139,7 @@ export function createDermsSimulator(options: DermsSimulatorOptions = {}): Derms
   const delayMs = options.ackDelayMs ?? 300;
   const attempts = options.ackAttempts ?? 30;
   const log = options.log ?? (() => {});
+  const routes = { ...DERMS_ROUTES, ...options.paths };
   const acksSent: DermsSimulator['acksSent'] = [];
   let token: { value: string; until: number } | undefined;
   let closed = false;
@@ -208,14 +214,14 @@ export function createDermsSimulator(options: DermsSimulatorOptions = {}): Derms
     name: 'DERMS',
     actions: ['status', 'delay', 'reset', 'silent', 'headEndFail'],
     routes: {
-      [DERMS_ROUTES.enrollmentSync]: () => ({ status: 202, body: { status: 'ACCEPTED' } }),
-      [DERMS_ROUTES.optOuts]: () => ({ status: 200, body: { status: 'RESERVATION_CANCELLED' } }),
-      [DERMS_ROUTES.unavailability]: () => ({ status: 200, body: { status: 'APPLIED' } }),
+      [routes.enrollmentSync]: () => ({ status: 202, body: { status: 'ACCEPTED' } }),
+      [routes.optOuts]: () => ({ status: 200, body: { status: 'RESERVATION_CANCELLED' } }),
+      [routes.unavailability]: () => ({ status: 200, body: { status: 'APPLIED' } }),
     },
     control: (method, url) =>
       method === 'GET' && url.pathname === '/sim/acks' ? { status: 200, body: acksSent } : undefined,
     afterAnswer: (call) => {
-      if (call.path !== DERMS_ROUTES.enrollmentSync || call.decision.silent) return;
+      if (call.path !== routes.enrollmentSync || call.decision.silent) return;
       // A redelivery of the same sync (same Idempotency-Key) is a duplicate to DERMS: acknowledged once.
       if (call.delivery !== null && call.delivery > 1) return;
       acknowledge(call).catch((error: unknown) => log(`[derms] ack failed: ${(error as Error).message}`));

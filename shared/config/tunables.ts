@@ -13,5 +13,6 @@ export const TUNABLE_ENV = [
   'DEADLINE_REQUEUE_SECONDS',
   'CLAIM_CHECK_THRESHOLD_BYTES',
   'FINAL_ACK_GRACE_SECONDS',
+  'SWEEP_BATCH_LIMIT',
 ] as const;
 export type TunableEnv = (typeof TUNABLE_ENV)[number];

@@ -2,6 +2,7 @@
  * Building the DACS acknowledgement bodies: the consolidated one (every device of the request, in request
  * order), a follow-up for one device, and the forward of an uncorrelated ack. Pure functions.
  */
+import { instantMs } from '#shared/contracts/rules.ts';
 import { assessDevice, flagFor, LIMITS, truncate } from './flags.ts';
 import type {
   AckError,
@@ -98,7 +99,7 @@ export function exception(
 }
 
 const ackOrder = (a: AckRecord, b: AckRecord): number =>
-  Date.parse(a.ackDateTime) - Date.parse(b.ackDateTime) || a.sequence - b.sequence;
+  instantMs(a.ackDateTime) - instantMs(b.ackDateTime) || a.sequence - b.sequence;
 
 /** True when an ack was not SUCCESS or carried errors. */
 export function isAckError(ack: Pick<AckRecord, 'ackType' | 'errors'>): boolean {
@@ -131,7 +132,7 @@ export function ackExceptions(syncRequestId: string, ack: AckRecord): ExceptionI
   return out;
 }
 
-function unknownDeviceException(syncRequestId: string, device: UnknownDevice): ExceptionInfo {
+export function unknownDeviceException(syncRequestId: string, device: UnknownDevice): ExceptionInfo {
   return exception(
     EXCEPTION_NUMBERS.UNKNOWN_DEVICE,
     `DERMS reported device ${device.deviceId} as ${device.registrationStatus}, but sync request ${syncRequestId} does not hold it`,
@@ -278,4 +279,20 @@ export function buildUncorrelatedAck(ack: AssetSyncAck): DacsAcknowledgement {
     ...ackExceptions(ack.syncRequestId, record),
   ]);
   return assembleAck(ack.syncRequestId, { ackError: isAckError(record), exceptionInfo }, outcomes);
+}
+
+/**
+ * Reports devices DERMS named after the consolidated ack that the request does not hold: no device line
+ * changes, so only `exceptionInfo` carries them.
+ */
+export function buildUnknownDevicesAck(
+  syncRequestId: string,
+  devices: readonly UnknownDevice[],
+): DacsAcknowledgement {
+  return {
+    syncRequestId,
+    hasError: false,
+    exceptionInfo: capExceptions(devices.map((d) => unknownDeviceException(syncRequestId, d))),
+    deviceHeadendStatus: [],
+  };
 }

@@ -18,6 +18,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '#shared/aws/clients.ts';
 import { optionalNumber } from '#shared/config/env.ts';
+import { instantMs } from '#shared/contracts/rules.ts';
 import { RetryLaterError } from '#shared/errors.ts';
 import { CORRELATION_TABLE, PENDING_CONSOLIDATION } from '#shared/store/tables.ts';
 import {
@@ -26,10 +27,10 @@ import {
   assembleAck,
   buildFollowUpAck,
   buildUncorrelatedAck,
+  buildUnknownDevicesAck,
   type DeviceOutcome,
   type DeviceState,
   deviceOutcomes,
-  isAckError,
   summarize,
   type UnknownDevice,
 } from './ack.ts';
@@ -67,7 +68,15 @@ import {
 /** Single-item writes in flight per call (device updates, follow-up checks). */
 export const DEVICE_WRITE_PARALLELISM = 32;
 
-export type SendToDacs = (body: DacsAcknowledgement, idempotencyKey: string) => Promise<void>;
+/**
+ * Delivers one acknowledgement to DACS. `correlationId` names the message DACS's support can look up;
+ * the caller's own message id when absent.
+ */
+export type SendToDacs = (
+  body: DacsAcknowledgement,
+  idempotencyKey: string,
+  correlationId?: string,
+) => Promise<void>;
 
 export interface RecordContext {
   readonly messageId: string;
@@ -287,6 +296,29 @@ export const DEFAULT_FINAL_ACK_GRACE_SECONDS = 30;
 const finalAckGraceSeconds = (): number =>
   optionalNumber('FINAL_ACK_GRACE_SECONDS', DEFAULT_FINAL_ACK_GRACE_SECONDS);
 
+/**
+ * Raises terminalCount to the number of terminal devices, never lowering it. An over-count is harmless
+ * (the freeze checks the devices themselves); an under-count would leave the request waiting for its
+ * final ack or deadline.
+ */
+async function recountTerminal(syncRequestId: string): Promise<void> {
+  const { devices } = await readPartition(syncRequestId);
+  const terminal = devices.filter((d) => isTerminal(d.reportedStatus)).length;
+  try {
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: headerKey(syncRequestId),
+        UpdateExpression: 'SET terminalCount = :n',
+        ConditionExpression: 'terminalCount < :n',
+        ExpressionAttributeValues: { ':n': terminal },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailed(error)) throw error;
+  }
+}
+
 /** Whether acks with every sequence from 1 to `finalSequence` have all their reports stored. */
 async function earlierAcksApplied(syncRequestId: string, finalSequence: number): Promise<boolean> {
   const applied = new Set<number>();
@@ -322,7 +354,7 @@ export async function handleAck(ack: AssetSyncAck, ctx: AckContext): Promise<Ack
   if (!header) return uncorrelated(ack, ctx);
 
   // b. the ack item; a redelivered ack finds it and is not counted twice.
-  const ackAtMs = Date.parse(ack.ackDateTime);
+  const ackAtMs = instantMs(ack.ackDateTime);
   let duplicateAck = false;
   const ackItem: AckItem = {
     pk: pkOf(syncRequestId),
@@ -350,33 +382,11 @@ export async function handleAck(ack: AssetSyncAck, ctx: AckContext): Promise<Ack
     if (!isConditionFailed(error)) throw error;
     duplicateAck = true;
   }
-  if (isAckError(ack) && !header.anyAckError) {
-    await db().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: headerKey(syncRequestId),
-        UpdateExpression: 'SET anyAckError = :t',
-        ExpressionAttributeValues: { ':t': true },
-      }),
-    );
-  }
-
   // c. device reports.
   const results = await mapLimit(ack.devices, DEVICE_WRITE_PARALLELISM, (d) =>
     applyReport(syncRequestId, ack, d, ackAtMs, ctx.messageId),
   );
-  const transitions = results.filter((r) => r === 'transition').length;
-  if (transitions > 0) {
-    // One ADD per ack, of the transitions this ack's winning writes made: each counted exactly once.
-    await db().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: headerKey(syncRequestId),
-        UpdateExpression: 'ADD terminalCount :n',
-        ExpressionAttributeValues: { ':n': transitions },
-      }),
-    );
-  }
+  // Unknown devices first: once terminalCount can make the request due, the freeze must find them.
   const unknown: UnknownDevice[] = ack.devices
     .filter((_, i) => results[i] === 'unknown')
     .map((d) => ({
@@ -392,6 +402,22 @@ export async function handleAck(ack: AssetSyncAck, ctx: AckContext): Promise<Ack
         Key: { pk: ackItem.pk, sk: ackItem.sk },
         UpdateExpression: 'SET unknownDevices = :u',
         ExpressionAttributeValues: { ':u': unknown },
+      }),
+    );
+  }
+  const transitions = results.filter((r) => r === 'transition').length;
+  if (duplicateAck) {
+    // A redelivery: an earlier attempt may have moved devices to terminal and died before counting
+    // them, and this attempt sees them as already terminal. Recount instead of adding.
+    await recountTerminal(syncRequestId);
+  } else if (transitions > 0) {
+    // One ADD per ack, of the transitions this ack's winning writes made: each counted exactly once.
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: headerKey(syncRequestId),
+        UpdateExpression: 'ADD terminalCount :n',
+        ExpressionAttributeValues: { ':n': transitions },
       }),
     );
   }
@@ -460,7 +486,15 @@ export async function handleAck(ack: AssetSyncAck, ctx: AckContext): Promise<Ack
     );
   }
   const held = ack.devices.filter((_, i) => results[i] !== 'unknown').map((d) => d.deviceId);
-  const followUpsSent = await followUpDevices(current, held, ctx);
+  let followUpsSent = await followUpDevices(current, held, ctx);
+  if (unknown.length > 0) {
+    // After the consolidated ack, devices the request does not hold still reach DACS, in exceptionInfo.
+    await ctx.sendToDacs(
+      buildUnknownDevicesAck(syncRequestId, unknown),
+      `${syncRequestId}#unknown#${ackItem.sk}`,
+    );
+    followUpsSent += 1;
+  }
   return outcome(
     followUpsSent > 0 ? ACK_OUTCOMES.FOLLOW_UPS_SENT : ACK_OUTCOMES.ALREADY_CONSOLIDATED,
     syncRequestId,
@@ -633,10 +667,15 @@ async function completeConsolidation(
  */
 export async function consolidateOnDeadline(
   syncRequestId: string,
-  ctx: DeadlineContext,
+  command: DeadlineContext,
 ): Promise<AckOutcome> {
   const header = await getHeader(syncRequestId);
   if (!header) return outcome(ACK_OUTCOMES.NOT_FOUND, syncRequestId);
+  // A deadline command has no trace of its own: correlate what it sends with the sync request's message.
+  const ctx: DeadlineContext = {
+    ...command,
+    sendToDacs: (body, key) => command.sendToDacs(body, key, header.messageId),
+  };
   if (header.consolidatedAt !== undefined) {
     if (header.consolidatedBy === ctx.messageId) {
       return outcome(

@@ -4,7 +4,7 @@
  *
  * One partition per sync request (`pk = SYNC#<syncRequestId>`):
  *
- *   sk = HEADER                    request summary, deviceCount, terminalCount, deadline, anyAckError,
+ *   sk = HEADER                    request summary, deviceCount, terminalCount, deadline,
  *                                  gsi1pk/gsi1sk (until frozen), and once frozen: consolidatedAt/By,
  *                                  consolidationTrigger, consolidatedSummary, consolidatedDeliveredAt
  *   sk = DEVICE#<deviceId>         index (request order), expected, reported status + version
@@ -74,7 +74,6 @@ export interface HeaderItem extends Keys {
   terminalCount: number;
   gsi1pk?: string;
   gsi1sk?: string;
-  anyAckError?: boolean;
   consolidatedAt?: string;
   consolidatedBy?: string;
   consolidationTrigger?: ConsolidationTrigger;

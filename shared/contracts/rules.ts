@@ -143,9 +143,19 @@ export function toInstant(value: unknown): bigint | undefined {
   const match = typeof value === 'string' ? RFC3339.exec(value) : null;
   if (!match) return undefined;
   const [, dateTime = '', fraction = '', offset = ''] = match;
-  const seconds = Date.parse(`${dateTime.toUpperCase()}${offset.toUpperCase()}`);
+  // A leap second (hh:mm:60, which RFC 3339 allows) orders as the last instant of its minute.
+  const leap = dateTime.endsWith(':60');
+  const base = leap ? `${dateTime.slice(0, -2)}59` : dateTime;
+  const seconds = Date.parse(`${base.toUpperCase()}${offset.toUpperCase()}`);
   if (Number.isNaN(seconds)) return undefined;
-  return BigInt(seconds) * 1_000_000n + BigInt(fraction.padEnd(9, '0'));
+  return BigInt(seconds) * 1_000_000n + (leap ? 999_999_999n : BigInt(fraction.padEnd(9, '0')));
+}
+
+/** Milliseconds since the epoch of an RFC 3339 timestamp (leap seconds included), for ordering. */
+export function instantMs(value: string): number {
+  const instant = toInstant(value);
+  if (instant === undefined) throw new TypeError(`${value} is not an RFC 3339 timestamp`);
+  return Number(instant / 1_000_000n);
 }
 
 /**

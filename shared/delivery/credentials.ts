@@ -195,15 +195,17 @@ export function createCredentialsProvider(deps: CredentialsProviderDeps = {}): C
       throw new DeliveryError(`${system} token endpoint ${endpoint} ${what}`, { retryable: true, cause });
     }
 
-    const outcome = classifyHttpStatus(status);
-    if (outcome !== 'ok') {
+    // Every token failure is retried, a refused client (400/401 invalid_client) too: it is our
+    // configuration (a rotated or mistyped secret), fixed by the platform team, not a fault of the
+    // message. The message backs off and dead-letters only after maxReceiveCount, reason recorded.
+    if (classifyHttpStatus(status) !== 'ok') {
       const code = oauthErrorCode(text);
       const retryAfterSeconds = parseRetryAfter(retryAfter, new Date(now()));
       const responseBody = trimBody(text);
       throw new DeliveryError(
         `${system} token endpoint ${endpoint} answered ${status}${code ? ` (${code})` : ''}`,
         {
-          retryable: outcome === 'retryable',
+          retryable: true,
           statusCode: status,
           ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
           ...(responseBody !== undefined && { responseBody }),
@@ -342,11 +344,7 @@ function oauthErrorCode(text: string): string | undefined {
 
 /** The token endpoint refused the client itself (400/401), which a rotated secret would explain. */
 function isRejectedClient(error: unknown): boolean {
-  return (
-    error instanceof DeliveryError &&
-    !error.retryable &&
-    (error.statusCode === 400 || error.statusCode === 401)
-  );
+  return error instanceof DeliveryError && (error.statusCode === 400 || error.statusCode === 401);
 }
 
 const sameClient = (a: ClientCredentials, b: ClientCredentials): boolean =>

@@ -38,8 +38,11 @@ export function problemResponse(error: HttpError, requestId?: string): APIGatewa
     type: `${PROBLEM_TYPE_BASE}${PROBLEM_TYPES[error.statusCode] ?? 'error'}`,
     title: error.title,
     status: error.statusCode,
-    detail: error.message,
-    ...(error.violations ? { errors: error.violations } : {}),
+    // What is not exposed stays in the logs; the caller gets a request id to quote.
+    detail: error.expose
+      ? error.message
+      : 'The integration failed unexpectedly. Quote the instance to support.',
+    ...(error.expose && error.violations ? { errors: error.violations } : {}),
     ...(requestId ? { instance: `urn:request:${requestId}` } : {}),
   };
   return {
@@ -49,15 +52,19 @@ export function problemResponse(error: HttpError, requestId?: string): APIGatewa
   };
 }
 
-/** What the caller sees for an unexpected failure: nothing internal, a request id to quote. */
+/**
+ * What the caller sees for an unexpected failure: the contract's 503 (nothing was accepted, retry),
+ * nothing internal, and a request id to quote. The diagnostics are in the logs.
+ */
 export function internalErrorResponse(requestId?: string): APIGatewayProxyResult {
   return problemResponse(
     new HttpError(
-      500,
-      'Internal error',
-      'The integration failed unexpectedly. Quote the instance to support.',
+      503,
+      'Service unavailable',
+      'The integration failed unexpectedly; nothing was accepted. Retry.',
       {
-        expose: true,
+        expose: false,
+        headers: { 'Retry-After': '5' },
       },
     ),
     requestId,

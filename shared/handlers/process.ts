@@ -124,7 +124,12 @@ export function createProcessHandler(flow: FlowDefinition, processor: FlowProces
       }),
     );
     if (message?.kind === 'message') {
-      await markDeadLettered(message.messageId, { attempt, at: new Date(), error: reason });
+      // The message is safe in the DLQ: a failed trace update must not make it count as unhandled
+      // (it would be received, and dead-lettered, again).
+      const { messageId } = message;
+      await markDeadLettered(messageId, { attempt, at: new Date(), error: reason }).catch((error: unknown) =>
+        logger.error('Could not mark the trace DEAD_LETTERED', { flow: flow.id, messageId, error }),
+      );
     }
     countMetric(METRIC.MessageDeadLettered, flow.id);
     logger.error('Message dead-lettered', {
@@ -214,11 +219,11 @@ export function createProcessHandler(flow: FlowDefinition, processor: FlowProces
         });
         return;
       }
-      await markDelivered(message.messageId, {
-        attempt,
-        at,
-        ...(outcome.detail ? { detail: outcome.detail } : {}),
-      });
+      await markDelivered(
+        message.messageId,
+        { attempt, at, ...(outcome.detail ? { detail: outcome.detail } : {}) },
+        resolved.claimCheck,
+      );
       countMetric(METRIC.MessageDelivered, flow.id);
       countMetric(
         METRIC.EndToEndLatency,

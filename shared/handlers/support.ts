@@ -18,7 +18,8 @@ export function createSupportHandler(routeId: SupportRouteId, lookup: Lookup, wh
       authorize(event, route.scope);
       const id = event.pathParameters?.[route.pathParameter];
       if (!id) throw new HttpError(404, 'Not found', `No ${what} id in the path.`);
-      const found = await lookup(decodeURIComponent(id));
+      // API Gateway hands path parameters over decoded already.
+      const found = await lookup(id);
       if (found === undefined)
         throw new HttpError(404, 'Not found', `No ${what} ${id} is known (or it has expired).`);
       return jsonResponse(200, found, { 'Cache-Control': 'no-store' });

@@ -15,8 +15,12 @@ export const DEFAULT_UNCORRELATED_ACK_WINDOW_SECONDS = 300;
 
 const flow = FLOWS.assetSyncAck;
 
-function sender(correlationId: string) {
-  return async (body: DacsAcknowledgement, idempotencyKey: string): Promise<void> => {
+function sender(messageId: string) {
+  return async (
+    body: DacsAcknowledgement,
+    idempotencyKey: string,
+    correlationId = messageId,
+  ): Promise<void> => {
     await deliver({
       system: flow.target.system,
       path: resolvePath(flow.target),

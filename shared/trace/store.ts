@@ -167,8 +167,13 @@ async function transition(
   }
 }
 
-export const markDelivered = (messageId: string, input: TransitionInput): Promise<boolean> =>
-  transition(messageId, TRACE_STATES.DELIVERED, input, { deliveredAt: input.at.toISOString() });
+/** `claimCheck` records that the payload travelled through S3 (over the SQS size limit). */
+export const markDelivered = (
+  messageId: string,
+  input: TransitionInput,
+  claimCheck = false,
+): Promise<boolean> =>
+  transition(messageId, TRACE_STATES.DELIVERED, input, { deliveredAt: input.at.toISOString(), claimCheck });
 
 export const markRetrying = (
   messageId: string,

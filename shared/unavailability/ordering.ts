@@ -8,10 +8,12 @@
  *
  * Timestamps are compared as instants (epoch ms), so offsets never confuse the order.
  */
+
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '#shared/aws/clients.ts';
 import { optionalNumber, requireString } from '#shared/config/env.ts';
+import { instantMs } from '#shared/contracts/rules.ts';
 import type { UnavailabilityNotification } from '#shared/contracts/types.ts';
 import { CORRELATION_TABLE, DEFAULT_RETENTION_DAYS, RETENTION_DAYS_ENV } from '#shared/store/tables.ts';
 
@@ -25,7 +27,7 @@ export async function claimLatest(
   now: Date,
 ): Promise<ClaimResult> {
   const tableName = requireString(CORRELATION_TABLE.nameEnv);
-  const updatedAtMs = Date.parse(n.updatedDateTime);
+  const updatedAtMs = instantMs(n.updatedDateTime);
   const expiresAt =
     Math.floor(now.getTime() / 1000) + optionalNumber(RETENTION_DAYS_ENV, DEFAULT_RETENTION_DAYS) * 86_400;
   try {

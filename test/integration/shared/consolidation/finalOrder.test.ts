@@ -7,9 +7,9 @@ import { ack, ackContext, DEADLINE, dacs, newSyncRequestId, request, T0 } from '
 describe('a final ack that overtakes the partial acks before it', () => {
   const fresh = { firstReceivedAt: T0, now: new Date(T0.getTime() + 1000) };
 
-  it('waits for them, and the last of them consolidates with every status', async () => {
+  it('waits for them, and the last of them consolidates with every status they carried', async () => {
     const id = newSyncRequestId();
-    await recordSyncRequest(request(id, [{ id: 'A' }, { id: 'B' }]), {
+    await recordSyncRequest(request(id, [{ id: 'A' }, { id: 'B' }, { id: 'C' }]), {
       messageId: `req-${id}`,
       receivedAt: T0,
       deadline: DEADLINE,
@@ -20,10 +20,25 @@ describe('a final ack that overtakes the partial acks before it', () => {
     await expect(handleAck(final, ackContext(d.send, fresh))).rejects.toBeInstanceOf(RetryLaterError);
     expect(d.calls).toHaveLength(0);
 
-    const partial = await handleAck(ack(id, 1, [['A', 'REGISTERED']]), ackContext(d.send, fresh));
-    expect(partial).toMatchObject({ status: ACK_OUTCOMES.CONSOLIDATED, consolidatedAckSent: true });
+    // C stays PENDING, so only the final ack (not "every device terminal") can make the request due.
+    const partial = await handleAck(
+      ack(id, 1, [
+        ['A', 'REGISTERED'],
+        ['C', 'PENDING'],
+      ]),
+      ackContext(d.send, fresh),
+    );
+    expect(partial).toMatchObject({
+      status: ACK_OUTCOMES.CONSOLIDATED,
+      trigger: 'FINAL_ACK',
+      consolidatedAckSent: true,
+    });
     expect(d.calls).toHaveLength(1);
-    expect(d.calls[0]?.body.deviceHeadendStatus.map((s) => s.headEndRegistration)).toEqual(['D1RE', 'D1RE']);
+    expect(d.calls[0]?.body.deviceHeadendStatus.map((s) => s.headEndRegistration)).toEqual([
+      'D1RE',
+      'D1RE',
+      'D1NR',
+    ]);
 
     // The final ack's retry finds it done and sends nothing more.
     const retried = await handleAck(final, ackContext(d.send, fresh));

@@ -136,7 +136,7 @@ describe('handleAck', () => {
     );
   });
 
-  it('records a redelivered ack without counting it again and classifies unknown and stale devices', async () => {
+  it('recounts on a redelivered ack instead of adding, and classifies unknown and stale devices', async () => {
     ddb.on(GetCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'HEADER' } }).resolves({ Item: header });
     ddb.on(GetCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1002' } }).resolves({ Item: { pk: 'x' } });
     ddb.on(GetCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1003' } }).resolves({});
@@ -146,6 +146,13 @@ describe('handleAck', () => {
       .resolves({ Attributes: { reportedStatus: 'PENDING' } });
     ddb.on(UpdateCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1002' } }).rejects(ccf());
     ddb.on(UpdateCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1003' } }).rejects(ccf());
+    // The redelivery recounts: D-1001 (now REGISTERED) and D-1002 (FAILED earlier) are terminal.
+    ddb.on(QueryCommand).resolves({
+      Items: [
+        { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1001', deviceId: 'D-1001', reportedStatus: 'REGISTERED' },
+        { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1002', deviceId: 'D-1002', reportedStatus: 'FAILED' },
+      ],
+    });
     const out = await handleAck(assetSyncAck({ final: false }), ctx());
     expect(out).toMatchObject({
       status: ACK_OUTCOMES.RECORDED,
@@ -155,9 +162,10 @@ describe('handleAck', () => {
       unknownDevices: 1,
     });
     const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(updates.some((u) => u.UpdateExpression === 'ADD terminalCount :n')).toBe(false);
     expect(
-      updates.find((u) => u.UpdateExpression === 'ADD terminalCount :n')?.ExpressionAttributeValues,
-    ).toEqual({ ':n': 1 });
+      updates.find((u) => u.UpdateExpression === 'SET terminalCount = :n')?.ExpressionAttributeValues,
+    ).toEqual({ ':n': 2 });
     expect(
       updates.find((u) => u.UpdateExpression === 'SET unknownDevices = :u')?.ExpressionAttributeValues?.[
         ':u'
@@ -176,7 +184,19 @@ describe('handleAck', () => {
   });
 
   it('sends nothing when another call froze the consolidated ack first', async () => {
-    ddb.on(GetCommand).resolves({ Item: { ...header, terminalCount: 3 } });
+    // Two reads before the freeze see it pending; the read after the failed freeze sees the other's.
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: { ...header, terminalCount: 3 } })
+      .resolvesOnce({ Item: { ...header, terminalCount: 3 } })
+      .resolves({
+        Item: {
+          ...header,
+          terminalCount: 3,
+          consolidatedAt: '2026-12-01T22:05:00Z',
+          consolidatedBy: 'other',
+        },
+      });
     ddb.on(PutCommand).resolves({});
     ddb.on(UpdateCommand).resolves({ Attributes: { reportedStatus: 'REGISTERED' } });
     ddb
@@ -197,7 +217,7 @@ describe('handleAck', () => {
     });
     const c = ctx();
     const out = await handleAck(assetSyncAck(), c);
-    expect(out.status).toBe(ACK_OUTCOMES.RECORDED);
+    expect(out.status).toBe(ACK_OUTCOMES.ALREADY_CONSOLIDATED);
     expect(c.sendToDacs).not.toHaveBeenCalled();
   });
 

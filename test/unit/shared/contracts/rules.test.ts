@@ -234,10 +234,22 @@ describe('toInstant', () => {
     expect(toInstant('2026-12-01T22:00:00.5Z')).toBe(toInstant('2026-12-01T22:00:00.500000000Z'));
   });
 
-  it.each([undefined, 5, 'now', '2026-12-01T22:00:00', '2026-12-31T23:59:60Z'])(
-    'places nothing for %p',
-    (value) => {
-      expect(toInstant(value)).toBeUndefined();
-    },
-  );
+  it('places a leap second, which RFC 3339 allows, at the last instant of its minute', () => {
+    expect(toInstant('2026-12-31T23:59:60Z')).toBe(toInstant('2026-12-31T23:59:59.999999999Z'));
+  });
+
+  it.each([undefined, 5, 'now', '2026-12-01T22:00:00'])('places nothing for %p', (value) => {
+    expect(toInstant(value)).toBeUndefined();
+  });
+});
+
+describe('instantMs', () => {
+  it('orders instants across offsets, and a leap second as the end of its minute', async () => {
+    const { instantMs } = await import('#shared/contracts/rules.ts');
+    expect(instantMs('2026-12-01T18:30:00+01:00')).toBe(Date.parse('2026-12-01T17:30:00Z'));
+    const leap = instantMs('2026-12-31T23:59:60Z');
+    expect(leap).toBeGreaterThan(instantMs('2026-12-31T23:59:59.998Z'));
+    expect(leap).toBeLessThan(instantMs('2027-01-01T00:00:00Z'));
+    expect(() => instantMs('yesterday')).toThrow(TypeError);
+  });
 });

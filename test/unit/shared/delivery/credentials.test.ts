@@ -232,14 +232,14 @@ describe('createCredentialsProvider', () => {
       ]);
     });
 
-    it('fails permanently when the token endpoint rejects a secret just read', async () => {
+    it('fails, to be retried, when the token endpoint rejects a secret just read', async () => {
       secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(FILLED) });
       const endpoint = tokenEndpoint(() => Response.json({ error: 'invalid_client' }, { status: 401 }));
       const provider = createCredentialsProvider({ env, fetch: endpoint.fetch, secrets });
 
       const error = await failure(provider.authorizationHeader('DERMS'));
 
-      expect(error).toMatchObject({ retryable: false, statusCode: 401 });
+      expect(error).toMatchObject({ retryable: true, statusCode: 401 });
       expect(error.message).toBe(`DERMS token endpoint ${TOKEN_URL} answered 401 (invalid_client)`);
       expect(endpoint.calls).toHaveLength(1);
       expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
@@ -294,8 +294,9 @@ describe('createCredentialsProvider', () => {
     it.each([
       [500, true],
       [429, true],
-      [400, false],
-      [403, false],
+      // A refused client is our configuration, fixed by the platform team: retried, never dead-lettered at once.
+      [400, true],
+      [403, true],
     ])('maps a token endpoint %i to retryable %p', async (status, retryable) => {
       const endpoint = tokenEndpoint(() => Response.json({ error: 'invalid_request' }, { status }));
       const provider = createCredentialsProvider({ env, fetch: endpoint.fetch });

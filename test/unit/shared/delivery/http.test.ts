@@ -331,7 +331,7 @@ describe('deliver with OAuth client credentials', () => {
     expect(receiverCalls()).toHaveLength(1);
   });
 
-  it('fails permanently, without calling the receiver, when the token endpoint rejects the client', async () => {
+  it('fails, to be retried, without calling the receiver, when the token endpoint rejects the client', async () => {
     tokenAnswer = (res) => json(res, 401, { error: 'invalid_client' });
 
     const error = await failure(deliverer({ credentials: true })(REQUEST));
@@ -339,7 +339,7 @@ describe('deliver with OAuth client credentials', () => {
     expect(error.message).toBe(
       `DERMS token endpoint ${server.url}/oauth2/token answered 401 (invalid_client)`,
     );
-    expect(error).toMatchObject({ retryable: false, statusCode: 401 });
+    expect(error).toMatchObject({ retryable: true, statusCode: 401 });
     expect(error.message).not.toContain(CLIENT.clientSecret);
     expect(receiverCalls()).toHaveLength(0);
   });
