@@ -7,16 +7,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { optionalNumber } from '#shared/config/env.ts';
-import { claimOverdue, findOverdue } from '#shared/consolidation/index.ts';
+import { claimOverdue, deadlineRequeueSeconds, findOverdue } from '#shared/consolidation/index.ts';
 import { FLOWS } from '#shared/flows/registry.ts';
 import { countMetric, logger, METRIC } from '#shared/observability.ts';
 import { enqueueDeadline } from '#shared/queue/envelope.ts';
 
-/** How long a queued deadline command has before the sweep queues another for the same request. */
-export const DEFAULT_DEADLINE_REQUEUE_SECONDS = 300;
-
 export async function sweep(now = new Date()): Promise<{ overdue: number; queued: number }> {
-  const requeueAfter = optionalNumber('DEADLINE_REQUEUE_SECONDS', DEFAULT_DEADLINE_REQUEUE_SECONDS);
+  const requeueAfter = deadlineRequeueSeconds();
   const overdue = await findOverdue(now, optionalNumber('SWEEP_BATCH_LIMIT', 500));
   const queued: string[] = [];
   for (const syncRequestId of overdue) {

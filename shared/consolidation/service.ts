@@ -574,11 +574,19 @@ async function consolidate(
       new UpdateCommand({
         TableName: tableName(),
         Key: headerKey(header.syncRequestId),
+        // The deadline index keeps the request, one requeue interval ahead, until the ack is delivered:
+        // if the message that froze it dead-letters, the sweep finds it and hands it to another.
         UpdateExpression:
-          'SET consolidatedAt = :now, consolidatedBy = :by, consolidationTrigger = :t, consolidatedSummary = :s ' +
-          'REMOVE gsi1pk, gsi1sk',
+          'SET consolidatedAt = :now, consolidatedBy = :by, consolidationTrigger = :t, consolidatedSummary = :s, ' +
+          'gsi1sk = :recheck',
         ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(consolidatedAt)',
-        ExpressionAttributeValues: { ':now': now, ':by': ctx.messageId, ':t': trigger, ':s': summary },
+        ExpressionAttributeValues: {
+          ':now': now,
+          ':by': ctx.messageId,
+          ':t': trigger,
+          ':s': summary,
+          ':recheck': new Date(ctx.now.getTime() + deadlineRequeueSeconds() * 1000).toISOString(),
+        },
       }),
     );
   } catch (error) {
@@ -638,7 +646,7 @@ async function completeConsolidation(
       new UpdateCommand({
         TableName: tableName(),
         Key: headerKey(syncRequestId),
-        UpdateExpression: 'SET consolidatedDeliveredAt = :now',
+        UpdateExpression: 'SET consolidatedDeliveredAt = :now REMOVE gsi1pk, gsi1sk',
         ConditionExpression: 'consolidatedBy = :by',
         ExpressionAttributeValues: { ':now': ctx.now.toISOString(), ':by': ctx.messageId },
       }),
@@ -659,6 +667,40 @@ async function completeConsolidation(
     ...(trigger ? { trigger } : {}),
     followUpsSent: sent.reduce((a, b) => a + b, 0),
   };
+}
+
+/** How long a frozen consolidated ack may stay undelivered by its owner before a deadline command adopts it. */
+export const DEFAULT_DEADLINE_REQUEUE_SECONDS = 300;
+export const deadlineRequeueSeconds = (): number =>
+  optionalNumber('DEADLINE_REQUEUE_SECONDS', DEFAULT_DEADLINE_REQUEUE_SECONDS);
+
+/**
+ * A consolidated ack frozen by a message that has not delivered it for a requeue interval (its message
+ * dead-lettered, most likely) is adopted by this deadline command: one conditional write moves the
+ * ownership, so only one adopter re-sends the frozen body, with the same key (`syncRequestId`).
+ */
+async function adoptStaleConsolidation(
+  header: HeaderItem,
+  ctx: DeadlineContext,
+): Promise<HeaderItem | undefined> {
+  if (header.consolidatedDeliveredAt !== undefined || header.consolidatedAt === undefined) return undefined;
+  const staleBefore = ctx.now.getTime() - deadlineRequeueSeconds() * 1000;
+  if (Date.parse(header.consolidatedAt) > staleBefore) return undefined;
+  try {
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: headerKey(header.syncRequestId),
+        UpdateExpression: 'SET consolidatedBy = :me',
+        ConditionExpression: 'consolidatedBy = :previous AND attribute_not_exists(consolidatedDeliveredAt)',
+        ExpressionAttributeValues: { ':me': ctx.messageId, ':previous': header.consolidatedBy },
+      }),
+    );
+    return { ...header, consolidatedBy: ctx.messageId };
+  } catch (error) {
+    if (isConditionFailed(error)) return undefined;
+    throw error;
+  }
 }
 
 /**
@@ -682,6 +724,14 @@ export async function consolidateOnDeadline(
         ACK_OUTCOMES.CONSOLIDATED,
         syncRequestId,
         await completeConsolidation(header, undefined, ctx),
+      );
+    }
+    const adopted = await adoptStaleConsolidation(header, ctx);
+    if (adopted) {
+      return outcome(
+        ACK_OUTCOMES.CONSOLIDATED,
+        syncRequestId,
+        await completeConsolidation(adopted, undefined, ctx),
       );
     }
     return outcome(ACK_OUTCOMES.ALREADY_CONSOLIDATED, syncRequestId);
@@ -900,7 +950,8 @@ export async function claimOverdue(
         TableName: tableName(),
         Key: headerKey(syncRequestId),
         UpdateExpression: 'SET gsi1sk = :next, deadlineQueuedAt = :now',
-        ConditionExpression: 'gsi1pk = :p AND gsi1sk <= :now AND attribute_not_exists(consolidatedAt)',
+        ConditionExpression:
+          'gsi1pk = :p AND gsi1sk <= :now AND attribute_not_exists(consolidatedDeliveredAt)',
         ExpressionAttributeValues: {
           ':p': PENDING_CONSOLIDATION,
           ':now': now.toISOString(),

@@ -248,7 +248,9 @@ describe('handleAck', () => {
       ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(consolidatedAt)',
       ExpressionAttributeValues: expect.objectContaining({ ':by': 'm-1', ':t': 'FINAL_ACK' }),
     });
-    expect(freeze?.args[0].input.UpdateExpression).toContain('REMOVE gsi1pk, gsi1sk');
+    // Undelivered, it stays in the deadline index (moved one requeue interval ahead) for adoption.
+    expect(freeze?.args[0].input.UpdateExpression).toContain('gsi1sk = :recheck');
+    expect(freeze?.args[0].input.UpdateExpression).not.toContain('REMOVE');
     expect(
       ddb
         .commandCalls(UpdateCommand)
