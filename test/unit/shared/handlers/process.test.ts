@@ -158,3 +158,47 @@ describe('isPermanent', () => {
     ).toBe('DACS answered 400: bad flag');
   });
 });
+
+describe('createProcessHandler on a FIFO flow', () => {
+  const fifo = FLOWS.unavailability;
+  process.env[fifo.queue.urlEnv] = 'http://sqs.local/unavailability.fifo';
+  process.env[fifo.queue.dlqUrlEnv] = 'http://sqs.local/unavailability-dlq.fifo';
+
+  it('holds back the rest of a failed message group, in order, and lets other groups through', async () => {
+    const delivered: string[] = [];
+    const processor: FlowProcessor = {
+      process: async (message) => {
+        if (message.messageId === 'g1-first')
+          throw new DeliveryError('DERMS answered 503', { retryable: true });
+        delivered.push(message.messageId);
+        return { state: OUTCOMES.DELIVERED };
+      },
+    };
+    const first = sqsRecord(envelope('g1-first'), { groupId: 'device-1', messageId: 'sqs-1' });
+    const second = sqsRecord(envelope('g1-second'), { groupId: 'device-1', messageId: 'sqs-2' });
+    const other = sqsRecord(envelope('g2-only'), { groupId: 'device-2', messageId: 'sqs-3' });
+    const result = await createProcessHandler(fifo, processor)(
+      sqsEvent(first, second, other),
+      lambdaContext(),
+    );
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'sqs-1' }, { itemIdentifier: 'sqs-2' }] });
+    expect(delivered).toEqual(['g2-only']);
+  });
+
+  it('dead-letters into the FIFO DLQ within the message’s group', async () => {
+    const processor: FlowProcessor = {
+      process: async () => {
+        throw new DeliveryError('DERMS answered 400', { retryable: false, statusCode: 400 });
+      },
+    };
+    await createProcessHandler(fifo, processor)(
+      sqsEvent(sqsRecord(envelope('g3'), { groupId: 'device-3', messageId: 'sqs-9' })),
+      lambdaContext(),
+    );
+    expect(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input).toMatchObject({
+      QueueUrl: 'http://sqs.local/unavailability-dlq.fifo',
+      MessageGroupId: 'device-3',
+      MessageDeduplicationId: expect.any(String),
+    });
+  });
+});
