@@ -11,14 +11,16 @@ export const DACS = () => process.env.DACS_SIM_URL ?? 'http://127.0.0.1:3002';
 
 export type Client = 'dacs-local' | 'derms-local' | 'support-local';
 
-const tokens = new Map<Client, string>();
+/** Tokens per API (the main e2e stack, or a second one) and client. */
+const tokens = new Map<string, string>();
 
 export async function fetchToken(
   client: string,
   secret = 'local-secret',
   grant = 'client_credentials',
+  api = API(),
 ): Promise<Response> {
-  return fetch(`${API()}/oauth2/token`, {
+  return fetch(`${api}/oauth2/token`, {
     method: 'POST',
     headers: {
       'Content-Type': 'application/x-www-form-urlencoded',
@@ -28,14 +30,14 @@ export async function fetchToken(
   });
 }
 
-export async function token(client: Client): Promise<string> {
-  const cached = tokens.get(client);
+export async function token(client: Client, api = API()): Promise<string> {
+  const cached = tokens.get(`${api} ${client}`);
   if (cached) return cached;
-  const response = await fetchToken(client);
+  const response = await fetchToken(client, 'local-secret', 'client_credentials', api);
   if (response.status !== 200)
     throw new Error(`token for ${client}: ${response.status} ${await response.text()}`);
   const { access_token: accessToken } = (await response.json()) as { access_token: string };
-  tokens.set(client, accessToken);
+  tokens.set(`${api} ${client}`, accessToken);
   return accessToken;
 }
 
@@ -53,6 +55,8 @@ export async function badToken(kind: 'expired' | 'forged', scope = 'integration/
 }
 
 export interface CallOptions {
+  /** Base URL of the API. @default the main e2e stack's (LOCAL_API_URL) */
+  api?: string;
   client?: Client | null;
   bearer?: string;
   contentType?: string;
@@ -79,7 +83,7 @@ async function answer<T>(response: Response): Promise<Answer<T>> {
 async function authHeader(options: CallOptions): Promise<Record<string, string>> {
   if (options.bearer) return { Authorization: `Bearer ${options.bearer}` };
   if (options.client === null) return {};
-  return { Authorization: `Bearer ${await token(options.client ?? 'dacs-local')}` };
+  return { Authorization: `Bearer ${await token(options.client ?? 'dacs-local', options.api ?? API())}` };
 }
 
 export async function post<T = Record<string, unknown>>(
@@ -87,7 +91,7 @@ export async function post<T = Record<string, unknown>>(
   body: unknown,
   options: CallOptions = {},
 ): Promise<Answer<T>> {
-  const response = await fetch(`${API()}${path}`, {
+  const response = await fetch(`${options.api ?? API()}${path}`, {
     method: 'POST',
     headers: { 'Content-Type': options.contentType ?? 'application/json', ...(await authHeader(options)) },
     body: options.rawBody ?? JSON.stringify(body),
@@ -99,7 +103,7 @@ export async function get<T = Record<string, unknown>>(
   path: string,
   options: CallOptions = {},
 ): Promise<Answer<T>> {
-  const response = await fetch(`${API()}${path}`, {
+  const response = await fetch(`${options.api ?? API()}${path}`, {
     headers: await authHeader({ client: 'support-local', ...options }),
   });
   return answer<T>(response);

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { DacsAcknowledgement } from '#shared/contracts/types.ts';
 import { assetSyncRequest, controllableDevice, legacyAck, optOut } from '#test/helpers/messages.ts';
 import { E2E_TIMINGS } from './globalSetup.ts';
-import { uid, waitFor } from './helpers.ts';
+import { get as apiGet, post as apiPost, type Client, sim, uid, waitFor } from './helpers.ts';
 
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const PORTS = { api: 3200, derms: 3201, dacs: 3202, sqs: 4766, dynamodb: 8200 };
@@ -22,47 +22,10 @@ const API = `http://127.0.0.1:${PORTS.api}`;
 
 let stack: ChildProcess;
 
-async function tokenFor(client: string): Promise<string> {
-  const response = await fetch(`${API}/oauth2/token`, {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/x-www-form-urlencoded',
-      Authorization: `Basic ${Buffer.from(`${client}:local-secret`).toString('base64')}`,
-    },
-    body: 'grant_type=client_credentials',
-  });
-  return ((await response.json()) as { access_token: string }).access_token;
-}
-
-interface SimCall {
-  path: string;
-  idempotencyKey?: string;
-  body: Record<string, unknown>;
-}
-const simCalls = async (port: number, path: string): Promise<SimCall[]> =>
-  (await fetch(`http://127.0.0.1:${port}/sim/calls?path=${encodeURIComponent(path)}`)).json() as Promise<
-    SimCall[]
-  >;
-
-async function get(path: string, client = 'support-local') {
-  const response = await fetch(`${API}${path}`, {
-    headers: { Authorization: `Bearer ${await tokenFor(client)}` },
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-async function post(path: string, body: unknown, client: string) {
-  const response = await fetch(`${API}${path}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${await tokenFor(client)}` },
-    body: JSON.stringify(body),
-  });
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: (await response.json()) as Record<string, unknown>,
-  };
-}
+const derms = sim(() => `http://127.0.0.1:${PORTS.derms}`);
+const dacs = sim(() => `http://127.0.0.1:${PORTS.dacs}`);
+const post = (path: string, body: unknown, client: Client) => apiPost(path, body, { api: API, client });
+const get = (path: string) => apiGet(path, { api: API });
 
 beforeAll(async () => {
   const dataDir = mkdtempSync(resolve(tmpdir(), 'e2e-modes-'));
@@ -135,8 +98,7 @@ it(`accepts a ${LARGE}-device sync over 1 MiB, delivers it whole, and consolidat
   expect(accepted.status).toBe(202);
 
   const enrollment = await waitFor(
-    async () =>
-      (await simCalls(PORTS.derms, '/v1/enrollment-sync')).find((c) => c.idempotencyKey === syncRequestId),
+    async () => (await derms.calls('/v1/enrollment-sync')).find((c) => c.idempotencyKey === syncRequestId),
     120_000,
     'the enrollment sync at DERMS',
   );
@@ -145,7 +107,7 @@ it(`accepts a ${LARGE}-device sync over 1 MiB, delivers it whole, and consolidat
 
   const consolidated = await waitFor(
     async () =>
-      (await simCalls(PORTS.dacs, '/postAcknowledgement')).find(
+      (await dacs.calls('/postAcknowledgement')).find(
         (c) => (c.body as { syncRequestId?: string }).syncRequestId === syncRequestId,
       ),
     240_000,
@@ -164,7 +126,7 @@ it(`accepts a ${LARGE}-device sync over 1 MiB, delivers it whole, and consolidat
   expect(status.body.devices as unknown[]).toHaveLength(LARGE);
   // Exactly one consolidated ack, and no follow-ups: every status was in before it was frozen.
   await new Promise((resolve) => setTimeout(resolve, 2000));
-  const all = (await simCalls(PORTS.dacs, '/postAcknowledgement')).filter(
+  const all = (await dacs.calls('/postAcknowledgement')).filter(
     (c) => (c.body as { syncRequestId?: string }).syncRequestId === syncRequestId,
   );
   expect(all).toHaveLength(1);
@@ -190,5 +152,5 @@ it('answers 503 problem+json, accepting nothing, when DynamoDB is unreachable', 
   expect(answer.status).toBe(503);
   expect(answer.headers.get('content-type')).toContain('application/problem+json');
   expect(answer.headers.get('retry-after')).toBeTruthy();
-  expect(await simCalls(PORTS.derms, '/v1/event-opt-outs')).toHaveLength(0);
+  expect(await derms.calls('/v1/event-opt-outs')).toHaveLength(0);
 }, 60_000);
