@@ -21,6 +21,7 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/constants.ts';
 import { TUNABLE_ENV } from '#shared/config/tunables.ts';
+import { receiveLimit, retryPolicyFromEnv } from '#shared/delivery/retry.ts';
 import { FLOW_IDS, FLOWS, type FlowId } from '#shared/flows/registry.ts';
 import { CLAIM_CHECK_BUCKET_ENV, TABLES, type TableDefinition } from '#shared/store/tables.ts';
 
@@ -124,17 +125,26 @@ async function createQueue(sqs: SQSClient, name: string, attributes: Record<stri
 }
 
 /** The attributes the registry asks of a flow's source queue, given its DLQ's ARN. */
-export function queueAttributes(flowId: FlowId, dlqArn: string): Record<string, string> {
+export function queueAttributes(
+  flowId: FlowId,
+  dlqArn: string,
+  env: Record<string, string | undefined> = process.env,
+): Record<string, string> {
   const { queue } = FLOWS[flowId];
+  const maxReceiveCount = receiveLimit(retryPolicyFromEnv(env));
   return {
     ...(queue.fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'false' } : {}),
     VisibilityTimeout: String(VISIBILITY_TIMEOUT_FACTOR * queue.functionTimeoutSeconds),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: queue.maxReceiveCount }),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }),
   };
 }
 
 /** Creates every flow's queue and dead-letter queue, as the registry describes them. */
-export async function ensureQueues(sqs: SQSClient, prefix: string): Promise<FlowQueues> {
+export async function ensureQueues(
+  sqs: SQSClient,
+  prefix: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<FlowQueues> {
   const result = {} as Record<FlowId, FlowQueue>;
   for (const flowId of FLOW_IDS) {
     const { queue } = FLOWS[flowId];
@@ -143,7 +153,7 @@ export async function ensureQueues(sqs: SQSClient, prefix: string): Promise<Flow
       ...(queue.fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'false' } : {}),
       MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS),
     });
-    const source = await createQueue(sqs, name, queueAttributes(flowId, dlq.arn));
+    const source = await createQueue(sqs, name, queueAttributes(flowId, dlq.arn, env));
     result[flowId] = { name, url: source.url, arn: source.arn, dlqName, dlqUrl: dlq.url, dlqArn: dlq.arn };
   }
   return result;

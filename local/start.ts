@@ -130,7 +130,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const sqs = new SQSClient({ ...common, endpoint: fauxqs.endpoint });
     const s3 = new S3Client({ ...common, endpoint: fauxqs.endpoint, forcePathStyle: true });
-    const queues = await ensureQueues(sqs, LOCAL_PREFIX);
+    const queues = await ensureQueues(sqs, LOCAL_PREFIX, env);
     const bucket = await ensureBucket(s3, `${LOCAL_PREFIX}claim-check`);
     for (const client of [sqs, s3]) client.destroy();
     const dynamodbEndpoint = `http://127.0.0.1:${ports.dynamodb}`;

@@ -9,6 +9,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
 import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
+import { receiveLimit, retryPolicyFromEnv } from '#shared/delivery/retry.ts';
 import type { FlowDefinition, TargetSystem } from '#shared/flows/registry.ts';
 import { CLAIM_CHECK_BUCKET_ENV, CORRELATION_TABLE, TRACE_TABLE } from '#shared/store/tables.ts';
 
@@ -59,7 +60,8 @@ export const DLQ_RETENTION = Duration.days(14);
  *
  * - FIFO when the registry asks for per-device order (content-based deduplication, per-group throughput).
  * - Encrypted (SQS-managed or KMS), TLS enforced by queue policy.
- * - Visibility timeout six times the function timeout, `maxReceiveCount` from the registry, DLQ kept 14 days.
+ * - Visibility timeout six times the function timeout, `maxReceiveCount` derived from the retry settings
+ *   (`receiveLimit`: only a crash-loop backstop), DLQ kept 14 days.
  * - Event source mapping with `ReportBatchItemFailures` and the registry's `maxConcurrency`.
  * - The function may send to its own DLQ (permanent failures are dead-lettered at once), change message
  *   visibility (back-off), read claim checks, read its receiver's credentials secret, and use the tables.
@@ -104,7 +106,11 @@ export class QueueProcessor extends Construct {
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(6 * q.functionTimeoutSeconds),
       retentionPeriod: props.retentionPeriod ?? Duration.days(4),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: q.maxReceiveCount },
+      // Only the crash-loop backstop: retries are bounded by RETRY_WINDOW_SECONDS (see receiveLimit).
+      deadLetterQueue: {
+        queue: this.deadLetterQueue,
+        maxReceiveCount: receiveLimit(retryPolicyFromEnv(props.environment ?? {})),
+      },
     });
 
     const { system } = props.target;

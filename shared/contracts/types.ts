@@ -328,6 +328,14 @@ export interface MessageTrace {
    * The HTTP status of the last failed delivery, when there was one.
    */
   lastStatusCode?: number;
+  /**
+   * When RETRYING: when the next attempt is due (Retry-After honoured).
+   */
+  nextAttemptAt?: string;
+  /**
+   * Retries past the first 50 are counted here instead of listed in events.
+   */
+  eventsOmitted?: number;
   deliveredAt?: string;
   deadLetteredAt?: string;
   /**

@@ -43,8 +43,6 @@ export interface QueueDefinition {
   readonly fifo: boolean;
   /** The FIFO message group, for per-device (or per-subscription) order. Only for FIFO queues. */
   readonly messageGroupId?: (message: ValidatedMessage) => string;
-  /** Receives before SQS moves a message to the dead-letter queue. */
-  readonly maxReceiveCount: number;
   /** Event source mapping batch size. */
   readonly batchSize: number;
   /** Event source mapping `maxConcurrency`, protecting the receiver from bursts (minimum 2 on AWS). */
@@ -84,7 +82,6 @@ export interface FlowDefinition {
   readonly deprecated?: boolean;
 }
 
-const DEFAULT_RECEIVES = 8;
 
 export const FLOWS: Readonly<Record<FlowId, FlowDefinition>> = {
   assetSync: {
@@ -104,7 +101,6 @@ export const FLOWS: Readonly<Record<FlowId, FlowDefinition>> = {
       fifo: true,
       // Syncs of one subscription apply in order (enroll before unenroll, replacement after enroll).
       messageGroupId: (m) => m.subscriptionInfo.subscriptionId,
-      maxReceiveCount: DEFAULT_RECEIVES,
       batchSize: 1,
       maxConcurrency: 5,
       functionTimeoutSeconds: 120,
@@ -133,7 +129,6 @@ export const FLOWS: Readonly<Record<FlowId, FlowDefinition>> = {
     queue: {
       name: 'opt-out',
       fifo: false,
-      maxReceiveCount: DEFAULT_RECEIVES,
       batchSize: 10,
       maxConcurrency: 10,
       functionTimeoutSeconds: 30,
@@ -164,7 +159,6 @@ export const FLOWS: Readonly<Record<FlowId, FlowDefinition>> = {
       name: 'unavailability',
       fifo: true,
       messageGroupId: (m) => m.deviceId,
-      maxReceiveCount: DEFAULT_RECEIVES,
       batchSize: 10,
       maxConcurrency: 5,
       functionTimeoutSeconds: 30,
@@ -200,7 +194,6 @@ export const FLOWS: Readonly<Record<FlowId, FlowDefinition>> = {
     queue: {
       name: 'asset-sync-ack',
       fifo: false,
-      maxReceiveCount: DEFAULT_RECEIVES,
       batchSize: 10,
       maxConcurrency: 5,
       functionTimeoutSeconds: 120,
@@ -230,7 +223,6 @@ export const FLOWS: Readonly<Record<FlowId, FlowDefinition>> = {
     queue: {
       name: 'legacy-ack',
       fifo: false,
-      maxReceiveCount: DEFAULT_RECEIVES,
       batchSize: 10,
       maxConcurrency: 2,
       functionTimeoutSeconds: 30,

@@ -7,7 +7,9 @@
  *      └──▶ SUPERSEDED   (a stale unavailability update: recorded, not delivered)
  *
  * Only identifiers are stored (the registry's `traceKeys`), never customer contact data. The event list
- * grows by one entry per attempt, so it is bounded by `maxReceiveCount` per (manual) redrive.
+ * grows by one entry per attempt up to {@link MAX_RETRY_EVENTS} retries; later retries only update the
+ * state, `attempts`, `lastError` and `nextAttemptAt`, and count themselves in `eventsOmitted`, so a
+ * day-long outage cannot grow the item towards DynamoDB's 400 KB limit.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -48,9 +50,16 @@ export interface MessageTraceItem {
   deadLetteredAt?: string;
   supersededBy?: string;
   claimCheck?: boolean;
+  /** When RETRYING: when the next attempt is due. */
+  nextAttemptAt?: string;
+  /** RETRYING events not listed, past {@link MAX_RETRY_EVENTS}. */
+  eventsOmitted?: number;
   updatedAt: string;
   events: TraceEvent[];
 }
+
+/** Events a trace lists at most, before the final one; later retries are counted, not listed. */
+export const MAX_RETRY_EVENTS = 50;
 
 const tableName = (): string => requireString(TRACE_TABLE.nameEnv);
 
@@ -108,6 +117,8 @@ export interface TransitionInput {
   attempt: number;
   at: Date;
   detail?: string;
+  /** Events the trace lists already, when the caller read it; past {@link MAX_RETRY_EVENTS} a retry is only counted. */
+  eventCount?: number;
 }
 
 /**
@@ -138,12 +149,18 @@ async function transition(
     ':delivered': TRACE_STATES.DELIVERED,
     ':superseded': TRACE_STATES.SUPERSEDED,
   };
-  const sets = [
-    '#state = :state',
-    'attempts = :attempts',
-    'updatedAt = :at',
-    '#events = list_append(if_not_exists(#events, :empty), :event)',
-  ];
+  const sets = ['#state = :state', 'attempts = :attempts', 'updatedAt = :at'];
+  const omitted = state === TRACE_STATES.RETRYING && (input.eventCount ?? 0) >= MAX_RETRY_EVENTS;
+  if (omitted) {
+    delete values[':event'];
+    delete values[':empty'];
+    delete names['#events'];
+    values[':one'] = 1;
+    values[':zero'] = 0;
+    sets.push('eventsOmitted = if_not_exists(eventsOmitted, :zero) + :one');
+  } else {
+    sets.push('#events = list_append(if_not_exists(#events, :empty), :event)');
+  }
   for (const [key, value] of Object.entries(extra)) {
     names[`#${key}`] = key;
     values[`:${key}`] = value;
@@ -154,7 +171,7 @@ async function transition(
       new UpdateCommand({
         TableName: tableName(),
         Key: { pk: messageId },
-        UpdateExpression: `SET ${sets.join(', ')}`,
+        UpdateExpression: `SET ${sets.join(', ')}${state === TRACE_STATES.RETRYING ? '' : ' REMOVE nextAttemptAt'}`,
         ConditionExpression: 'attribute_exists(pk) AND NOT (#state IN (:delivered, :superseded))',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
@@ -177,13 +194,16 @@ export const markDelivered = (
 
 export const markRetrying = (
   messageId: string,
-  input: TransitionInput & { error: string },
+  input: TransitionInput & { error: string; nextAttemptAt?: Date },
 ): Promise<boolean> =>
   transition(
     messageId,
     TRACE_STATES.RETRYING,
     { ...input, detail: input.error },
-    { lastError: trim(input.error) },
+    {
+      lastError: trim(input.error),
+      ...(input.nextAttemptAt ? { nextAttemptAt: input.nextAttemptAt.toISOString() } : {}),
+    },
   );
 
 export const markDeadLettered = (

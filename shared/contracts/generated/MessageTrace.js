@@ -3,7 +3,7 @@ import __dep0 from "ajv-formats/dist/formats.js";
 "use strict";
 export const validate = validate27;
 export default validate27;
-const schema40 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:dacs-derms:schema:MessageTrace","title":"MessageTrace","description":"Support view of one accepted message: flow, business keys, received time, state, attempts, last error and delivery time. Holds identifiers only, never customer contact data.","type":"object","additionalProperties":false,"required":["messageId","flow","businessKey","receivedAt","state","attempts"],"properties":{"messageId":{"type":"string"},"flow":{"type":"string","enum":["assetSync","optOut","unavailability","assetSyncAck","legacyAck"]},"messageType":{"type":"string","enum":["AssetSyncRequest","OptOutNotification","UnavailabilityNotification","AssetSyncAck","LegacyMsgAck"]},"businessKey":{"type":"string"},"keys":{"description":"The flow's trace keys (identifiers safe to log), by name.","type":"object","additionalProperties":{"type":"string"}},"receivedAt":{"type":"string","format":"date-time"},"state":{"type":"string","enum":["ACCEPTED","DELIVERED","RETRYING","DEAD_LETTERED","SUPERSEDED"]},"attempts":{"description":"Delivery attempts so far.","type":"integer","minimum":0},"lastError":{"description":"The last delivery failure, trimmed.","type":"string"},"lastStatusCode":{"description":"The HTTP status of the last failed delivery, when there was one.","type":"integer"},"deliveredAt":{"type":"string","format":"date-time"},"deadLetteredAt":{"type":"string","format":"date-time"},"supersededBy":{"description":"For a SUPERSEDED unavailability update: what superseded it.","type":"string"},"claimCheck":{"description":"True when the body was stored in S3 (over the SQS limit).","type":"boolean"},"updatedAt":{"type":"string","format":"date-time"},"events":{"description":"State changes, oldest first, one per attempt.","type":"array","items":{"title":"MessageTraceEvent","type":"object","additionalProperties":false,"required":["at","state"],"properties":{"at":{"type":"string","format":"date-time"},"state":{"type":"string","enum":["ACCEPTED","DELIVERED","RETRYING","DEAD_LETTERED","SUPERSEDED"]},"attempt":{"type":"integer","minimum":0},"detail":{"type":"string"}}}}}};
+const schema40 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:dacs-derms:schema:MessageTrace","title":"MessageTrace","description":"Support view of one accepted message: flow, business keys, received time, state, attempts, last error and delivery time. Holds identifiers only, never customer contact data.","type":"object","additionalProperties":false,"required":["messageId","flow","businessKey","receivedAt","state","attempts"],"properties":{"messageId":{"type":"string"},"flow":{"type":"string","enum":["assetSync","optOut","unavailability","assetSyncAck","legacyAck"]},"messageType":{"type":"string","enum":["AssetSyncRequest","OptOutNotification","UnavailabilityNotification","AssetSyncAck","LegacyMsgAck"]},"businessKey":{"type":"string"},"keys":{"description":"The flow's trace keys (identifiers safe to log), by name.","type":"object","additionalProperties":{"type":"string"}},"receivedAt":{"type":"string","format":"date-time"},"state":{"type":"string","enum":["ACCEPTED","DELIVERED","RETRYING","DEAD_LETTERED","SUPERSEDED"]},"attempts":{"description":"Delivery attempts so far.","type":"integer","minimum":0},"lastError":{"description":"The last delivery failure, trimmed.","type":"string"},"lastStatusCode":{"description":"The HTTP status of the last failed delivery, when there was one.","type":"integer"},"nextAttemptAt":{"description":"When RETRYING: when the next attempt is due (Retry-After honoured).","type":"string","format":"date-time"},"eventsOmitted":{"description":"Retries past the first 50 are counted here instead of listed in events.","type":"integer","minimum":0},"deliveredAt":{"type":"string","format":"date-time"},"deadLetteredAt":{"type":"string","format":"date-time"},"supersededBy":{"description":"For a SUPERSEDED unavailability update: what superseded it.","type":"string"},"claimCheck":{"description":"True when the body was stored in S3 (over the SQS limit).","type":"boolean"},"updatedAt":{"type":"string","format":"date-time"},"events":{"description":"State changes, oldest first, one per attempt.","type":"array","items":{"title":"MessageTraceEvent","type":"object","additionalProperties":false,"required":["at","state"],"properties":{"at":{"type":"string","format":"date-time"},"state":{"type":"string","enum":["ACCEPTED","DELIVERED","RETRYING","DEAD_LETTERED","SUPERSEDED"]},"attempt":{"type":"integer","minimum":0},"detail":{"type":"string"}}}}}};
 const func29 = Object.prototype.hasOwnProperty;
 const formats0 = __dep0.fullFormats["date-time"];
 
@@ -286,11 +286,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.deliveredAt !== undefined){
-let data11 = data.deliveredAt;
+if(data.nextAttemptAt !== undefined){
+let data11 = data.nextAttemptAt;
 if(typeof data11 === "string"){
 if(!(formats0.validate(data11))){
-const err23 = {instancePath:instancePath+"/deliveredAt",schemaPath:"#/properties/deliveredAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+const err23 = {instancePath:instancePath+"/nextAttemptAt",schemaPath:"#/properties/nextAttemptAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -301,7 +301,7 @@ errors++;
 }
 }
 else {
-const err24 = {instancePath:instancePath+"/deliveredAt",schemaPath:"#/properties/deliveredAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err24 = {instancePath:instancePath+"/nextAttemptAt",schemaPath:"#/properties/nextAttemptAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -311,11 +311,10 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data.deadLetteredAt !== undefined){
-let data12 = data.deadLetteredAt;
-if(typeof data12 === "string"){
-if(!(formats0.validate(data12))){
-const err25 = {instancePath:instancePath+"/deadLetteredAt",schemaPath:"#/properties/deadLetteredAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(data.eventsOmitted !== undefined){
+let data12 = data.eventsOmitted;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+const err25 = {instancePath:instancePath+"/eventsOmitted",schemaPath:"#/properties/eventsOmitted/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -324,9 +323,9 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-else {
-const err26 = {instancePath:instancePath+"/deadLetteredAt",schemaPath:"#/properties/deadLetteredAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 < 0 || isNaN(data12)){
+const err26 = {instancePath:instancePath+"/eventsOmitted",schemaPath:"#/properties/eventsOmitted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -336,9 +335,12 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data.supersededBy !== undefined){
-if(typeof data.supersededBy !== "string"){
-const err27 = {instancePath:instancePath+"/supersededBy",schemaPath:"#/properties/supersededBy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data.deliveredAt !== undefined){
+let data13 = data.deliveredAt;
+if(typeof data13 === "string"){
+if(!(formats0.validate(data13))){
+const err27 = {instancePath:instancePath+"/deliveredAt",schemaPath:"#/properties/deliveredAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -348,9 +350,8 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data.claimCheck !== undefined){
-if(typeof data.claimCheck !== "boolean"){
-const err28 = {instancePath:instancePath+"/claimCheck",schemaPath:"#/properties/claimCheck/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err28 = {instancePath:instancePath+"/deliveredAt",schemaPath:"#/properties/deliveredAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -360,11 +361,11 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data.updatedAt !== undefined){
-let data15 = data.updatedAt;
-if(typeof data15 === "string"){
-if(!(formats0.validate(data15))){
-const err29 = {instancePath:instancePath+"/updatedAt",schemaPath:"#/properties/updatedAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(data.deadLetteredAt !== undefined){
+let data14 = data.deadLetteredAt;
+if(typeof data14 === "string"){
+if(!(formats0.validate(data14))){
+const err29 = {instancePath:instancePath+"/deadLetteredAt",schemaPath:"#/properties/deadLetteredAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -375,7 +376,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/updatedAt",schemaPath:"#/properties/updatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err30 = {instancePath:instancePath+"/deadLetteredAt",schemaPath:"#/properties/deadLetteredAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -385,15 +386,9 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.events !== undefined){
-let data16 = data.events;
-if(Array.isArray(data16)){
-const len0 = data16.length;
-for(let i0=0; i0<len0; i0++){
-let data17 = data16[i0];
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(data17.at === undefined){
-const err31 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+if(data.supersededBy !== undefined){
+if(typeof data.supersededBy !== "string"){
+const err31 = {instancePath:instancePath+"/supersededBy",schemaPath:"#/properties/supersededBy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -402,8 +397,10 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data17.state === undefined){
-const err32 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
+}
+if(data.claimCheck !== undefined){
+if(typeof data.claimCheck !== "boolean"){
+const err32 = {instancePath:instancePath+"/claimCheck",schemaPath:"#/properties/claimCheck/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -412,9 +409,12 @@ vErrors.push(err32);
 }
 errors++;
 }
-for(const key2 in data17){
-if(!((((key2 === "at") || (key2 === "state")) || (key2 === "attempt")) || (key2 === "detail"))){
-const err33 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+if(data.updatedAt !== undefined){
+let data17 = data.updatedAt;
+if(typeof data17 === "string"){
+if(!(formats0.validate(data17))){
+const err33 = {instancePath:instancePath+"/updatedAt",schemaPath:"#/properties/updatedAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -424,11 +424,8 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data17.at !== undefined){
-let data18 = data17.at;
-if(typeof data18 === "string"){
-if(!(formats0.validate(data18))){
-const err34 = {instancePath:instancePath+"/events/" + i0+"/at",schemaPath:"#/properties/events/items/properties/at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+else {
+const err34 = {instancePath:instancePath+"/updatedAt",schemaPath:"#/properties/updatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -438,8 +435,15 @@ vErrors.push(err34);
 errors++;
 }
 }
-else {
-const err35 = {instancePath:instancePath+"/events/" + i0+"/at",schemaPath:"#/properties/events/items/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.events !== undefined){
+let data18 = data.events;
+if(Array.isArray(data18)){
+const len0 = data18.length;
+for(let i0=0; i0<len0; i0++){
+let data19 = data18[i0];
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.at === undefined){
+const err35 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -448,11 +452,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data17.state !== undefined){
-let data19 = data17.state;
-if(typeof data19 !== "string"){
-const err36 = {instancePath:instancePath+"/events/" + i0+"/state",schemaPath:"#/properties/events/items/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data19.state === undefined){
+const err36 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -461,8 +462,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(!(((((data19 === "ACCEPTED") || (data19 === "DELIVERED")) || (data19 === "RETRYING")) || (data19 === "DEAD_LETTERED")) || (data19 === "SUPERSEDED"))){
-const err37 = {instancePath:instancePath+"/events/" + i0+"/state",schemaPath:"#/properties/events/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema40.properties.events.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+for(const key2 in data19){
+if(!((((key2 === "at") || (key2 === "state")) || (key2 === "attempt")) || (key2 === "detail"))){
+const err37 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -472,10 +474,11 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data17.attempt !== undefined){
-let data20 = data17.attempt;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err38 = {instancePath:instancePath+"/events/" + i0+"/attempt",schemaPath:"#/properties/events/items/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data19.at !== undefined){
+let data20 = data19.at;
+if(typeof data20 === "string"){
+if(!(formats0.validate(data20))){
+const err38 = {instancePath:instancePath+"/events/" + i0+"/at",schemaPath:"#/properties/events/items/properties/at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -484,9 +487,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 0 || isNaN(data20)){
-const err39 = {instancePath:instancePath+"/events/" + i0+"/attempt",schemaPath:"#/properties/events/items/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err39 = {instancePath:instancePath+"/events/" + i0+"/at",schemaPath:"#/properties/events/items/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -496,10 +499,10 @@ vErrors.push(err39);
 errors++;
 }
 }
-}
-if(data17.detail !== undefined){
-if(typeof data17.detail !== "string"){
-const err40 = {instancePath:instancePath+"/events/" + i0+"/detail",schemaPath:"#/properties/events/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data19.state !== undefined){
+let data21 = data19.state;
+if(typeof data21 !== "string"){
+const err40 = {instancePath:instancePath+"/events/" + i0+"/state",schemaPath:"#/properties/events/items/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -508,10 +511,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-}
-else {
-const err41 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!(((((data21 === "ACCEPTED") || (data21 === "DELIVERED")) || (data21 === "RETRYING")) || (data21 === "DEAD_LETTERED")) || (data21 === "SUPERSEDED"))){
+const err41 = {instancePath:instancePath+"/events/" + i0+"/state",schemaPath:"#/properties/events/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema40.properties.events.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -521,9 +522,10 @@ vErrors.push(err41);
 errors++;
 }
 }
-}
-else {
-const err42 = {instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data19.attempt !== undefined){
+let data22 = data19.attempt;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err42 = {instancePath:instancePath+"/events/" + i0+"/attempt",schemaPath:"#/properties/events/items/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -532,15 +534,63 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-}
-else {
-const err43 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err43 = {instancePath:instancePath+"/events/" + i0+"/attempt",schemaPath:"#/properties/events/items/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err43];
 }
 else {
 vErrors.push(err43);
+}
+errors++;
+}
+}
+}
+if(data19.detail !== undefined){
+if(typeof data19.detail !== "string"){
+const err44 = {instancePath:instancePath+"/events/" + i0+"/detail",schemaPath:"#/properties/events/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+else {
+const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
 }
 errors++;
 }

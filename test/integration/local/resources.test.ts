@@ -8,6 +8,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { ensureQueues } from '#local/resources.ts';
+import { receiveLimit, retryPolicyFromEnv } from '#shared/delivery/retry.ts';
 import { FLOW_IDS, FLOWS } from '#shared/flows/registry.ts';
 import { TABLES } from '#shared/store/tables.ts';
 
@@ -55,7 +56,7 @@ describe('integration resources', () => {
       expect(Attributes?.VisibilityTimeout).toBe(String(6 * queue.functionTimeoutSeconds));
       expect(JSON.parse(Attributes?.RedrivePolicy ?? '{}')).toEqual({
         deadLetterTargetArn: dlq.Attributes?.QueueArn,
-        maxReceiveCount: queue.maxReceiveCount,
+        maxReceiveCount: receiveLimit(retryPolicyFromEnv()),
       });
       expect(dlq.Attributes?.MessageRetentionPeriod).toBe(String(14 * 24 * 3600));
       if (queue.fifo) expect(Attributes?.FifoQueue).toBe('true');
@@ -63,9 +64,11 @@ describe('integration resources', () => {
   });
 
   it('dead-letters a FIFO message after maxReceiveCount receives', async () => {
-    const queues = await ensureQueues(sqs, 'it-redrive-');
+    // The shortest window gives the smallest backstop: 2 × 1 attempt + the receive slack.
+    const short = { RETRY_WINDOW_SECONDS: '1', RETRY_BASE_SECONDS: '1', RETRY_MAX_SECONDS: '1' };
+    const queues = await ensureQueues(sqs, 'it-redrive-', short);
     const { url, dlqUrl } = queues.assetSync;
-    const max = FLOWS.assetSync.queue.maxReceiveCount;
+    const max = receiveLimit(retryPolicyFromEnv(short));
     await sqs.send(
       new SendMessageCommand({
         QueueUrl: url,

@@ -2,6 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { IntegrationApi } from '#infra/constructs/integration-api.ts';
 import { AUTHORIZER, policyFor } from '#shared/auth/policy.ts';
+import { receiveLimit, retryPolicyFromEnv } from '#shared/delivery/retry.ts';
 import { CALLERS, FLOWS, flowList, SUPPORT_ROUTES, SWEEP } from '#shared/flows/registry.ts';
 import { CORRELATION_TABLE, IDEMPOTENCY_TABLE, TABLES, TRACE_TABLE } from '#shared/store/tables.ts';
 import {
@@ -269,13 +270,13 @@ describe('queues', () => {
   const queueProps = (construct: { node: { defaultChild?: unknown } }) =>
     template().toJSON().Resources[logicalId(built, construct)].Properties;
 
-  it.each(flowList())('$id: DLQ with maxReceiveCount from the registry, kept 14 days', (flow) => {
+  it.each(flowList())('$id: DLQ with maxReceiveCount derived from the retry window, kept 14 days', (flow) => {
     const p = built.stack.processors[flow.id];
     const queue = queueProps(p.queue);
     const dlq = queueProps(p.deadLetterQueue);
     expect(queue.RedrivePolicy).toEqual({
       deadLetterTargetArn: getAtt(logicalId(built, p.deadLetterQueue)),
-      maxReceiveCount: flow.queue.maxReceiveCount,
+      maxReceiveCount: receiveLimit(retryPolicyFromEnv({})),
     });
     expect(dlq.MessageRetentionPeriod).toBe(14 * 86_400);
     expect(dlq.RedrivePolicy).toBeUndefined();

@@ -5,6 +5,7 @@ import {
   queueNames,
   tableNames,
 } from '#local/resources.ts';
+import { DEFAULT_RETRY_POLICY, receiveLimit } from '#shared/delivery/retry.ts';
 import { FLOW_IDS, FLOWS } from '#shared/flows/registry.ts';
 
 const resources: LocalResources = {
@@ -36,13 +37,13 @@ describe('queue definitions', () => {
   });
 
   it('sets visibility to six function timeouts and the redrive of the registry', () => {
-    expect(queueAttributes('assetSync', 'arn:dlq')).toEqual({
+    expect(queueAttributes('assetSync', 'arn:dlq', { RETRY_WINDOW_SECONDS: '60' })).toEqual({
       FifoQueue: 'true',
       ContentBasedDeduplication: 'false',
       VisibilityTimeout: String(6 * FLOWS.assetSync.queue.functionTimeoutSeconds),
       RedrivePolicy: JSON.stringify({
         deadLetterTargetArn: 'arn:dlq',
-        maxReceiveCount: FLOWS.assetSync.queue.maxReceiveCount,
+        maxReceiveCount: receiveLimit({ ...DEFAULT_RETRY_POLICY, windowSeconds: 60 }),
       }),
     });
     expect(queueAttributes('optOut', 'arn:dlq')).not.toHaveProperty('FifoQueue');

@@ -2,9 +2,15 @@ import fc from 'fast-check';
 import {
   backoffSeconds,
   classifyHttpStatus,
+  DEFAULT_RETRY_POLICY,
   MAX_DELAY_SECONDS,
+  MAX_RECEIVE_COUNT,
+  minimumBackoffSeconds,
   nextDelaySeconds,
   parseRetryAfter,
+  RECEIVE_SLACK,
+  receiveLimit,
+  retryPolicyFromEnv,
 } from '#shared/delivery/retry.ts';
 
 const NOW = new Date('2026-12-01T22:00:00Z');
@@ -93,6 +99,11 @@ describe('backoffSeconds', () => {
     expect(backoffSeconds(10_000, OPTS, () => 1)).toBe(900);
   });
 
+  it('draws from the upper half of the ceiling (equal jitter), so the shortest delay is known', () => {
+    expect([1, 2, 3, 4, 5].map((a) => backoffSeconds(a, OPTS, () => 0))).toEqual([1, 2, 4, 8, 16]);
+    expect(backoffSeconds(30, OPTS, () => 0)).toBe(450);
+  });
+
   it('never goes below one second', () => {
     expect(backoffSeconds(1, OPTS, () => 0)).toBe(1);
     expect(backoffSeconds(1, { baseSeconds: 0.1, maxSeconds: 0.5 }, () => 1)).toBe(1);
@@ -120,6 +131,14 @@ describe('backoffSeconds', () => {
     );
   });
 
+  it('never draws below minimumBackoffSeconds', () => {
+    fc.assert(
+      fc.property(attempts, opts, randoms, (attempt, o, r) => {
+        return backoffSeconds(attempt, o, () => r) >= minimumBackoffSeconds(attempt, o);
+      }),
+    );
+  });
+
   it('never shrinks as attempts grow, for the same jitter draw', () => {
     fc.assert(
       fc.property(attempts, fc.integer({ min: 1, max: 100 }), opts, randoms, (attempt, step, o, r) => {
@@ -140,7 +159,7 @@ describe('backoffSeconds', () => {
 describe('nextDelaySeconds', () => {
   it('honours Retry-After when the receiver gave one', () => {
     expect(nextDelaySeconds(1, 120, OPTS, () => 1)).toBe(120);
-    expect(nextDelaySeconds(9, 0, OPTS, () => 1)).toBe(0);
+    expect(nextDelaySeconds(9, 0, OPTS, () => 1)).toBe(1);
     expect(nextDelaySeconds(1, 2.2, OPTS, () => 1)).toBe(3);
   });
 
@@ -153,16 +172,48 @@ describe('nextDelaySeconds', () => {
     expect(nextDelaySeconds(3, undefined, OPTS, () => 1)).toBe(8);
   });
 
-  it('always lands in [0, 43200]', () => {
+  it('always lands in [1, 43200]', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 100 }),
         fc.option(fc.double({ min: -1e9, max: 1e9, noNaN: true }), { nil: undefined }),
         (attempt, retryAfter) => {
           const s = nextDelaySeconds(attempt, retryAfter, OPTS);
-          return Number.isInteger(s) && s >= 0 && s <= MAX_DELAY_SECONDS;
+          return Number.isInteger(s) && s >= 1 && s <= MAX_DELAY_SECONDS;
         },
       ),
     );
+  });
+});
+
+describe('receiveLimit', () => {
+  it('gives the default window (2 s, 900 s, 24 h) 2 × its attempts at the shortest delays, plus slack', () => {
+    // Shortest delays 1, 2, 4, …, 256 (511 s in 9 attempts), then 450 s: 191 more span the day.
+    expect(receiveLimit(DEFAULT_RETRY_POLICY)).toBe(2 * 200 + RECEIVE_SLACK);
+  });
+
+  it('never cuts a window short: the attempts it allows at the shortest delays span the window', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 3600 }),
+        fc.integer({ min: 1, max: 200_000 }),
+        (baseSeconds, maxSeconds, windowSeconds) => {
+          const policy = { baseSeconds, maxSeconds, windowSeconds };
+          const limit = receiveLimit(policy);
+          if (limit === MAX_RECEIVE_COUNT) return true;
+          let spanned = 0;
+          for (let a = 1; a <= (limit - RECEIVE_SLACK) / 2; a++) spanned += minimumBackoffSeconds(a, policy);
+          return spanned >= windowSeconds && limit <= MAX_RECEIVE_COUNT;
+        },
+      ),
+    );
+  });
+
+  it('reads the window and back-off from the environment', () => {
+    expect(
+      retryPolicyFromEnv({ RETRY_WINDOW_SECONDS: '60', RETRY_BASE_SECONDS: '1', RETRY_MAX_SECONDS: '4' }),
+    ).toEqual({ baseSeconds: 1, maxSeconds: 4, windowSeconds: 60 });
+    expect(retryPolicyFromEnv({})).toEqual(DEFAULT_RETRY_POLICY);
   });
 });

@@ -1,11 +1,13 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { receiveLimit, retryPolicyFromEnv } from '#shared/delivery/retry.ts';
 import { DeliveryError, PoisonMessageError, RetryLaterError } from '#shared/errors.ts';
 import { FLOWS } from '#shared/flows/registry.ts';
 import {
   createProcessHandler,
   describeError,
+  type FailureDecision,
   type FlowProcessor,
   isPermanent,
   OUTCOMES,
@@ -17,6 +19,9 @@ process.env[flow.queue.urlEnv] = 'http://sqs.local/opt-out';
 process.env[flow.queue.dlqUrlEnv] = 'http://sqs.local/opt-out-dlq';
 process.env.TRACE_TABLE = 'trace';
 process.env.RETRY_BASE_SECONDS = '2';
+const WINDOW = 3600;
+process.env.RETRY_WINDOW_SECONDS = String(WINDOW);
+const LIMIT = receiveLimit(retryPolicyFromEnv());
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
@@ -39,6 +44,11 @@ beforeEach(() => {
   sqs.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
   sqs.on(ChangeMessageVisibilityCommand).resolves({});
 });
+
+const updates = () => ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.ExpressionAttributeValues);
+const reasonSent = () =>
+  sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageAttributes?.reason?.StringValue ?? '';
+const visibility = () => sqs.commandCalls(ChangeMessageVisibilityCommand)[0]?.args[0].input.VisibilityTimeout;
 
 const run = (processor: FlowProcessor, ...records: ReturnType<typeof sqsRecord>[]) =>
   createProcessHandler(flow, processor)(sqsEvent(...records), lambdaContext());
@@ -105,9 +115,108 @@ describe('createProcessHandler', () => {
         throw new DeliveryError('DERMS did not answer', { retryable: true });
       },
     };
-    const last = sqsRecord(envelope('m-last'), { receiveCount: flow.queue.maxReceiveCount });
+    const last = sqsRecord(envelope('m-last'), { receiveCount: LIMIT - 1 });
     await expect(run(processor, last)).resolves.toEqual({ batchItemFailures: [] });
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
+    expect(reasonSent()).toContain('receive limit reached');
+    expect(reasonSent()).toContain('DERMS did not answer');
+  });
+
+  it('dead-letters, untried, a message that reaches the receive limit (a crash loop), with the last error', async () => {
+    ddb.on(GetCommand).resolves({
+      Item: { pk: 'x', state: 'RETRYING', attempts: 3, lastError: 'Task timed out', events: [] },
+    });
+    let calls = 0;
+    const processor: FlowProcessor = {
+      process: async () => {
+        calls += 1;
+        return { state: OUTCOMES.DELIVERED };
+      },
+    };
+    await expect(run(processor, sqsRecord(envelope('m-loop'), { receiveCount: LIMIT }))).resolves.toEqual({
+      batchItemFailures: [],
+    });
+    expect(calls).toBe(0);
+    expect(reasonSent()).toMatch(/receive limit reached .*crash or a time-out; last error: Task timed out/);
+    expect(updates().map((u) => u?.[':state'])).toEqual(['DEAD_LETTERED']);
+  });
+
+  it('keeps retrying while the window is open, however many receives it took, and counts attempts itself', async () => {
+    ddb.on(GetCommand).resolves({ Item: { pk: 'x', state: 'RETRYING', attempts: 7, events: [] } });
+    const processor: FlowProcessor = {
+      process: async () => {
+        throw new DeliveryError('DERMS answered 503', { retryable: true, statusCode: 503 });
+      },
+    };
+    const record = sqsRecord(envelope('m-long'), { receiveCount: 40 });
+    await expect(run(processor, record)).resolves.toEqual({
+      batchItemFailures: [{ itemIdentifier: record.messageId }],
+    });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    const update = updates()[0];
+    expect(update?.[':state']).toBe('RETRYING');
+    expect(update?.[':attempts']).toBe(8);
+    expect(update?.[':nextAttemptAt']).toEqual(expect.any(String));
+  });
+
+  it('dead-letters a retryable failure once the retry window since acceptance is over', async () => {
+    const old = { ...envelope('m-old'), receivedAt: new Date(Date.now() - 2 * WINDOW * 1000).toISOString() };
+    const processor: FlowProcessor = {
+      process: async () => {
+        throw new DeliveryError('DERMS answered 503', { retryable: true, statusCode: 503 });
+      },
+    };
+    await expect(run(processor, sqsRecord(old, { receiveCount: 2 }))).resolves.toEqual({
+      batchItemFailures: [],
+    });
+    expect(reasonSent()).toMatch(/^retry window exhausted \(3600 s, 1 attempts\): DERMS answered 503/);
+  });
+
+  it('does not count a deliberate wait as an attempt', async () => {
+    ddb.on(GetCommand).resolves({ Item: { pk: 'x', state: 'RETRYING', attempts: 2, events: [] } });
+    const processor: FlowProcessor = {
+      process: async () => {
+        throw new RetryLaterError('sync request not recorded yet', { delaySeconds: 5 });
+      },
+    };
+    await run(processor, sqsRecord(envelope('m-wait'), { receiveCount: 9 }));
+    expect(updates()[0]?.[':attempts']).toBe(2);
+    expect(visibility()).toBe(5);
+  });
+
+  it.each([
+    ['0', 1],
+    ['7200', 7200],
+  ])(
+    'honours Retry-After %s as %i s: never below the floor, even above RETRY_MAX_SECONDS',
+    async (asked, expected) => {
+      const processor: FlowProcessor = {
+        process: async () => {
+          throw new DeliveryError('DACS answered 429', {
+            retryable: true,
+            statusCode: 429,
+            retryAfterSeconds: Number(asked),
+          });
+        },
+      };
+      await run(processor, sqsRecord(envelope(`m-ra-${asked}`)));
+      expect(visibility()).toBe(expected);
+    },
+  );
+
+  it('answers the processor the very decision it then carries out', async () => {
+    let asked: FailureDecision | undefined;
+    const processor: FlowProcessor = {
+      process: async (_message, context) => {
+        const error = new DeliveryError('DACS answered 503', { retryable: true, statusCode: 503 });
+        asked = context.failureDecision(error);
+        expect(context.failureDecision(error)).toBe(asked);
+        throw error;
+      },
+    };
+    await run(processor, sqsRecord(envelope('m-ask')));
+    expect(asked?.action).toBe('retry');
+    expect(visibility()).toBe(asked?.delaySeconds);
   });
 
   it('dead-letters a record that is not an envelope without touching the others', async () => {
