@@ -7,6 +7,7 @@
  */
 import { optionalNumber, optionalString, requireString } from '#shared/config/env.ts';
 import { type CredentialsProvider, createCredentialsProvider } from '#shared/delivery/credentials.ts';
+import { encodeHeaderKey } from '#shared/delivery/keys.ts';
 import { classifyHttpStatus, parseRetryAfter } from '#shared/delivery/retry.ts';
 import {
   DEFAULT_HTTP_TIMEOUT_MS,
@@ -27,9 +28,12 @@ export interface DeliveryRequest {
   path: string;
   /** Serialised as JSON. */
   body: unknown;
-  /** The business key of the delivered message (contract: `Idempotency-Key`). */
+  /**
+   * The business key of the delivered message (contract: `Idempotency-Key`). Sent through
+   * {@link encodeHeaderKey}: unchanged when it is visible ASCII without `%`, percent-encoded otherwise.
+   */
   idempotencyKey: string;
-  /** The integration's `messageId` (contract: `X-Correlation-Id`). */
+  /** The integration's `messageId` (contract: `X-Correlation-Id`), encoded like the key. */
   correlationId: string;
 }
 
@@ -59,9 +63,6 @@ export interface DelivererDeps {
 export function resolvePath(target: DeliveryTarget, env?: Env): string {
   return optionalString(target.pathEnv, target.defaultPath, env);
 }
-
-// Visible ASCII without surrounding blanks: anything else `fetch` would reject or silently alter.
-const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
 export function createDeliverer(deps: DelivererDeps = {}): Deliver {
   const fetchFn: FetchLike = deps.fetch ?? ((input, init) => fetch(input, init));
@@ -125,12 +126,16 @@ export function createDeliverer(deps: DelivererDeps = {}): Deliver {
       ['Idempotency-Key', request.idempotencyKey],
       ['X-Correlation-Id', request.correlationId],
     ] as const) {
-      if (typeof value !== 'string' || !HEADER_SAFE.test(value)) {
-        throw new DeliveryError(`Cannot send ${call} to ${system}: ${name} is empty or not printable ASCII`, {
+      // A bug of ours, not data: every message has a business key and a message id.
+      if (typeof value !== 'string' || value === '') {
+        throw new DeliveryError(`Cannot send ${call} to ${system}: ${name} is missing or empty`, {
           retryable: false,
         });
       }
     }
+    // Any identifier survives as a header; visible ASCII without `%` goes out byte for byte as it is.
+    const idempotencyKey = encodeHeaderKey(request.idempotencyKey);
+    const correlationId = encodeHeaderKey(request.correlationId);
     let payload: string | undefined;
     try {
       payload = JSON.stringify(request.body);
@@ -148,8 +153,8 @@ export function createDeliverer(deps: DelivererDeps = {}): Deliver {
       const headers: Record<string, string> = {
         'Content-Type': 'application/json',
         Accept: 'application/json',
-        'Idempotency-Key': request.idempotencyKey,
-        'X-Correlation-Id': request.correlationId,
+        'Idempotency-Key': idempotencyKey,
+        'X-Correlation-Id': correlationId,
         'User-Agent': USER_AGENT,
       };
       if (authorization !== undefined) headers.Authorization = authorization;

@@ -2,6 +2,9 @@
  * What travels on the queues. An ingest function wraps the validated message in an envelope; a
  * message too large for SQS travels through S3 instead (claim check) and the envelope carries only
  * its reference. The deadline sweep puts `deadline` commands on the ack queue.
+ *
+ * Every body goes through {@link serializeForQueue}, so whatever text a payload holds the queue can
+ * carry it; every FIFO group id goes through {@link messageGroupIdFor}, so any identifier can be one.
  */
 import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -9,6 +12,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { s3Client, sqsClient } from '#shared/aws/clients.ts';
 import { optionalNumber, requireString } from '#shared/config/env.ts';
+import { messageGroupIdFor } from '#shared/delivery/keys.ts';
 import { PoisonMessageError } from '#shared/errors.ts';
 import type { FlowDefinition, FlowId } from '#shared/flows/registry.ts';
 import { CLAIM_CHECK_BUCKET_ENV } from '#shared/store/tables.ts';
@@ -56,8 +60,30 @@ export type ResolvedEnvelope = Omit<MessageEnvelope, 'payloadRef'> & {
  */
 export const DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES = 1_000_000;
 
+/**
+ * What `JSON.stringify` can still write raw that is outside the body character set of SQS
+ * (#x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF) or of its emulators: U+FFFE,
+ * U+FFFF, and the surrogate code units that make up every non-BMP character (emoji). Real SQS takes
+ * non-BMP characters, fauxqs refuses them; escaped, both take them. `JSON.stringify` already escapes
+ * control characters and lone surrogates.
+ */
+const NOT_FOR_SQS = /[\uD800-\uDFFF\uFFFE\uFFFF]/g;
+
+const escapeForJson = (char: string): string => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * JSON text of `value` in characters any SQS body takes: what SQS would refuse is written as a
+ * `\uXXXX` escape (a surrogate pair as two), which `JSON.parse` restores, so the receiver gets the
+ * value unchanged. Only for queue bodies: S3 objects take any bytes and stay plain JSON.
+ */
+export function serializeForQueue(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new TypeError('Nothing to queue: the value has no JSON form');
+  return text.replace(NOT_FOR_SQS, escapeForJson);
+}
+
 export interface EnqueueOptions {
-  /** FIFO message group; required on FIFO queues. */
+  /** FIFO message group, any string (see {@link messageGroupIdFor}); the message id when absent. */
   groupId?: string;
 }
 
@@ -68,9 +94,10 @@ export async function enqueueMessage(
   options: EnqueueOptions = {},
 ): Promise<{ claimCheck: boolean }> {
   const full: MessageEnvelope = { v: ENVELOPE_VERSION, kind: 'message', ...envelope };
-  let body = JSON.stringify(full);
+  let body = serializeForQueue(full);
   const threshold = optionalNumber('CLAIM_CHECK_THRESHOLD_BYTES', DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES);
   let claimCheck = false;
+  // Measured escaped, as SQS will count it: an emoji is 12 bytes once escaped, not 4.
   if (Buffer.byteLength(body) > threshold) {
     const bucket = requireString(CLAIM_CHECK_BUCKET_ENV);
     const key = `${flow.id}/${envelope.messageId}.json`;
@@ -78,13 +105,14 @@ export async function enqueueMessage(
       new PutObjectCommand({
         Bucket: bucket,
         Key: key,
+        // Plain JSON: S3 takes any bytes.
         Body: JSON.stringify(envelope.payload),
         ContentType: 'application/json',
         ServerSideEncryption: 'AES256',
       }),
     );
     const { payload: _payload, ...rest } = full;
-    body = JSON.stringify({ ...rest, payloadRef: { bucket, key } } satisfies MessageEnvelope);
+    body = serializeForQueue({ ...rest, payloadRef: { bucket, key } } satisfies MessageEnvelope);
     claimCheck = true;
   }
   await sendToQueue(flow, body, envelope.messageId, options.groupId);
@@ -100,7 +128,7 @@ export async function enqueueDeadline(flow: FlowDefinition, syncRequestId: strin
     syncRequestId,
     requestedAt: now.toISOString(),
   };
-  await sendToQueue(flow, JSON.stringify(command), command.messageId, syncRequestId);
+  await sendToQueue(flow, serializeForQueue(command), command.messageId, syncRequestId);
 }
 
 async function sendToQueue(
@@ -115,7 +143,9 @@ async function sendToQueue(
       QueueUrl: requireString(flow.queue.urlEnv),
       MessageBody: body,
       MessageAttributes: { flow: { DataType: 'String', StringValue: flow.id } },
-      ...(fifo ? { MessageGroupId: groupId ?? messageId, MessageDeduplicationId: messageId } : {}),
+      ...(fifo
+        ? { MessageGroupId: messageGroupIdFor(groupId ?? messageId), MessageDeduplicationId: messageId }
+        : {}),
     }),
   );
 }

@@ -222,10 +222,35 @@ describe('deliver', () => {
     expect(error.message).toBe('Cannot deliver to DERMS: DERMS_BASE_URL is not an http(s) URL');
   });
 
-  it('refuses, permanently, a key that cannot travel as a header', async () => {
-    const error = await failure(deliverer()({ ...REQUEST, idempotencyKey: 'clé\r\nX-Evil: 1' }));
+  it.each([
+    ['a non-ASCII key', 'OPT-é1', 'OPT-%C3%A91'],
+    ['a trailing blank', 'OO-1 ', 'OO-1%20'],
+    ['an emoji', 'OO-\u{1F50C}', 'OO-%F0%9F%94%8C'],
+    ['a line break that would inject a header', 'clé\r\nX-Evil: 1', 'cl%C3%A9%0D%0AX-Evil:%201'],
+    ['a lone surrogate', 'OO-\ud800', 'OO-%ED%A0%80'],
+    ['a percent sign', 'OO-100%', 'OO-100%25'],
+  ])('delivers %s, percent-encoded in the Idempotency-Key header', async (_what, key, header) => {
+    const result = await deliverer()({ ...REQUEST, idempotencyKey: key, correlationId: key });
+    expect(result.status).toBe(202);
+    const [call] = receiverCalls();
+    expect(call!.headers['idempotency-key']).toBe(header);
+    expect(call!.headers['x-correlation-id']).toBe(header);
+    expect(call!.headers['x-evil']).toBeUndefined();
+  });
+
+  it('sends an ASCII key with every punctuation mark byte for byte', async () => {
+    const key = `OO-1!"#$&'()*+,-./:;<=>?@[\\]^_\`{|}~`;
+    await deliverer()({ ...REQUEST, idempotencyKey: key });
+    expect(receiverCalls()[0]!.headers['idempotency-key']).toBe(key);
+  });
+
+  it.each([
+    ['Idempotency-Key', { idempotencyKey: '' }],
+    ['X-Correlation-Id', { correlationId: '' }],
+  ])('refuses, permanently, an empty %s', async (name, change) => {
+    const error = await failure(deliverer()({ ...REQUEST, ...change }));
     expect(error.retryable).toBe(false);
-    expect(error.message).toContain('Idempotency-Key');
+    expect(error.message).toContain(`${name} is missing or empty`);
     expect(receiverCalls()).toHaveLength(0);
   });
 
