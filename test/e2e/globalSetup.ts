@@ -24,6 +24,9 @@ export const E2E_TIMINGS = {
   SWEEP_INTERVAL_MS: '1000',
   RETRY_BASE_SECONDS: '1',
   RETRY_MAX_SECONDS: '4',
+  // Several times the old budget of 8 receives (about 20 s at these delays), yet short enough to play.
+  RETRY_WINDOW_SECONDS: '90',
+  FOLLOW_UP_LEASE_SECONDS: '5',
   SYNC_DEADLINE_SECONDS: '15',
   UNCORRELATED_ACK_WINDOW_SECONDS: '5',
   HTTP_TIMEOUT_MS: '3000',
