@@ -3,7 +3,8 @@
  * good"), with the e2e timings: back-off 1 to 4 s and a 90 s retry window. The old budget was 8 SQS
  * receives, about 20 s at these delays; an outage longer than that must now lose nothing.
  */
-import { optOut } from '#test/helpers/messages.ts';
+import { encodeHeaderKey } from '#shared/delivery/keys.ts';
+import { optOut, unavailability } from '#test/helpers/messages.ts';
 import { dacsSim, dermsSim, post, uid, waitFor, waitForState } from './helpers.ts';
 
 const OLD_RECEIVE_LIMIT = 8;
@@ -58,4 +59,32 @@ it('waits out a Retry-After longer than RETRY_MAX_SECONDS before the next try', 
   expect(refused && delivered).toBeTruthy();
   const waitedMs = Date.parse(String(delivered?.at)) - Date.parse(String(refused?.at));
   expect(waitedMs).toBeGreaterThanOrEqual(askedSeconds * 1000 - 500);
+}, 60_000);
+
+it('delivers identifiers outside printable ASCII, keyed by their encoding, and emoji in free text unchanged', async () => {
+  const tag = uid();
+  const message = optOut({
+    optOutId: `OPT-é${tag} `,
+    deviceId: `DÉV-🔌${tag.slice(0, 4)}`,
+    reason: `Customer said 🙅‍♀️ no — «${tag}» 𝄞\u0007`,
+  });
+  const accepted = await post('/v1/dacs/event-opt-outs', message);
+  expect(accepted.status).toBe(202);
+  const trace = await waitForState(String(accepted.body.messageId), ['DELIVERED', 'DEAD_LETTERED']);
+  expect(trace.state).toBe('DELIVERED');
+  const [call] = (await dermsSim.calls('/v1/event-opt-outs')).filter(
+    (c) => c.idempotencyKey === encodeHeaderKey(message.optOutId),
+  );
+  expect(call?.body).toMatchObject({
+    optOutId: message.optOutId,
+    reason: message.reason,
+    device: expect.objectContaining({ deviceId: message.deviceId }),
+  });
+
+  // A FIFO flow: the device id is the message group, which SQS would refuse as it is.
+  const window = unavailability({ unavailabilityId: `UA-ü${tag}`, deviceId: `DÉV-🔌${tag.slice(0, 4)}` });
+  const queued = await post('/v1/dacs/unavailability', window);
+  expect(queued.status).toBe(202);
+  const delivered = await waitForState(String(queued.body.messageId), ['DELIVERED', 'DEAD_LETTERED']);
+  expect(delivered.state).toBe('DELIVERED');
 }, 60_000);
