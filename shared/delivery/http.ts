@@ -64,151 +64,198 @@ export function resolvePath(target: DeliveryTarget, env?: Env): string {
   return optionalString(target.pathEnv, target.defaultPath, env);
 }
 
+/** What one deliverer holds: its transport, clock, timeout, credentials and the base URLs read so far. */
+interface Deliverer {
+  readonly fetch: FetchLike;
+  readonly now: () => number;
+  readonly timeoutMs: number;
+  readonly credentials: CredentialsProvider;
+  readonly env: Env | undefined;
+  readonly baseUrls: Map<TargetSystem, string>;
+}
+
+/** A request checked and serialised, ready to send (and to send again after a token refresh). */
+interface Prepared {
+  readonly system: TargetSystem;
+  readonly call: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly payload: string;
+}
+
+/** The receiver's answer, read whole. */
+interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  readonly durationMs: number;
+}
+
 export function createDeliverer(deps: DelivererDeps = {}): Deliver {
-  const fetchFn: FetchLike = deps.fetch ?? ((input, init) => fetch(input, init));
-  const now = deps.now ?? (() => performance.now());
   const timeoutMs = optionalNumber('HTTP_TIMEOUT_MS', DEFAULT_HTTP_TIMEOUT_MS, deps.env);
-  const credentials =
-    deps.credentials ??
-    createCredentialsProvider({
-      timeoutMs,
-      ...(deps.env !== undefined && { env: deps.env }),
-      ...(deps.fetch !== undefined && { fetch: deps.fetch }),
-    });
-  const baseUrls = new Map<TargetSystem, string>();
-
-  /** Read once per system, on first use, so a function that only talks to DACS needs no DERMS_BASE_URL. */
-  function baseUrlFor(system: TargetSystem): string {
-    let base = baseUrls.get(system);
-    if (base === undefined) {
-      const key = `${system}_BASE_URL`;
-      let raw: string;
-      try {
-        raw = requireString(key, deps.env);
-      } catch (cause) {
-        // Retryable like unfilled credentials: fixing the configuration delivers what is waiting.
-        throw new DeliveryError(`Cannot deliver to ${system}: environment variable ${key} is not set`, {
-          retryable: true,
-          cause,
-        });
-      }
-      if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) {
-        throw new DeliveryError(`Cannot deliver to ${system}: ${key} is not an http(s) URL`, {
-          retryable: true,
-          cause: new ConfigurationError(`${key} is not an http(s) URL`, { key }),
-        });
-      }
-      base = raw.replace(/\/+$/, '');
-      baseUrls.set(system, base);
-    }
-    return base;
-  }
-
-  async function authorizationFor(system: TargetSystem): Promise<string | undefined> {
-    try {
-      return await credentials.authorizationHeader(system);
-    } catch (cause) {
-      if (cause instanceof DeliveryError) throw cause;
-      throw new DeliveryError(`Cannot deliver to ${system}: no credentials (${String(cause)})`, {
-        retryable: true,
-        cause,
-      });
-    }
-  }
-
-  return async function deliver(request: DeliveryRequest): Promise<DeliveryResult> {
-    const { system } = request;
-    const path = request.path.startsWith('/') ? request.path : `/${request.path}`;
-    const call = `POST ${path}`;
-    const url = `${baseUrlFor(system)}${path}`;
-
-    for (const [name, value] of [
-      ['Idempotency-Key', request.idempotencyKey],
-      ['X-Correlation-Id', request.correlationId],
-    ] as const) {
-      // A bug of ours, not data: every message has a business key and a message id.
-      if (typeof value !== 'string' || value === '') {
-        throw new DeliveryError(`Cannot send ${call} to ${system}: ${name} is missing or empty`, {
-          retryable: false,
-        });
-      }
-    }
-    // Any identifier survives as a header; visible ASCII without `%` goes out byte for byte as it is.
-    const idempotencyKey = encodeHeaderKey(request.idempotencyKey);
-    const correlationId = encodeHeaderKey(request.correlationId);
-    let payload: string | undefined;
-    try {
-      payload = JSON.stringify(request.body);
-    } catch (cause) {
-      throw new DeliveryError(`Cannot send ${call} to ${system}: the body is not serialisable as JSON`, {
-        retryable: false,
-        cause,
-      });
-    }
-    if (payload === undefined) {
-      throw new DeliveryError(`Cannot send ${call} to ${system}: there is no body`, { retryable: false });
-    }
-
-    const send = async (authorization: string | undefined) => {
-      const headers: Record<string, string> = {
-        'Content-Type': 'application/json',
-        Accept: 'application/json',
-        'Idempotency-Key': idempotencyKey,
-        'X-Correlation-Id': correlationId,
-        'User-Agent': USER_AGENT,
-      };
-      if (authorization !== undefined) headers.Authorization = authorization;
-      const startedAt = now();
-      try {
-        const response = await fetchFn(url, {
-          method: 'POST',
-          headers,
-          body: payload,
-          redirect: 'manual',
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        // Read inside the timeout: a receiver that stalls mid-body is as dead as a silent one.
-        const text = await response.text();
-        return { status: response.status, headers: response.headers, text, durationMs: now() - startedAt };
-      } catch (cause) {
-        const message = isTimeout(cause)
-          ? `${system} did not answer ${call} within ${timeoutMs} ms`
-          : `${system} could not be reached for ${call}: ${networkReason(cause)}`;
-        throw new DeliveryError(message, { retryable: true, cause });
-      }
-    };
-
-    let authorization = await authorizationFor(system);
-    let answer = await send(authorization);
-    let refreshed = false;
-    if (answer.status === 401 && authorization !== undefined) {
-      // The token may have been revoked or rotated early: fetch a new one and try once more.
-      credentials.invalidate(system, authorization);
-      authorization = await authorizationFor(system);
-      answer = await send(authorization);
-      refreshed = true;
-    }
-
-    const outcome = classifyHttpStatus(answer.status);
-    if (outcome === 'ok') {
-      return {
-        status: answer.status,
-        durationMs: Math.round(answer.durationMs),
-        ...(answer.text !== '' && { body: answer.text }),
-      };
-    }
-    const retryAfterSeconds = parseRetryAfter(answer.headers.get('retry-after'), new Date());
-    const responseBody = trimBody(answer.text);
-    throw new DeliveryError(
-      `${system} answered ${answer.status} to ${call}${refreshed ? ' (after a token refresh)' : ''}`,
-      {
-        retryable: outcome === 'retryable',
-        statusCode: answer.status,
-        ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
-        ...(responseBody !== undefined && { responseBody }),
-      },
-    );
+  const deliverer: Deliverer = {
+    fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
+    now: deps.now ?? (() => performance.now()),
+    timeoutMs,
+    credentials:
+      deps.credentials ??
+      createCredentialsProvider({
+        timeoutMs,
+        ...(deps.env !== undefined && { env: deps.env }),
+        ...(deps.fetch !== undefined && { fetch: deps.fetch }),
+      }),
+    env: deps.env,
+    baseUrls: new Map(),
   };
+  return (request) => deliverWith(deliverer, request);
+}
+
+async function deliverWith(deliverer: Deliverer, request: DeliveryRequest): Promise<DeliveryResult> {
+  const prepared = prepare(request, baseUrlFor(deliverer, request.system));
+  const { system } = prepared;
+  let authorization = await authorizationFor(deliverer.credentials, system);
+  let answer = await send(deliverer, prepared, authorization);
+  let refreshed = false;
+  if (answer.status === 401 && authorization !== undefined) {
+    // The token may have been revoked or rotated early: fetch a new one and try once more.
+    deliverer.credentials.invalidate(system, authorization);
+    authorization = await authorizationFor(deliverer.credentials, system);
+    answer = await send(deliverer, prepared, authorization);
+    refreshed = true;
+  }
+  const outcome = classifyHttpStatus(answer.status);
+  if (outcome === 'ok') {
+    return {
+      status: answer.status,
+      durationMs: Math.round(answer.durationMs),
+      ...(answer.text !== '' && { body: answer.text }),
+    };
+  }
+  const retryAfterSeconds = parseRetryAfter(answer.headers.get('retry-after'), new Date());
+  const responseBody = trimBody(answer.text);
+  throw new DeliveryError(
+    `${system} answered ${answer.status} to ${prepared.call}${refreshed ? ' (after a token refresh)' : ''}`,
+    {
+      retryable: outcome === 'retryable',
+      statusCode: answer.status,
+      ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+      ...(responseBody !== undefined && { responseBody }),
+    },
+  );
+}
+
+/** Read once per system, on first use, so a function that only talks to DACS needs no DERMS_BASE_URL. */
+function baseUrlFor({ baseUrls, env }: Deliverer, system: TargetSystem): string {
+  const known = baseUrls.get(system);
+  if (known !== undefined) return known;
+  const key = `${system}_BASE_URL`;
+  let raw: string;
+  try {
+    raw = requireString(key, env);
+  } catch (cause) {
+    // Retryable like unfilled credentials: fixing the configuration delivers what is waiting.
+    throw new DeliveryError(`Cannot deliver to ${system}: environment variable ${key} is not set`, {
+      retryable: true,
+      cause,
+    });
+  }
+  if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) {
+    throw new DeliveryError(`Cannot deliver to ${system}: ${key} is not an http(s) URL`, {
+      retryable: true,
+      cause: new ConfigurationError(`${key} is not an http(s) URL`, { key }),
+    });
+  }
+  const base = raw.replace(/\/+$/, '');
+  baseUrls.set(system, base);
+  return base;
+}
+
+async function authorizationFor(
+  credentials: CredentialsProvider,
+  system: TargetSystem,
+): Promise<string | undefined> {
+  try {
+    return await credentials.authorizationHeader(system);
+  } catch (cause) {
+    if (cause instanceof DeliveryError) throw cause;
+    throw new DeliveryError(`Cannot deliver to ${system}: no credentials (${String(cause)})`, {
+      retryable: true,
+      cause,
+    });
+  }
+}
+
+/** Checks the contract's headers and serialises the body; a failure here is a bug of ours, permanent. */
+function prepare(request: DeliveryRequest, baseUrl: string): Prepared {
+  const { system } = request;
+  const path = request.path.startsWith('/') ? request.path : `/${request.path}`;
+  const call = `POST ${path}`;
+  for (const [name, value] of [
+    ['Idempotency-Key', request.idempotencyKey],
+    ['X-Correlation-Id', request.correlationId],
+  ] as const) {
+    // Every message has a business key and a message id.
+    if (typeof value !== 'string' || value === '') {
+      throw new DeliveryError(`Cannot send ${call} to ${system}: ${name} is missing or empty`, {
+        retryable: false,
+      });
+    }
+  }
+  let payload: string | undefined;
+  try {
+    payload = JSON.stringify(request.body);
+  } catch (cause) {
+    throw new DeliveryError(`Cannot send ${call} to ${system}: the body is not serialisable as JSON`, {
+      retryable: false,
+      cause,
+    });
+  }
+  if (payload === undefined) {
+    throw new DeliveryError(`Cannot send ${call} to ${system}: there is no body`, { retryable: false });
+  }
+  const headers = {
+    'Content-Type': 'application/json',
+    Accept: 'application/json',
+    // Any identifier survives as a header; visible ASCII without `%` goes out byte for byte as it is.
+    'Idempotency-Key': encodeHeaderKey(request.idempotencyKey),
+    'X-Correlation-Id': encodeHeaderKey(request.correlationId),
+    'User-Agent': USER_AGENT,
+  };
+  return { system, call, url: `${baseUrl}${path}`, headers, payload };
+}
+
+/** One POST; a network failure or time-out is a retryable {@link DeliveryError}. */
+async function send(
+  deliverer: Deliverer,
+  prepared: Prepared,
+  authorization: string | undefined,
+): Promise<Answer> {
+  const { system, call, timeoutMs } = { ...prepared, timeoutMs: deliverer.timeoutMs };
+  const headers =
+    authorization === undefined ? prepared.headers : { ...prepared.headers, Authorization: authorization };
+  const startedAt = deliverer.now();
+  try {
+    const response = await deliverer.fetch(prepared.url, {
+      method: 'POST',
+      headers,
+      body: prepared.payload,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    // Read inside the timeout: a receiver that stalls mid-body is as dead as a silent one.
+    const text = await response.text();
+    return {
+      status: response.status,
+      headers: response.headers,
+      text,
+      durationMs: deliverer.now() - startedAt,
+    };
+  } catch (cause) {
+    const message = isTimeout(cause)
+      ? `${system} did not answer ${call} within ${timeoutMs} ms`
+      : `${system} could not be reached for ${call}: ${networkReason(cause)}`;
+    throw new DeliveryError(message, { retryable: true, cause });
+  }
 }
 
 let defaultDeliverer: Deliver | undefined;
