@@ -29,6 +29,8 @@ export const METRIC = {
   UncorrelatedAck: 'UncorrelatedAck',
   ConsolidatedAckSent: 'ConsolidatedAckSent',
   FollowUpAckSent: 'FollowUpAckSent',
+  /** A message was queued (and answered 202) but its idempotency record could not be completed. */
+  IngestBookkeepingFailed: 'IngestBookkeepingFailed',
 } as const;
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 

@@ -5,6 +5,16 @@
  * Fault rules apply in the order they were added. `delay` rules add up; the first `status` or `reset`
  * rule ends the call, which is then not recorded. `silent` (DERMS) and `headEndFail` (DERMS, a local
  * extension) only mark the call for the simulator's asynchronous behaviour.
+ *
+ * Repeats are dropped, as the contract asks of every receiver: a call whose `Idempotency-Key` was
+ * already applied on the same route (its route answered 2xx) is answered with that first answer (same
+ * status and body) and applies nothing: its route and `afterAnswer` do not run (no DACS flag change, no
+ * second DERMS acknowledgement). The repeat is still recorded, with `duplicate: true`, so tests can
+ * count redundant deliveries. "Already applied" is decided when the call would apply, after any
+ * `delay`: of two overlapping deliveries, the one that applies first wins and the other is the repeat.
+ * A call answered by a `status` or `reset` rule applies nothing and is not remembered, so the next
+ * delivery of its key applies. Calls without an `Idempotency-Key` always apply. `DELETE /sim/calls`
+ * forgets the recorded calls, the delivery counts and the applied keys, so a test starts clean.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -52,6 +62,8 @@ export interface RecordedCall {
   readonly correlationId: string | null;
   /** 1 for the first call with this `Idempotency-Key`, 2 for the next, … (null without a key). */
   readonly delivery: number | null;
+  /** True when the call repeated an `Idempotency-Key` already applied on its route: answered, not applied. */
+  duplicate: boolean;
 }
 
 /** The sync request id of a body, wherever the mapping put it. */
@@ -214,12 +226,15 @@ export interface SimAnswer {
 
 export interface SimulatorOptions {
   readonly name: string;
-  /** Routes by exact path (POST). The answer is written after any `delay`. */
+  /**
+   * Routes by exact path (POST): they apply the call and answer it. The answer is written after any
+   * `delay`. A repeat of an applied `Idempotency-Key` never reaches its route.
+   */
   readonly routes: Readonly<Record<string, (call: SimCall) => SimAnswer>>;
   readonly actions: readonly FaultAction[];
   /** Extra GET routes under `/sim/` (e.g. devices), before the shared control API. */
   readonly control?: (method: string, url: URL) => SimAnswer | undefined;
-  /** Runs after a call is recorded and answered (e.g. the DERMS asynchronous ack). */
+  /** Runs after a call is recorded, applied and answered (e.g. the DERMS asynchronous ack); not for a repeat. */
   readonly afterAnswer?: (call: SimCall) => void;
   readonly log?: (line: string) => void;
 }
@@ -251,6 +266,9 @@ export function createSimulator(options: SimulatorOptions): Simulator {
   const calls: RecordedCall[] = [];
   const rules: FaultRule[] = [];
   const deliveries = new Map<string, number>();
+  /** The first 2xx answer per route and `Idempotency-Key`: what a repeat is answered with. */
+  const applied = new Map<string, SimAnswer>();
+  const appliedKey = (path: string, idempotencyKey: string) => `${path} ${idempotencyKey}`;
 
   const control = async (req: IncomingMessage, res: ServerResponse, url: URL, raw: string) => {
     const method = req.method ?? 'GET';
@@ -263,6 +281,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     if (url.pathname === '/sim/calls' && method === 'DELETE') {
       calls.length = 0;
       deliveries.clear();
+      applied.clear();
       return send(res, 204);
     }
     if (url.pathname === '/sim/deliveries' && method === 'GET') {
@@ -308,12 +327,13 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     const correlationId = header(req, 'x-correlation-id');
     const decision = decideFaults(rules, callFacts(url.pathname, body, idempotencyKey));
     let delivery: number | null = null;
+    let recorded: RecordedCall | undefined;
     if (!decision.status && !decision.reset) {
       if (idempotencyKey !== null) {
         delivery = (deliveries.get(idempotencyKey) ?? 0) + 1;
         deliveries.set(idempotencyKey, delivery);
       }
-      calls.push({
+      recorded = {
         path: url.pathname,
         method: 'POST',
         receivedAt: new Date().toISOString(),
@@ -321,7 +341,9 @@ export function createSimulator(options: SimulatorOptions): Simulator {
         idempotencyKey,
         correlationId,
         delivery,
-      });
+        duplicate: false,
+      };
+      calls.push(recorded);
     }
     const call: SimCall = {
       path: url.pathname,
@@ -350,7 +372,17 @@ export function createSimulator(options: SimulatorOptions): Simulator {
         retryAfterSeconds !== undefined ? { 'Retry-After': String(retryAfterSeconds) } : {},
       );
     }
+    const key = idempotencyKey === null ? undefined : appliedKey(url.pathname, idempotencyKey);
+    const first = key === undefined ? undefined : applied.get(key);
+    if (first) {
+      if (recorded) recorded.duplicate = true;
+      options.log?.(
+        `[${options.name}] repeat of Idempotency-Key ${idempotencyKey} on ${url.pathname}: dropped`,
+      );
+      return send(res, first.status, first.body);
+    }
     const answer = route(call);
+    if (key !== undefined && answer.status >= 200 && answer.status < 300) applied.set(key, answer);
     send(res, answer.status, answer.body);
     options.afterAnswer?.(call);
   };

@@ -1,6 +1,8 @@
 /**
  * The DACS simulator (port 3002). It answers both acknowledgement routes and keeps each device's
  * head-end registration flag from `deviceHeadendStatus`, readable at `GET /sim/devices/{deviceId}`.
+ * A repeat of an acknowledgement whose `Idempotency-Key` was already applied is answered as the first
+ * was and changes no flag (core.ts), as DACS drops it.
  */
 
 import { createSimulator, type SimCall, type Simulator } from '#local/simulators/core.ts';

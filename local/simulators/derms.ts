@@ -7,6 +7,9 @@
  * Local extension of the control API: the fault action `headEndFail` with `match.deviceId` makes that
  * device report FAILED (with the rule's `message`, if any), to play a head-end failure.
  * `silent` accepts and records an enrollment sync but never acknowledges it.
+ *
+ * A repeat of an enrollment sync, opt-out or unavailability whose `Idempotency-Key` was already applied
+ * is answered as the first was and not applied again (core.ts): in particular, no second round of acks.
  */
 import { createSimulator, type SimCall, type Simulator } from '#local/simulators/core.ts';
 import { FLOWS } from '#shared/flows/registry.ts';
@@ -221,9 +224,8 @@ export function createDermsSimulator(options: DermsSimulatorOptions = {}): Derms
     control: (method, url) =>
       method === 'GET' && url.pathname === '/sim/acks' ? { status: 200, body: acksSent } : undefined,
     afterAnswer: (call) => {
+      // A redelivery of an applied sync (same Idempotency-Key) never gets here: it is acknowledged once.
       if (call.path !== routes.enrollmentSync || call.decision.silent) return;
-      // A redelivery of the same sync (same Idempotency-Key) is a duplicate to DERMS: acknowledged once.
-      if (call.delivery !== null && call.delivery > 1) return;
       acknowledge(call).catch((error: unknown) => log(`[derms] ack failed: ${(error as Error).message}`));
     },
     log,

@@ -8,8 +8,38 @@
  *   same key, same body  → the stored answer, with `duplicate: true` (response hook)
  *   same key, other body → IdempotencyValidationError → 409
  *   same key, in flight  → 503 with Retry-After: nothing was accepted by this call
+ *
+ * The answer tells the truth: 202 once the message is on the queue, 503 only when this call queued
+ * nothing. The steps are
+ *   1. INPROGRESS idempotency record (Powertools)   2. trace (ACCEPTED)   3. SendMessage
+ *   4. COMPLETED idempotency record (Powertools)
+ * A failure in 1–3 answers 503 (or the 4xx it deserves). Once step 3 has succeeded the answer is 202
+ * whatever happens next: a failed step 4 is logged at error level, counted (`IngestBookkeepingFailed`)
+ * and written once more, and the caller still gets its 202. (A SendMessage that fails ambiguously, e.g.
+ * a timeout after SQS took it, still answers 503; the retry then sends the same messageId, below.)
+ *
+ * A queue and a table cannot be written atomically, so a crash between 3 and 4 (or step 4 failing twice)
+ * leaves the key INPROGRESS with no proof either way. Three things keep that correct:
+ *   - The messageId is derived from flow, business key and body hash ({@link messageIdFor}), so every
+ *     attempt at the same message uses the same messageId, trace and FIFO deduplication id.
+ *   - While Powertools' in-progress window lasts (the Lambda's remaining time), a retry is answered
+ *     503 (nothing accepted by that call). After it, Powertools lets the retry run again, and the
+ *     retry finds the trace of step 2 already there (`recover`): a trace the process function has
+ *     already moved on (RETRYING, DELIVERED, …) proves the message was queued, so nothing is sent; a
+ *     trace still ACCEPTED may or may not have been queued, so the same message is sent again. The
+ *     answer carries the same messageId with `duplicate: true`, and Powertools then completes the key.
+ *   - A second copy of a messageId is what SQS at-least-once delivery produces anyway: FIFO queues drop
+ *     it within 5 minutes, the process function skips a message whose trace is DELIVERED/SUPERSEDED,
+ *     and the receivers drop a repeated Idempotency-Key. The effect stays single; nothing is lost.
+ * Crash by crash: before 1 or 2 → nothing queued, the retry starts over; between 2 and 3 → the retry
+ * finds an ACCEPTED trace and queues; between 3 and 4 → the retry finds the trace and queues the same
+ * messageId again only if nobody has processed it yet; after 4 → a plain duplicate.
+ *
+ * Limit (Powertools' own): only the idempotency record holds the body hash, so a *different* body for
+ * the same key that arrives after such a crash and after the in-progress window is taken as a new
+ * message instead of a 409. Without a crash, 409 holds for the whole retention.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   IdempotencyAlreadyInProgressError,
   IdempotencyConfig,
@@ -36,7 +66,7 @@ import {
 import { countMetric, logger, METRIC, tracer } from '#shared/observability.ts';
 import { enqueueMessage } from '#shared/queue/envelope.ts';
 import { DEFAULT_RETENTION_DAYS, IDEMPOTENCY_TABLE, RETENTION_DAYS_ENV } from '#shared/store/tables.ts';
-import { createTrace, deleteTrace } from '#shared/trace/store.ts';
+import { createTrace, deleteTrace, getTrace, TRACE_STATES } from '#shared/trace/store.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -65,6 +95,18 @@ export function canonicalJson(value: unknown): string {
 
 const bodyHash = (body: unknown): string => createHash('sha256').update(canonicalJson(body)).digest('hex');
 
+/**
+ * The messageId of one message: a UUID (RFC 9562 version 8, name-based) from the flow, the business key
+ * and the body hash. Every attempt at the same message gets the same id; another body gets another id.
+ */
+export function messageIdFor(flowId: string, businessKey: string, hash: string): string {
+  const bytes = createHash('sha256').update(`${flowId}\n${businessKey}\n${hash}`).digest().subarray(0, 16);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 const deprecationHeaders = (flow: FlowDefinition): Record<string, string> =>
   flow.deprecated
     ? { Deprecation: 'true', Link: `<${FLOWS.assetSyncAck.route.path}>; rel="successor-version"` }
@@ -77,6 +119,15 @@ interface AcceptInput {
   message: unknown;
   callerId: string;
 }
+
+/** What one call did, readable even when Powertools throws after the function returned. */
+interface Progress {
+  /** Set as soon as SendMessage succeeded in this call: from then on the answer is 202. */
+  queued?: Accepted;
+}
+
+const isConditionalCheckFailure = (error: unknown): boolean =>
+  (error as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
 
 export function createIngestHandler(flow: FlowDefinition) {
   const maxBodyBytes = optionalNumber('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES);
@@ -95,13 +146,29 @@ export function createIngestHandler(flow: FlowDefinition) {
     awsSdkV3Client: dynamoClient(),
   });
 
-  /** Runs once per business key: trace, then queue. A failure deletes the idempotency record. */
+  /**
+   * Runs once per business key (Powertools holds the key INPROGRESS meanwhile): trace, then queue. A
+   * failure before the message is queued deletes the idempotency record and answers 503.
+   */
   const acceptOnce = makeIdempotent(
-    async (input: AcceptInput): Promise<Accepted> => {
-      const messageId = randomUUID();
-      const receivedAt = new Date();
+    async (input: AcceptInput, progress: Progress): Promise<Accepted> => {
+      const messageId = messageIdFor(flow.id, input.businessKey, input.bodyHash);
+      let receivedAt = new Date();
       const keys = flow.traceKeys(input.message);
-      await createTrace({ messageId, flow: flow.id, businessKey: input.businessKey, keys, receivedAt });
+      const trace = { messageId, flow: flow.id, businessKey: input.businessKey, keys, receivedAt };
+      let recovering = false;
+      try {
+        await createTrace(trace);
+      } catch (error) {
+        if (!isConditionalCheckFailure(error)) throw error;
+        const earlier = await recover(messageId);
+        if (earlier === 'queued') return { messageId, status: 'ACCEPTED', duplicate: true };
+        if (earlier === 'absent') await createTrace(trace);
+        else {
+          receivedAt = earlier;
+          recovering = true;
+        }
+      }
       try {
         await enqueueMessage(
           flow,
@@ -116,10 +183,13 @@ export function createIngestHandler(flow: FlowDefinition) {
           flow.queue.messageGroupId ? { groupId: flow.queue.messageGroupId(input.message) } : {},
         );
       } catch (cause) {
-        // Not queued means not accepted: remove the trace so support never chases a message that does not exist.
-        await deleteTrace(messageId).catch((error: unknown) =>
-          logger.error('Could not remove trace', { messageId, error }),
-        );
+        // Not queued means not accepted: remove the trace so support never chases a message that does
+        // not exist. A trace found from an earlier attempt stays: that attempt may have queued it.
+        if (!recovering) {
+          await deleteTrace(messageId).catch((error: unknown) =>
+            logger.error('Could not remove trace', { messageId, error }),
+          );
+        }
         throw new HttpError(
           503,
           'Service unavailable',
@@ -130,12 +200,72 @@ export function createIngestHandler(flow: FlowDefinition) {
           },
         );
       }
-      logger.info('Message accepted', { flow: flow.id, messageId, businessKey: input.businessKey, ...keys });
-      countMetric(METRIC.MessageReceived, flow.id);
-      return { messageId, status: 'ACCEPTED', duplicate: false };
+      progress.queued = { messageId, status: 'ACCEPTED', duplicate: recovering };
+      return progress.queued;
     },
     { persistenceStore, config: idempotencyConfig },
   );
+
+  /**
+   * The trace of this very message exists already, so an earlier attempt got at least that far and then
+   * died or lost its idempotency record. 'queued' when the process function has seen it (nothing to
+   * send); 'absent' when it is gone or older than the retention (a leftover TTL has not removed yet),
+   * so this is a first attempt after all; else its receivedAt: it may or may not be on the queue, so it
+   * is sent again under the same messageId.
+   */
+  async function recover(messageId: string): Promise<'queued' | 'absent' | Date> {
+    const earlier = await getTrace(messageId);
+    if (!earlier) return 'absent';
+    const receivedAt = new Date(earlier.receivedAt);
+    if (receivedAt.getTime() + retentionSeconds * 1000 <= Date.now()) {
+      await deleteTrace(messageId);
+      return 'absent';
+    }
+    logger.warn('Earlier attempt at this message found', { flow: flow.id, messageId, state: earlier.state });
+    return earlier.state === TRACE_STATES.ACCEPTED ? receivedAt : 'queued';
+  }
+
+  /** Accepts the message; once it is on the queue, the answer is 202 whatever fails afterwards. */
+  async function accept(input: AcceptInput): Promise<Accepted> {
+    const progress: Progress = {};
+    try {
+      return await acceptWithRetry(input, progress);
+    } catch (error) {
+      const queued = progress.queued;
+      if (!queued) throw error;
+      // On the queue but the idempotency record is not COMPLETED: say so loudly, try once more, answer 202.
+      countMetric(METRIC.IngestBookkeepingFailed, flow.id);
+      const repaired = await persistenceStore.saveSuccess(input as never, queued as never).then(
+        () => true,
+        (repairError: unknown) => {
+          logger.error('Could not complete the idempotency record on the second try either', {
+            flow: flow.id,
+            messageId: queued.messageId,
+            error: repairError,
+          });
+          return false;
+        },
+      );
+      logger.error('Message queued, but its idempotency record was not completed; answered 202', {
+        flow: flow.id,
+        messageId: queued.messageId,
+        businessKey: input.businessKey,
+        repaired,
+        error,
+      });
+      return queued;
+    } finally {
+      if (progress.queued) {
+        logger.info('Message accepted', {
+          flow: flow.id,
+          messageId: progress.queued.messageId,
+          businessKey: input.businessKey,
+          ...flow.traceKeys(input.message),
+        });
+        countMetric(METRIC.MessageReceived, flow.id);
+      }
+    }
+  }
 
   const handle = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
     const headers = deprecationHeaders(flow);
@@ -166,7 +296,7 @@ export function createIngestHandler(flow: FlowDefinition) {
       if (!result.ok) throw new ValidationError(result.violations);
       const businessKey = flow.businessKey(result.value);
       idempotencyConfig.registerLambdaContext(context);
-      const accepted = await acceptWithRetry({
+      const accepted = await accept({
         idempotencyKey: `${flow.id}:${businessKey}`,
         bodyHash: bodyHash(body),
         businessKey,
@@ -218,10 +348,10 @@ export function createIngestHandler(flow: FlowDefinition) {
   };
 
   /** The same key in flight from a parallel call: wait briefly for its answer rather than failing at once. */
-  async function acceptWithRetry(input: AcceptInput, attempts = 5): Promise<Accepted> {
+  async function acceptWithRetry(input: AcceptInput, progress: Progress, attempts = 5): Promise<Accepted> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return (await acceptOnce(input)) as Accepted;
+        return (await acceptOnce(input, progress)) as Accepted;
       } catch (error) {
         if (!(error instanceof IdempotencyAlreadyInProgressError)) throw error;
         if (attempt >= attempts) {

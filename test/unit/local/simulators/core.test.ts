@@ -186,3 +186,124 @@ describe('createSimulator', () => {
     expect((await post('/v1/unknown', {})).status).toBe(404);
   });
 });
+
+describe('createSimulator drops repeats of an applied Idempotency-Key', () => {
+  let sim: Simulator;
+  let base: string;
+  const applied: unknown[] = [];
+  const after: unknown[] = [];
+  beforeAll(async () => {
+    sim = createSimulator({
+      name: 'TEST',
+      actions: ['status', 'delay', 'reset'],
+      routes: {
+        '/v1/thing': (call) => {
+          applied.push(call.body);
+          return (call.body as { refuse?: boolean } | null)?.refuse
+            ? { status: 409, body: { refused: true } }
+            : { status: 202, body: { ok: applied.length } };
+        },
+        '/v1/other': (call) => {
+          applied.push(call.body);
+          return { status: 200, body: { other: true } };
+        },
+      },
+      afterAnswer: (call) => after.push(call.body),
+    });
+    await sim.listen(0);
+    base = `http://127.0.0.1:${(sim.server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => sim.close());
+  beforeEach(async () => {
+    await fetch(`${base}/sim/calls`, { method: 'DELETE' });
+    await fetch(`${base}/sim/faults`, { method: 'DELETE' });
+    applied.length = 0;
+    after.length = 0;
+  });
+
+  const post = async (path: string, body: unknown, key: string | null = 'K1') => {
+    const response = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(key === null ? {} : { 'Idempotency-Key': key }) },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json().catch(() => null) };
+  };
+  const calls = async () =>
+    (await (await fetch(`${base}/sim/calls`)).json()) as {
+      path: string;
+      body: unknown;
+      delivery: number | null;
+      duplicate: boolean;
+    }[];
+  const fault = (rule: unknown) =>
+    fetch(`${base}/sim/faults`, { method: 'POST', body: JSON.stringify(rule) });
+
+  it('answers a repeat as the first was, records it as a duplicate, and applies it once', async () => {
+    const first = await post('/v1/thing', { n: 1 });
+    const repeat = await post('/v1/thing', { n: 2 });
+    expect(first).toEqual({ status: 202, body: { ok: 1 } });
+    expect(repeat).toEqual(first);
+    expect(applied).toEqual([{ n: 1 }]);
+    expect(after).toEqual([{ n: 1 }]);
+    expect((await calls()).map((c) => [c.body, c.delivery, c.duplicate])).toEqual([
+      [{ n: 1 }, 1, false],
+      [{ n: 2 }, 2, true],
+    ]);
+  });
+
+  it('remembers keys per route, and always applies a call without a key', async () => {
+    await post('/v1/thing', { n: 1 });
+    expect((await post('/v1/other', { n: 2 })).status).toBe(200);
+    await post('/v1/thing', { n: 3 }, null);
+    await post('/v1/thing', { n: 4 }, null);
+    expect(applied).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+    expect((await calls()).every((c) => !c.duplicate)).toBe(true);
+  });
+
+  it('does not remember a call its route refused: the next delivery applies', async () => {
+    expect((await post('/v1/thing', { refuse: true })).status).toBe(409);
+    expect((await post('/v1/thing', { n: 2 })).status).toBe(202);
+    expect(applied).toEqual([{ refuse: true }, { n: 2 }]);
+    expect((await calls()).map((c) => c.duplicate)).toEqual([false, false]);
+  });
+
+  it('does not remember a call answered by a status or reset rule: the later delivery applies', async () => {
+    await fault({ match: { businessKey: 'K1' }, action: 'status', status: 503, times: 1 });
+    await fault({ match: { businessKey: 'K2' }, action: 'reset', times: 1 });
+    expect((await post('/v1/thing', { n: 1 })).status).toBe(503);
+    await expect(post('/v1/thing', { n: 2 }, 'K2')).rejects.toThrow();
+    expect(applied).toEqual([]);
+    expect((await post('/v1/thing', { n: 3 })).status).toBe(202);
+    expect((await post('/v1/thing', { n: 4 }, 'K2')).status).toBe(202);
+    expect((await post('/v1/thing', { n: 5 })).status).toBe(202);
+    expect(applied).toEqual([{ n: 3 }, { n: 4 }]);
+    expect((await calls()).map((c) => [c.body, c.duplicate])).toEqual([
+      [{ n: 3 }, false],
+      [{ n: 4 }, false],
+      [{ n: 5 }, true],
+    ]);
+  });
+
+  it('forgets applied keys with DELETE /sim/calls', async () => {
+    await post('/v1/thing', { n: 1 });
+    expect((await fetch(`${base}/sim/calls`, { method: 'DELETE' })).status).toBe(204);
+    await post('/v1/thing', { n: 2 });
+    expect(applied).toEqual([{ n: 1 }, { n: 2 }]);
+    expect((await calls()).map((c) => [c.delivery, c.duplicate])).toEqual([[1, false]]);
+  });
+
+  it('of two overlapping deliveries, applies the first to arrive at its route and drops the other', async () => {
+    await fault({ match: { businessKey: 'K1' }, action: 'delay', delayMs: 300, times: 1 });
+    const slow = post('/v1/thing', { n: 'slow' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const fast = await post('/v1/thing', { n: 'fast' });
+    expect(fast).toEqual({ status: 202, body: { ok: 1 } });
+    expect(await slow).toEqual(fast);
+    expect(applied).toEqual([{ n: 'fast' }]);
+    expect((await calls()).map((c) => [c.body, c.duplicate])).toEqual([
+      [{ n: 'slow' }, true],
+      [{ n: 'fast' }, false],
+    ]);
+  });
+});

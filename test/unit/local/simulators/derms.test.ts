@@ -1,4 +1,11 @@
-import { enrollmentDevices, planAcks } from '#local/simulators/derms.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createDermsSimulator,
+  type DermsSimulator,
+  enrollmentDevices,
+  planAcks,
+} from '#local/simulators/derms.ts';
 
 const devices = [
   { deviceId: 'D1', headEndSystem: 'H', nicId: 'N1', registrationAction: 'REGISTER' },
@@ -53,5 +60,94 @@ describe('planAcks for a large request', () => {
     expect(acks).toHaveLength(MAX_PARTIAL_ACKS + 1);
     expect(acks.at(-1)).toMatchObject({ final: true, devices: [] });
     expect(acks.flatMap((a) => a.devices.map((d) => d.deviceId))).toEqual(devices.map((d) => d.deviceId));
+  });
+});
+
+describe('the DERMS simulator with repeated enrollment syncs', () => {
+  let integration: Server;
+  let derms: DermsSimulator;
+  let base: string;
+  /** The acks the simulator posted to the (stub) integration. */
+  const acks: { syncRequestId: string; sequence: number; final: boolean }[] = [];
+  const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  beforeAll(async () => {
+    integration = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.url === '/oauth2/token') {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ access_token: 't', expires_in: 3600 }));
+          return;
+        }
+        acks.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        res.writeHead(202, { 'Content-Type': 'application/json' });
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => integration.listen(0, '127.0.0.1', resolve));
+    derms = createDermsSimulator({
+      ackUrl: `${urlOf(integration)}/v1/derms/asset-sync-acks`,
+      tokenUrl: `${urlOf(integration)}/oauth2/token`,
+      ackDelayMs: 5,
+      ackChunkSize: 2,
+    });
+    await derms.listen(0);
+    base = urlOf(derms.server);
+  });
+  afterAll(async () => {
+    await derms.close();
+    await new Promise((resolve) => integration.close(resolve));
+  });
+  beforeEach(async () => {
+    acks.length = 0;
+    await fetch(`${base}/sim/calls`, { method: 'DELETE' });
+    await fetch(`${base}/sim/faults`, { method: 'DELETE' });
+  });
+
+  const sync = (syncRequestId: string) => ({
+    dacsMessageId: syncRequestId,
+    locationInfo: { controllableDevices: devices },
+  });
+  const deliver = (syncRequestId: string) =>
+    fetch(`${base}/v1/enrollment-sync`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': syncRequestId },
+      body: JSON.stringify(sync(syncRequestId)),
+    });
+  /** Waits until the acks stop coming (no new one for 200 ms). */
+  const settled = async () => {
+    let seen = -1;
+    while (seen !== acks.length) {
+      seen = acks.length;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+
+  it('acknowledges a sync once, however often it is delivered, and records every delivery', async () => {
+    const answers = [await deliver('SR-rep'), await deliver('SR-rep'), await deliver('SR-rep')];
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
+    await settled();
+    // Three devices in chunks of two: two partial acks and the final one, sent once.
+    expect(acks.map((a) => [a.syncRequestId, a.sequence, a.final])).toEqual([
+      ['SR-rep', 1, false],
+      ['SR-rep', 2, false],
+      ['SR-rep', 3, true],
+    ]);
+    const calls = (await (await fetch(`${base}/sim/calls`)).json()) as { duplicate: boolean }[];
+    expect(calls.map((c) => c.duplicate)).toEqual([false, true, true]);
+  });
+
+  it('acknowledges the delivery that follows a refused one', async () => {
+    await fetch(`${base}/sim/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ match: { businessKey: 'SR-503' }, action: 'status', status: 503, times: 1 }),
+    });
+    expect((await deliver('SR-503')).status).toBe(503);
+    expect((await deliver('SR-503')).status).toBe(202);
+    await settled();
+    expect(acks.filter((a) => a.final).map((a) => a.syncRequestId)).toEqual(['SR-503']);
+    expect(acks).toHaveLength(3);
   });
 });
