@@ -3,7 +3,9 @@ import {
   ResourceNotFoundException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { jest } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
+import { secretsManagerClient } from '#shared/aws/clients.ts';
 import { createCredentialsProvider } from '#shared/delivery/credentials.ts';
 import { CredentialsNotFilledError } from '#shared/delivery/errors.ts';
 import { ConfigurationError, DeliveryError } from '#shared/errors.ts';
@@ -11,6 +13,19 @@ import { ConfigurationError, DeliveryError } from '#shared/errors.ts';
 const ARN = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:derms-credentials-AbCdEf';
 const TOKEN_URL = 'https://auth.example.com/oauth2/token';
 const FILLED = { clientId: 'derms-client', clientSecret: 'first-secret', tokenUrl: TOKEN_URL };
+
+const ALL_BUT_DATE = [
+  'hrtime',
+  'nextTick',
+  'performance',
+  'queueMicrotask',
+  'setImmediate',
+  'clearImmediate',
+  'setInterval',
+  'clearInterval',
+  'setTimeout',
+  'clearTimeout',
+] as const;
 
 const secretsMock = mockClient(SecretsManagerClient);
 const secrets = new SecretsManagerClient({ region: 'us-west-2' });
@@ -105,28 +120,72 @@ describe('createCredentialsProvider', () => {
       expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     });
 
-    it('caches the secret for its TTL, then reads it again', async () => {
+    describe('with the wall clock faked', () => {
+      // Powertools' secret cache reads `Date` itself, so the clock is faked there rather than injected.
+      beforeEach(() => jest.useFakeTimers({ now: 0, doNotFake: [...ALL_BUT_DATE] }));
+      afterEach(() => jest.useRealTimers());
+
+      it('caches the secret for its max age, then reads it again', async () => {
+        secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(FILLED) });
+        // expires_in 60 → refreshed after 30 s, so every step below needs a new token and so the secret.
+        const endpoint = tokenEndpoint(okToken(60));
+        const provider = createCredentialsProvider({
+          env,
+          fetch: endpoint.fetch,
+          secrets,
+          secretMaxAgeSeconds: 300,
+        });
+
+        await provider.authorizationHeader('DERMS');
+        jest.setSystemTime(31_000);
+        await provider.authorizationHeader('DERMS');
+        expect(endpoint.calls).toHaveLength(2);
+        expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+
+        jest.setSystemTime(331_000);
+        await provider.authorizationHeader('DERMS');
+        expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+      });
+    });
+
+    it('reads the secret through the shared X-Ray-wrapped client by default', async () => {
       secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(FILLED) });
-      let clock = 0;
-      // expires_in 60 → refreshed after 30 s, so every step below needs a new token and so the secret.
-      const endpoint = tokenEndpoint(okToken(60));
+      const provider = createCredentialsProvider({ env, fetch: tokenEndpoint().fetch });
+
+      await expect(provider.authorizationHeader('DERMS')).resolves.toBe('Bearer token-1');
+      expect(secretsMock.commandCalls(GetSecretValueCommand)[0]!.thisValue).toBe(secretsManagerClient());
+    });
+
+    it('shares one secret read among concurrent callers', async () => {
+      secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(FILLED) });
+      const endpoint = tokenEndpoint();
+      const provider = createCredentialsProvider({ env, fetch: endpoint.fetch, secrets });
+
+      await Promise.all(Array.from({ length: 10 }, () => provider.authorizationHeader('DERMS')));
+
+      expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+      expect(endpoint.calls).toHaveLength(1);
+    });
+
+    it("keeps one system's cached secret when another system's secret is not filled", async () => {
+      const DACS_ARN = ARN.replace('derms', 'dacs');
+      secretsMock
+        .on(GetSecretValueCommand, { SecretId: ARN })
+        .resolves({ SecretString: JSON.stringify(FILLED) })
+        .on(GetSecretValueCommand, { SecretId: DACS_ARN })
+        .resolves({ SecretString: '{}' });
+      const endpoint = tokenEndpoint(okToken(20)); // not cached: every call needs the secret
       const provider = createCredentialsProvider({
-        env,
+        env: { ...env, DACS_CREDENTIALS_SECRET_ARN: DACS_ARN },
         fetch: endpoint.fetch,
         secrets,
-        now: () => clock,
-        secretTtlMs: 300_000,
       });
 
       await provider.authorizationHeader('DERMS');
-      clock += 31_000;
+      await failure(provider.authorizationHeader('DACS'));
       await provider.authorizationHeader('DERMS');
-      expect(endpoint.calls).toHaveLength(2);
-      expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
 
-      clock += 300_000;
-      await provider.authorizationHeader('DERMS');
-      expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+      expect(secretsMock.commandCalls(GetSecretValueCommand, { SecretId: ARN })).toHaveLength(1);
     });
 
     it('names the secret to fill when it is empty, as a retryable failure', async () => {
@@ -204,6 +263,7 @@ describe('createCredentialsProvider', () => {
         `DERMS credentials could not be read from secret ${ARN} (DERMS_CREDENTIALS_SECRET_ARN): ResourceNotFoundException`,
       );
       expect(error.retryable).toBe(true);
+      expect(error.cause).toBeInstanceOf(ResourceNotFoundException);
     });
 
     it('re-reads a cached secret once when the token endpoint rejects the client (rotation)', async () => {
