@@ -30,22 +30,35 @@ export const EXCEPTION_NUMBERS = {
   UNCORRELATED_ACK: 1003,
   /** Devices without a terminal status at consolidation. Parameters: count, deadline. */
   DEADLINE: 1004,
-  /** More exceptions than {@link MAX_EXCEPTIONS}; the rest are counted here. Parameters: count omitted. */
+  /**
+   * DERMS refused the enrollment sync for good, or it could not be delivered within the retry window;
+   * every device is reported without status. Parameters: DERMS's answer (or the failure), trimmed.
+   */
+  DERMS_REFUSED: 1005,
+  /** Entries left out to keep exceptionInfo within its bounds. Parameters: how many. */
   TRUNCATED: 1099,
 } as const;
 export type ExceptionNumber = (typeof EXCEPTION_NUMBERS)[keyof typeof EXCEPTION_NUMBERS];
 
-/**
- * At most this many `exceptionInfo` entries (the last one then counts the rest), so that an ack full of
- * unknown devices keeps the body and the frozen header summary bounded (a DynamoDB item holds 400 KB).
- */
+/** At most this many `exceptionInfo` entries, the truncation entry included. */
 export const MAX_EXCEPTIONS = 500;
+
+/**
+ * At most this many bytes of `exceptionInfo` (its JSON, UTF-8), the truncation entry included. Each
+ * entry is within DACS's field limits (comments 254 characters, each parameter 2,000), so one entry is
+ * at most ~7 KB; 64 KiB keeps every body small for DACS and the frozen summary on the header far below
+ * DynamoDB's 400 KB item limit, whatever an ack holds (10,000 unknown devices, 1,000 errors of 2,000
+ * characters).
+ */
+export const MAX_EXCEPTION_INFO_BYTES = 64 * 1024;
 
 export interface ConsolidationHeader {
   readonly syncRequestId: string;
   /** UTC ISO. */
   readonly deadline: string;
   readonly trigger?: ConsolidationTrigger | undefined;
+  /** DERMS's answer when it refused the enrollment sync (trigger DERMS_REFUSED). */
+  readonly refusal?: string | undefined;
 }
 
 export interface DeviceState {
@@ -140,13 +153,43 @@ export function unknownDeviceException(syncRequestId: string, device: UnknownDev
   );
 }
 
-/** Keeps the first {@link MAX_EXCEPTIONS} - 1 entries and counts the rest in a last one. */
-export function capExceptions(entries: ExceptionInfo[]): ExceptionInfo[] {
-  if (entries.length <= MAX_EXCEPTIONS) return entries;
-  const kept = entries.slice(0, MAX_EXCEPTIONS - 1);
+const bytesOf = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
+
+/** The bytes `entries` take as a JSON array, as the budget counts them. */
+export const exceptionInfoBytes = (entries: readonly ExceptionInfo[]): number => bytesOf(entries);
+
+const truncation = (omitted: number): ExceptionInfo =>
+  exception(EXCEPTION_NUMBERS.TRUNCATED, `${omitted} more exceptions omitted`, [String(omitted)]);
+
+/** Entries kept whatever the bounds: `first` before the others, `last` after them. */
+export interface PinnedExceptions {
+  readonly first?: readonly ExceptionInfo[];
+  readonly last?: readonly ExceptionInfo[];
+}
+
+/**
+ * Bounds exceptionInfo to {@link MAX_EXCEPTIONS} entries and {@link MAX_EXCEPTION_INFO_BYTES} bytes:
+ * `entries` are kept in order while they fit, pinned ones (the deadline, refusal or uncorrelated entry)
+ * always, and when any is left out a truncation entry (1099) at the end counts them.
+ */
+export function capExceptions(
+  entries: readonly ExceptionInfo[],
+  { first = [], last = [] }: PinnedExceptions = {},
+): ExceptionInfo[] {
+  const pinned = [...first, ...last];
+  // Room for the pinned entries and a truncation entry is kept whether or not one is needed.
+  let used = bytesOf([...pinned, truncation(MAX_EXCEPTIONS * 1000)]);
+  const room = MAX_EXCEPTIONS - pinned.length - 1;
+  const kept: ExceptionInfo[] = [];
+  for (const entry of entries) {
+    const size = bytesOf(entry) + 1;
+    if (kept.length >= room || used + size > MAX_EXCEPTION_INFO_BYTES) break;
+    kept.push(entry);
+    used += size;
+  }
   const omitted = entries.length - kept.length;
-  kept.push(exception(EXCEPTION_NUMBERS.TRUNCATED, `${omitted} more exceptions omitted`, [String(omitted)]));
-  return kept;
+  const capped = [...first, ...kept, ...last];
+  return omitted > 0 ? [...capped, truncation(omitted)] : capped;
 }
 
 /** The flag and message of each device, in the order given. */
@@ -155,46 +198,74 @@ export function deviceOutcomes(
   devices: readonly DeviceState[],
 ): DeviceOutcome[] {
   const finalAck = header.trigger === 'FINAL_ACK';
+  const refusal = header.trigger === 'DERMS_REFUSED' ? (header.refusal ?? '') : undefined;
   return devices.map((d) => ({
     deviceId: d.deviceId,
     ...assessDevice(d.expected, d.reportedStatus, {
       deadline: header.deadline,
       reportedMessage: d.reportedMessage,
       finalAck,
+      refusal,
     }),
   }));
 }
 
-/** Everything but the device lines: ack errors, unknown devices, devices without status by the deadline. */
+/** The exceptions of the acks given, in ack order: their own errors, then each unknown device once. */
+function acksExceptions(syncRequestId: string, ordered: readonly AckRecord[]): ExceptionInfo[] {
+  const entries: ExceptionInfo[] = [];
+  for (const ack of ordered) entries.push(...ackExceptions(syncRequestId, ack));
+  const seen = new Set<string>();
+  for (const ack of ordered) {
+    for (const device of ack.unknownDevices ?? []) {
+      if (seen.has(device.deviceId)) continue;
+      seen.add(device.deviceId);
+      entries.push(unknownDeviceException(syncRequestId, device));
+    }
+  }
+  return entries;
+}
+
+/** The entry that explains devices without status: DERMS's refusal, or the deadline. Never truncated. */
+function missingStatusException(
+  header: ConsolidationHeader,
+  devices: readonly DeviceState[],
+): ExceptionInfo | undefined {
+  if (header.trigger === 'DERMS_REFUSED') {
+    const answer = header.refusal ?? '';
+    return exception(
+      EXCEPTION_NUMBERS.DERMS_REFUSED,
+      `DERMS refused the enrollment sync ${header.syncRequestId}: ${answer}`,
+      [answer],
+    );
+  }
+  const missing = devices.filter(
+    (d) => d.reportedStatus === undefined || d.reportedStatus === 'PENDING',
+  ).length;
+  if (missing === 0) return undefined;
+  return exception(
+    EXCEPTION_NUMBERS.DEADLINE,
+    `${missing} of ${devices.length} devices had no head-end status at consolidation (deadline ${header.deadline})`,
+    [String(missing), header.deadline],
+  );
+}
+
+/**
+ * Everything but the device lines: ack errors, unknown devices, and devices without status (by the
+ * deadline, or because DERMS refused the sync). Bounded by {@link capExceptions}.
+ */
 export function summarize(
   header: ConsolidationHeader,
   devices: readonly DeviceState[],
   acks: readonly AckRecord[],
 ): AckSummary {
   const ordered = [...acks].sort(ackOrder);
-  const entries: ExceptionInfo[] = [];
-  for (const ack of ordered) entries.push(...ackExceptions(header.syncRequestId, ack));
-  const seen = new Set<string>();
-  for (const ack of ordered) {
-    for (const device of ack.unknownDevices ?? []) {
-      if (seen.has(device.deviceId)) continue;
-      seen.add(device.deviceId);
-      entries.push(unknownDeviceException(header.syncRequestId, device));
-    }
-  }
-  const missing = devices.filter(
-    (d) => d.reportedStatus === undefined || d.reportedStatus === 'PENDING',
-  ).length;
-  if (missing > 0) {
-    entries.push(
-      exception(
-        EXCEPTION_NUMBERS.DEADLINE,
-        `${missing} of ${devices.length} devices had no head-end status at consolidation (deadline ${header.deadline})`,
-        [String(missing), header.deadline],
-      ),
-    );
-  }
-  return { ackError: ordered.some(isAckError), exceptionInfo: capExceptions(entries) };
+  const pinned = missingStatusException(header, devices);
+  return {
+    ackError: ordered.some(isAckError),
+    exceptionInfo: capExceptions(acksExceptions(header.syncRequestId, ordered), {
+      last: pinned ? [pinned] : [],
+    }),
+  };
 }
 
 /** Puts a body together from its frozen parts. `hasError` follows the contract. */
@@ -270,29 +341,33 @@ export function buildUncorrelatedAck(ack: AssetSyncAck): DacsAcknowledgement {
     ackType: ack.ackType,
     errors: ack.errors,
   };
-  const exceptionInfo = capExceptions([
-    exception(
-      EXCEPTION_NUMBERS.UNCORRELATED_ACK,
-      `Acknowledgement ${ack.sequence} at ${ack.ackDateTime} has no recorded sync request ${ack.syncRequestId}; forwarded as reported`,
-      [ack.syncRequestId, ack.ackDateTime, String(ack.sequence)],
-    ),
-    ...ackExceptions(ack.syncRequestId, record),
-  ]);
+  const exceptionInfo = capExceptions(ackExceptions(ack.syncRequestId, record), {
+    first: [
+      exception(
+        EXCEPTION_NUMBERS.UNCORRELATED_ACK,
+        `Acknowledgement ${ack.sequence} at ${ack.ackDateTime} has no recorded sync request ${ack.syncRequestId}; forwarded as reported`,
+        [ack.syncRequestId, ack.ackDateTime, String(ack.sequence)],
+      ),
+    ],
+  });
   return assembleAck(ack.syncRequestId, { ackError: isAckError(record), exceptionInfo }, outcomes);
 }
 
+/** Whether an ack carries anything for exceptionInfo: a non-SUCCESS type, errors, or unknown devices. */
+export function hasAckInfo(ack: AckRecord): boolean {
+  return isAckError(ack) || (ack.unknownDevices?.length ?? 0) > 0;
+}
+
 /**
- * Reports devices DERMS named after the consolidated ack that the request does not hold: no device line
- * changes, so only `exceptionInfo` carries them.
+ * The information of an ack that arrived after the consolidated ack was frozen: its errors (or its
+ * non-SUCCESS type) and the devices it named that the request does not hold. No device line changes, so
+ * only `exceptionInfo` carries them, and `hasError` is true: DACS is told something went wrong.
  */
-export function buildUnknownDevicesAck(
-  syncRequestId: string,
-  devices: readonly UnknownDevice[],
-): DacsAcknowledgement {
+export function buildLateInfoAck(syncRequestId: string, ack: AckRecord): DacsAcknowledgement {
   return {
     syncRequestId,
-    hasError: false,
-    exceptionInfo: capExceptions(devices.map((d) => unknownDeviceException(syncRequestId, d))),
+    hasError: true,
+    exceptionInfo: capExceptions(acksExceptions(syncRequestId, [ack])),
     deviceHeadendStatus: [],
   };
 }

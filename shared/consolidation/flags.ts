@@ -65,6 +65,11 @@ export interface AssessOptions {
   readonly reportedMessage?: string | undefined;
   /** The consolidation was triggered by DERMS' final ack rather than the deadline. */
   readonly finalAck?: boolean;
+  /**
+   * DERMS refused the enrollment sync (its answer): the device is assessed as having no status, whatever
+   * was reported, and the message says why.
+   */
+  readonly refusal?: string | undefined;
 }
 
 /** Flag, error and the message DACS shows, for one device. */
@@ -73,6 +78,7 @@ export function assessDevice(
   reported: RegistrationStatus | undefined,
   options: AssessOptions,
 ): DeviceAssessment {
+  if (options.refusal !== undefined) return refusedDevice(expected, options.refusal);
   const decision = flagFor(expected, reported);
   const what = expected === 'REGISTER' ? 'registration' : 'deregistration';
   const missing = options.finalAck
@@ -112,6 +118,13 @@ export function assessDevice(
   }
   const detail = options.reportedMessage ? `${base}. DERMS: ${options.reportedMessage}` : base;
   return { ...decision, message: truncate(detail, LIMITS.DEVICE_MESSAGE) };
+}
+
+/** A device of an enrollment sync DERMS refused: its flag for "no status", the message naming DERMS's answer. */
+function refusedDevice(expected: RegistrationAction, refusal: string): DeviceAssessment {
+  const base = expected === 'REGISTER' ? 'Not registered' : 'Head-end registration state unknown';
+  const text = `${base}: DERMS refused the enrollment sync${refusal ? ` (${refusal})` : ''}`;
+  return { ...flagFor(expected, undefined), message: truncate(text, LIMITS.DEVICE_MESSAGE) };
 }
 
 /**

@@ -1,276 +1,739 @@
 /**
- * The correlation record in DynamoDB: keys, item shapes and the batch/paging helpers. Decisions are not
- * made here; `service.ts` makes them with conditional writes.
- *
- * One partition per sync request (`pk = SYNC#<syncRequestId>`):
- *
- *   sk = HEADER                    request summary, deviceCount, terminalCount, deadline,
- *                                  gsi1pk/gsi1sk (until frozen), and once frozen: consolidatedAt/By,
- *                                  consolidationTrigger, consolidatedSummary, consolidatedDeliveredAt
- *   sk = DEVICE#<deviceId>         index (request order), expected, reported status + version
- *                                  (reportedAtMs, ackSequence), lastSentFlag/followUpSeq of follow-ups
- *   sk = ACK#<ackDateTime>#<seq>   each ack received: type, final, errors, unknown devices
- *   sk = SENT#<deviceId>           the device's line of the consolidated ack, written by the freezer
- *   sk = FOLLOWUP#<deviceId>#<n>   each follow-up sent, with its body
- *
- * Why SENT# items rather than the body on the header: a consolidated ack of 10,000 devices is 0.7 MB
- * with short messages and up to 20 MB with DERMS' messages, far over the 400 KB item limit. The header
- * keeps the bounded part (hasError inputs, exceptionInfo capped at MAX_EXCEPTIONS); each device line is
- * its own small item, batch-written (25 per request), and the body is reassembled in request order.
+ * Every read and write of the correlation record. Each conditional write is one typed operation that
+ * answers in domain terms (`freezeHeader → 'frozen' | 'taken' | 'info-changed'`, `takeFollowUpLease →
+ * seq | undefined`, `claimOverdue → boolean`): its condition is built from named parts, and DynamoDB's
+ * ConditionalCheckFailedException becomes that answer in {@link ifCondition}, the one place that knows
+ * it. Deciding what to write is the callers' business (intake, freeze, followUps, sweep).
  */
-import { BatchGetCommand, BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '#shared/aws/clients.ts';
-import { optionalNumber, requireString } from '#shared/config/env.ts';
-import { CORRELATION_TABLE, DEFAULT_RETENTION_DAYS, RETENTION_DAYS_ENV } from '#shared/store/tables.ts';
-import type { AckSummary, UnknownDevice } from './ack.ts';
-import { UnprocessedItemsError } from './errors.ts';
-import type {
-  AckError,
-  AckType,
-  ConsolidationTrigger,
-  DacsAcknowledgement,
-  HeadEndFlag,
-  RegistrationAction,
-  RegistrationStatus,
+import { CORRELATION_TABLE, PENDING_CONSOLIDATION } from '#shared/store/tables.ts';
+import type { AckSummary } from './ack.ts';
+import {
+  type AckItem,
+  ackKey,
+  type DeviceItem,
+  deviceKey,
+  type ErrorItem,
+  type FollowUpItem,
+  type HeaderItem,
+  headerKey,
+  type Key,
+  type Partition,
+  pkOf,
+  type SentItem,
+  SK,
+  syncRequestIdOf,
+  tableName,
+  type UnknownItem,
+} from './items.ts';
+import {
+  type AckDevice,
+  type ConsolidationTrigger,
+  DELIVERY_STATES,
+  type DeliveryState,
+  type HeadEndFlag,
 } from './types.ts';
 
-export const SK = {
-  HEADER: 'HEADER',
-  DEVICE: 'DEVICE#',
-  ACK: 'ACK#',
-  SENT: 'SENT#',
-  FOLLOWUP: 'FOLLOWUP#',
-} as const;
+const db = () => documentClientFor();
 
-export const pkOf = (syncRequestId: string): string => `SYNC#${syncRequestId}`;
-export const syncRequestIdOf = (pk: string): string => pk.slice('SYNC#'.length);
-export const deviceKey = (syncRequestId: string, deviceId: string) => ({
-  pk: pkOf(syncRequestId),
-  sk: `${SK.DEVICE}${deviceId}`,
-});
-export const sentKey = (syncRequestId: string, deviceId: string) => ({
-  pk: pkOf(syncRequestId),
-  sk: `${SK.SENT}${deviceId}`,
-});
-export const headerKey = (syncRequestId: string) => ({ pk: pkOf(syncRequestId), sk: SK.HEADER });
-export const ackSk = (ackDateTime: string, sequence: number): string => `${SK.ACK}${ackDateTime}#${sequence}`;
-export const followUpSk = (deviceId: string, seq: number): string =>
-  `${SK.FOLLOWUP}${deviceId}#${String(seq).padStart(6, '0')}`;
-
-interface Keys {
-  pk: string;
-  sk: string;
-  expiresAt: number;
+/** The output of a conditional write, or `undefined` when its condition did not hold. */
+export async function ifCondition<T>(write: Promise<T>): Promise<T | undefined> {
+  try {
+    return await write;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return undefined;
+    throw error;
+  }
 }
 
-export interface HeaderItem extends Keys {
-  syncRequestId: string;
-  reason: string;
-  sentDateTime: string;
-  messageId: string;
-  receivedAt: string;
-  deadline: string;
-  deviceCount: number;
-  terminalCount: number;
-  gsi1pk?: string;
-  gsi1sk?: string;
-  consolidatedAt?: string;
-  consolidatedBy?: string;
-  consolidationTrigger?: ConsolidationTrigger;
-  consolidatedSummary?: AckSummary;
-  consolidatedDeliveredAt?: string;
-  /** Sequence of the first final ack received; consolidation waits for the acks before it. */
-  finalSequence?: number;
-}
+/** Whether a conditional update was applied. */
+const updated = async (input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> =>
+  (await ifCondition(db().send(new UpdateCommand({ TableName: tableName(), ...input })))) !== undefined;
 
-export interface DeviceItem extends Keys {
-  deviceId: string;
-  index: number;
-  expected: RegistrationAction;
-  headEndSystem: string;
-  nicId: string;
-  reportedStatus?: RegistrationStatus;
-  reportedMessage?: string;
-  reportedAt?: string;
-  reportedAtMs?: number;
-  ackSequence?: number;
-  reportedBy?: string;
-  lastSentFlag?: HeadEndFlag;
-  lastSentMessage?: string;
-  lastSentBy?: string;
-  lastSentAt?: string;
-  lastSentDeliveredAt?: string;
-  followUpSeq?: number;
-}
-
-export interface AckItem extends Keys {
-  messageId: string;
-  receivedAt: string;
-  sequence: number;
-  ackDateTime: string;
-  ackAtMs: number;
-  ackType: AckType;
-  final: boolean;
-  deviceCount: number;
-  errors?: AckError[];
-  unknownDevices?: UnknownDevice[];
-  /** Set once every report of this ack is stored. */
-  appliedAt?: string;
-}
-
-export interface SentItem extends Keys {
-  deviceId: string;
-  index: number;
-  flag: HeadEndFlag;
-  message: string;
-  isError: boolean;
-}
-
-export interface FollowUpItem extends Keys {
-  deviceId: string;
-  seq: number;
-  flag: HeadEndFlag;
-  sentAt: string;
-  acknowledgement: DacsAcknowledgement;
-}
-
-/** Every item of one partition, split by kind; devices in request order. */
-export interface Partition {
-  header?: HeaderItem;
-  devices: DeviceItem[];
-  acks: AckItem[];
-  sent: Map<string, SentItem>;
-  followUps: FollowUpItem[];
-}
-
-let table: string | undefined;
-/** The correlation table name, read once (lazily, so tests can set the environment first). */
-export function tableName(): string {
-  table ??= requireString(CORRELATION_TABLE.nameEnv);
-  return table;
-}
-
-/** TTL attribute value: `from` plus RETENTION_DAYS, in epoch seconds. */
-export function expiresAt(from: Date): number {
-  const days = optionalNumber(RETENTION_DAYS_ENV, DEFAULT_RETENTION_DAYS);
-  return Math.floor(from.getTime() / 1000) + Math.round(days * 86_400);
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results in input order. Rejects on the first failure. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i] as T);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-export const chunk = <T>(items: readonly T[], size: number): T[][] =>
-  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size));
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const backoff = (attempt: number) => Math.min(2000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2);
-
-/** BatchWrite tuning: 25 puts per request (the DynamoDB maximum), this many requests in flight. */
-export const BATCH_WRITE_PARALLELISM = 16;
-const BATCH_ATTEMPTS = 10;
-
-/** Puts every item, 25 per BatchWriteItem, retrying unprocessed items with jittered back-off. */
-export async function putAll(
-  syncRequestId: string,
-  items: readonly Record<string, unknown>[],
-): Promise<void> {
-  const client = documentClientFor();
-  await mapLimit(chunk(items, 25), BATCH_WRITE_PARALLELISM, async (batch) => {
-    let requests = batch.map((Item) => ({ PutRequest: { Item } }));
-    for (let attempt = 0; requests.length > 0; attempt++) {
-      if (attempt >= BATCH_ATTEMPTS) {
-        throw new UnprocessedItemsError(
-          `${requests.length} items stayed unprocessed after ${attempt} attempts`,
-          {
-            syncRequestId,
-            remaining: requests.length,
-          },
-        );
-      }
-      if (attempt > 0) await sleep(backoff(attempt));
-      const out = await client.send(new BatchWriteCommand({ RequestItems: { [tableName()]: requests } }));
-      requests = (out.UnprocessedItems?.[tableName()] ?? []) as typeof requests;
-    }
-  });
-}
-
-/** Consistent reads of the given keys, 100 per BatchGetItem, retrying unprocessed keys. */
-export async function getAll(
-  syncRequestId: string,
-  keys: readonly { pk: string; sk: string }[],
+/** Every item a query finds, page after page, up to `limit`. */
+export async function queryAll(
+  input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+  limit = Number.POSITIVE_INFINITY,
 ): Promise<Record<string, unknown>[]> {
-  const client = documentClientFor();
-  const pages = await mapLimit(chunk(keys, 100), BATCH_WRITE_PARALLELISM, async (batch) => {
-    const found: Record<string, unknown>[] = [];
-    let pending: Record<string, unknown>[] = batch;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= BATCH_ATTEMPTS) {
-        throw new UnprocessedItemsError(
-          `${pending.length} keys stayed unprocessed after ${attempt} attempts`,
-          {
-            syncRequestId,
-            remaining: pending.length,
-          },
-        );
-      }
-      if (attempt > 0) await sleep(backoff(attempt));
-      const out = await client.send(
-        new BatchGetCommand({ RequestItems: { [tableName()]: { Keys: pending, ConsistentRead: true } } }),
-      );
-      found.push(...(out.Responses?.[tableName()] ?? []));
-      pending = out.UnprocessedKeys?.[tableName()]?.Keys ?? [];
-    }
-    return found;
-  });
-  return pages.flat();
+  const found: Record<string, unknown>[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const out = await db().send(
+      new QueryCommand({
+        TableName: tableName(),
+        ...input,
+        ...(Number.isFinite(limit) ? { Limit: limit - found.length } : {}),
+        ...(ExclusiveStartKey ? { ExclusiveStartKey } : {}),
+      }),
+    );
+    found.push(...(out.Items ?? []));
+    ExclusiveStartKey = out.LastEvaluatedKey;
+  } while (ExclusiveStartKey && found.length < limit);
+  return found;
+}
+
+/** Named parts of the conditions below, so each write reads as what it requires. */
+const WHEN = {
+  recorded: 'attribute_exists(pk)',
+  absent: 'attribute_not_exists(pk)',
+  newAck: 'attribute_not_exists(sk)',
+  notFrozen: 'attribute_not_exists(consolidatedAt)',
+  notDelivered: 'attribute_not_exists(consolidatedDeliveredAt)',
+  ownedBy: 'consolidatedBy = :by',
+  notDeadLettered: '(attribute_not_exists(deliveryState) OR deliveryState <> :deadLettered)',
+  inDeadlineIndex: 'gsi1pk = :pending',
+  overdue: 'gsi1sk <= :now',
+  retryDue: '(attribute_not_exists(deliveryNextAttemptAt) OR deliveryNextAttemptAt <= :now)',
+  sameReport: 'reportedAtMs = :ms AND ackSequence = :ackSeq',
+  leaseFree: '(attribute_not_exists(leaseBy) OR leaseUntil <= :now)',
+  leaseHeld: 'leaseBy = :by',
+  sameFollowUp: 'followUpSeq = :seq',
+} as const;
+const all = (...parts: string[]): string => parts.join(' AND ');
+
+// ─── reads ────────────────────────────────────────────────────────────────────────────────────────────
+
+const getItem = async <T>(key: Key): Promise<T | undefined> =>
+  (await db().send(new GetCommand({ TableName: tableName(), Key: key, ConsistentRead: true }))).Item as
+    | T
+    | undefined;
+
+export const readHeader = (syncRequestId: string) => getItem<HeaderItem>(headerKey(syncRequestId));
+export const readDevice = (syncRequestId: string, deviceId: string) =>
+  getItem<DeviceItem>(deviceKey(syncRequestId, deviceId));
+export const readAck = (syncRequestId: string, sk: string) => getItem<AckItem>(ackKey(syncRequestId, sk));
+
+function sortInto(partition: Partition, item: Record<string, unknown>, errors: ErrorItem[]): void {
+  const sk = item.sk as string;
+  if (sk === SK.HEADER) partition.header = item as unknown as HeaderItem;
+  else if (sk.startsWith(SK.DEVICE)) partition.devices.push(item as unknown as DeviceItem);
+  else if (sk.startsWith(SK.ACK)) partition.acks.push(item as unknown as AckItem);
+  else if (sk.startsWith(SK.ERROR)) errors.push(item as unknown as ErrorItem);
+  else if (sk.startsWith(SK.SENT)) partition.sent.set(item.deviceId as string, item as unknown as SentItem);
+  else if (sk.startsWith(SK.FOLLOWUP)) partition.followUps.push(item as unknown as FollowUpItem);
+  else if (sk.startsWith(SK.UNKNOWN)) {
+    const unknown = item as unknown as UnknownItem;
+    const list = partition.unknown.get(unknown.ackSk) ?? [];
+    list.push(unknown);
+    partition.unknown.set(unknown.ackSk, list);
+  }
 }
 
 /** Every item of a sync request, read consistently and paged. */
 export async function readPartition(syncRequestId: string): Promise<Partition> {
-  const client = documentClientFor();
-  const partition: Partition = { devices: [], acks: [], sent: new Map(), followUps: [] };
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const out = await client.send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pkOf(syncRequestId) },
-        ConsistentRead: true,
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of out.Items ?? []) {
-      const sk = item.sk as string;
-      if (sk === SK.HEADER) partition.header = item as HeaderItem;
-      else if (sk.startsWith(SK.DEVICE)) partition.devices.push(item as DeviceItem);
-      else if (sk.startsWith(SK.ACK)) partition.acks.push(item as AckItem);
-      else if (sk.startsWith(SK.SENT)) partition.sent.set((item as SentItem).deviceId, item as SentItem);
-      else if (sk.startsWith(SK.FOLLOWUP)) partition.followUps.push(item as FollowUpItem);
-    }
-    ExclusiveStartKey = out.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  const partition: Partition = {
+    devices: [],
+    acks: [],
+    errors: new Map(),
+    unknown: new Map(),
+    sent: new Map(),
+    followUps: [],
+  };
+  const errors: ErrorItem[] = [];
+  const items = await queryAll({
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': pkOf(syncRequestId) },
+    ConsistentRead: true,
+  });
+  for (const item of items) sortInto(partition, item, errors);
   partition.devices.sort((a, b) => a.index - b.index);
+  groupErrors(partition, errors);
   return partition;
 }
+
+function groupErrors(partition: Partition, errors: ErrorItem[]): void {
+  for (const e of errors.sort((a, b) => a.index - b.index)) {
+    const list = partition.errors.get(e.ackSk) ?? [];
+    list.push({ code: e.code, message: e.message });
+    partition.errors.set(e.ackSk, list);
+  }
+}
+
+/** One ack's errors and unknown devices (for its late-information follow-up). */
+export async function readAckInfo(
+  syncRequestId: string,
+  sk: string,
+): Promise<Pick<Partition, 'errors' | 'unknown'>> {
+  const info: Partition = {
+    devices: [],
+    acks: [],
+    errors: new Map(),
+    unknown: new Map(),
+    sent: new Map(),
+    followUps: [],
+  };
+  const errors: ErrorItem[] = [];
+  const part = sk.slice(SK.ACK.length);
+  for (const prefix of [SK.ERROR, SK.UNKNOWN]) {
+    const items = await queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': pkOf(syncRequestId), ':prefix': `${prefix}${part}#` },
+      ConsistentRead: true,
+    });
+    for (const item of items) sortInto(info, item, errors);
+  }
+  groupErrors(info, errors);
+  return info;
+}
+
+/** The sequences of the acks whose reports are all stored. */
+export async function appliedAckSequences(syncRequestId: string): Promise<Set<number>> {
+  const items = await queryAll({
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :ack)',
+    ExpressionAttributeValues: { ':pk': pkOf(syncRequestId), ':ack': SK.ACK },
+    ProjectionExpression: '#seq, appliedAt',
+    ExpressionAttributeNames: { '#seq': 'sequence' },
+    ConsistentRead: true,
+  });
+  return new Set(items.filter((i) => i.appliedAt).map((i) => i.sequence as number));
+}
+
+// ─── recording the request and its acks ───────────────────────────────────────────────────────────────
+
+/** Writes the header unless it exists; false when a concurrent delivery wrote it first. */
+export const createHeader = async (header: HeaderItem): Promise<boolean> =>
+  (await ifCondition(
+    db().send(new PutCommand({ TableName: tableName(), Item: header, ConditionExpression: WHEN.absent })),
+  )) !== undefined;
+
+/**
+ * Marks a request DERMS refused, and makes it due now: the sweep's next run queues its deadline command,
+ * which consolidates with trigger DERMS_REFUSED. False when it is frozen already.
+ */
+export const markEnrollmentRefused = (syncRequestId: string, reason: string, now: Date): Promise<boolean> =>
+  updated({
+    Key: headerKey(syncRequestId),
+    UpdateExpression: 'SET refusedReason = :reason, refusedAt = :now, gsi1pk = :pending, gsi1sk = :now',
+    ConditionExpression: all(WHEN.recorded, WHEN.notFrozen),
+    ExpressionAttributeValues: {
+      ':reason': reason,
+      ':now': now.toISOString(),
+      ':pending': PENDING_CONSOLIDATION,
+    },
+  });
+
+/** Puts the ack item; false when it exists already (a redelivery). */
+export const recordAck = async (item: AckItem): Promise<boolean> =>
+  (await ifCondition(
+    db().send(new PutCommand({ TableName: tableName(), Item: item, ConditionExpression: WHEN.newAck })),
+  )) !== undefined;
+
+export type ReportResult = 'transition' | 'applied' | 'stale' | 'unknown';
+
+export interface Report {
+  readonly device: AckDevice;
+  readonly ackDateTime: string;
+  readonly ackAtMs: number;
+  readonly sequence: number;
+  readonly messageId: string;
+}
+
+function reportUpdate(syncRequestId: string, r: Report): UpdateCommandInput {
+  const { device } = r;
+  // Reports are ordered by (terminal, ackDateTime ms, sequence): a terminal status always beats PENDING,
+  // otherwise the newer report wins. The stored one is the maximum whatever the arrival order.
+  const notOlder = '(reportedAtMs < :ms OR (reportedAtMs = :ms AND ackSequence <= :ackSeq))';
+  const condition =
+    device.registrationStatus === 'PENDING'
+      ? `attribute_exists(pk) AND (attribute_not_exists(#s) OR (#s = :pending AND ${notOlder}))`
+      : `attribute_exists(pk) AND (attribute_not_exists(#s) OR #s = :pending OR ${notOlder})`;
+  const set = 'SET #s = :s, reportedAt = :at, reportedAtMs = :ms, ackSequence = :ackSeq, reportedBy = :by';
+  return {
+    TableName: tableName(),
+    Key: deviceKey(syncRequestId, device.deviceId),
+    UpdateExpression:
+      device.message !== undefined ? `${set}, reportedMessage = :m` : `${set} REMOVE reportedMessage`,
+    ConditionExpression: condition,
+    ExpressionAttributeNames: { '#s': 'reportedStatus' },
+    ExpressionAttributeValues: {
+      ':s': device.registrationStatus,
+      ':at': r.ackDateTime,
+      ':ms': r.ackAtMs,
+      ':ackSeq': r.sequence,
+      ':by': r.messageId,
+      ':pending': 'PENDING',
+      ...(device.message !== undefined ? { ':m': device.message } : {}),
+    },
+    ReturnValues: 'ALL_OLD',
+  };
+}
+
+/**
+ * Stores one device report unless the stored one is newer. 'transition' when this write moved the device
+ * from none/PENDING to terminal, which only the winning write can observe (ALL_OLD); 'stale' when older
+ * than the stored one; 'unknown' when the request does not hold the device.
+ */
+export async function storeReport(syncRequestId: string, report: Report): Promise<ReportResult> {
+  const out = await ifCondition(db().send(new UpdateCommand(reportUpdate(syncRequestId, report))));
+  if (out) {
+    const old = (out.Attributes as DeviceItem | undefined)?.reportedStatus;
+    const terminal = (s: string | undefined) => s !== undefined && s !== 'PENDING';
+    return !terminal(old) && terminal(report.device.registrationStatus) ? 'transition' : 'applied';
+  }
+  // Either older than what is stored, or a device the request does not hold (its set never changes).
+  const existing = await db().send(
+    new GetCommand({
+      TableName: tableName(),
+      Key: deviceKey(syncRequestId, report.device.deviceId),
+      ProjectionExpression: 'pk',
+      ConsistentRead: true,
+    }),
+  );
+  return existing.Item ? 'stale' : 'unknown';
+}
+
+/** Records how many UNKNOWN# items an ack has (they are written). */
+export const recordUnknownCount = (syncRequestId: string, sk: string, count: number): Promise<boolean> =>
+  updated({
+    Key: ackKey(syncRequestId, sk),
+    UpdateExpression: 'SET unknownCount = :n',
+    ExpressionAttributeValues: { ':n': count },
+  });
+
+/** Adds the transitions one ack's winning writes made: each counted exactly once. */
+export const addTerminal = (syncRequestId: string, transitions: number): Promise<boolean> =>
+  updated({
+    Key: headerKey(syncRequestId),
+    UpdateExpression: 'ADD terminalCount :n',
+    ExpressionAttributeValues: { ':n': transitions },
+  });
+
+/** Raises terminalCount to `terminal`, never lowering it; false when it was that high already. */
+export const raiseTerminalCount = (syncRequestId: string, terminal: number): Promise<boolean> =>
+  updated({
+    Key: headerKey(syncRequestId),
+    UpdateExpression: 'SET terminalCount = :n',
+    ConditionExpression: 'terminalCount < :n',
+    ExpressionAttributeValues: { ':n': terminal },
+  });
+
+/** Every report of this ack is stored: a final ack may now count it among the earlier ones. */
+export const markAckApplied = (syncRequestId: string, sk: string, now: Date): Promise<boolean> =>
+  updated({
+    Key: ackKey(syncRequestId, sk),
+    UpdateExpression: 'SET appliedAt = if_not_exists(appliedAt, :now)',
+    ExpressionAttributeValues: { ':now': now.toISOString() },
+  });
+
+/** Remembers the first final ack's sequence. */
+export const recordFinalSequence = (syncRequestId: string, sequence: number): Promise<boolean> =>
+  updated({
+    Key: headerKey(syncRequestId),
+    UpdateExpression: 'SET finalSequence = if_not_exists(finalSequence, :seq)',
+    ExpressionAttributeValues: { ':seq': sequence },
+  });
+
+// ─── publishing an ack's information ──────────────────────────────────────────────────────────────────
+
+export type InfoPublication = 'published' | 'late';
+
+const PUBLISH_ATTEMPTS = 5;
+
+/**
+ * Decides, once per ack, whether its information (errors, unknown devices, non-SUCCESS type) goes into
+ * the consolidated ack ('published') or out as a follow-up of its own ('late'). One transaction marks
+ * the ack published and bumps the header's infoVersion, only while the header is not frozen; the freeze
+ * requires the infoVersion it read before its snapshot, so a published ack is always in its snapshot. A
+ * redelivery finds the decision made.
+ */
+export async function publishAckInfo(syncRequestId: string, sk: string, now: Date): Promise<InfoPublication> {
+  for (let attempt = 1; ; attempt++) {
+    const decided = await decidedPublication(syncRequestId, sk);
+    if (decided) return decided;
+    try {
+      await db().send(new TransactWriteCommand(publishTransaction(syncRequestId, sk, now)));
+      return 'published';
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException) || attempt >= PUBLISH_ATTEMPTS) throw error;
+    }
+    // The header was frozen (then the ack is late) or the transaction met a concurrent one (try again).
+    if ((await readHeader(syncRequestId))?.consolidatedAt !== undefined) {
+      await updated({
+        Key: ackKey(syncRequestId, sk),
+        UpdateExpression: 'SET lateInfo = :true',
+        ConditionExpression: 'attribute_not_exists(infoPublishedAt)',
+        ExpressionAttributeValues: { ':true': true },
+      });
+    }
+  }
+}
+
+async function decidedPublication(syncRequestId: string, sk: string): Promise<InfoPublication | undefined> {
+  const ack = await readAck(syncRequestId, sk);
+  if (ack?.infoPublishedAt !== undefined) return 'published';
+  return ack?.lateInfo ? 'late' : undefined;
+}
+
+const publishTransaction = (syncRequestId: string, sk: string, now: Date) => ({
+  TransactItems: [
+    {
+      Update: {
+        TableName: tableName(),
+        Key: ackKey(syncRequestId, sk),
+        UpdateExpression: 'SET infoPublishedAt = :now',
+        ConditionExpression: 'attribute_not_exists(infoPublishedAt) AND attribute_not_exists(lateInfo)',
+        ExpressionAttributeValues: { ':now': now.toISOString() },
+      },
+    },
+    {
+      Update: {
+        TableName: tableName(),
+        Key: headerKey(syncRequestId),
+        UpdateExpression: 'ADD infoVersion :one',
+        ConditionExpression: WHEN.notFrozen,
+        ExpressionAttributeValues: { ':one': 1 },
+      },
+    },
+  ],
+});
+
+// ─── freezing, adopting, delivering the consolidated ack ──────────────────────────────────────────────
+
+export interface Freeze {
+  readonly by: string;
+  readonly at: Date;
+  readonly trigger: ConsolidationTrigger;
+  readonly summary: AckSummary;
+  /** The header's infoVersion read before the snapshot the summary was built from. */
+  readonly infoVersion: number;
+  /** Where the frozen, undelivered ack waits in the deadline index for a possible adopter. */
+  readonly recheckAt: Date;
+}
+
+export type FreezeResult = 'frozen' | 'taken' | 'info-changed';
+
+/**
+ * Freezes the consolidated ack: one conditional write on the header that only one caller wins. 'taken'
+ * when someone froze it first; 'info-changed' when an ack published information after the snapshot was
+ * read (build it again).
+ */
+export async function freezeHeader(syncRequestId: string, freeze: Freeze): Promise<FreezeResult> {
+  const sameInfo =
+    freeze.infoVersion === 0 ? 'attribute_not_exists(infoVersion) OR infoVersion = :v' : 'infoVersion = :v';
+  const frozen = await updated({
+    Key: headerKey(syncRequestId),
+    UpdateExpression:
+      'SET consolidatedAt = :at, consolidatedBy = :by, consolidationTrigger = :t, consolidatedSummary = :s, ' +
+      'deliveryState = :retrying, gsi1sk = :recheck',
+    ConditionExpression: all(WHEN.recorded, WHEN.notFrozen, `(${sameInfo})`),
+    ExpressionAttributeValues: {
+      ':at': freeze.at.toISOString(),
+      ':by': freeze.by,
+      ':t': freeze.trigger,
+      ':s': freeze.summary,
+      ':v': freeze.infoVersion,
+      ':retrying': DELIVERY_STATES.RETRYING,
+      ':recheck': freeze.recheckAt.toISOString(),
+    },
+  });
+  if (frozen) return 'frozen';
+  return (await readHeader(syncRequestId))?.consolidatedAt !== undefined ? 'taken' : 'info-changed';
+}
+
+/**
+ * Moves the ownership of a frozen, undelivered, not dead-lettered ack from `from` to `to`, only if no
+ * delivery attempt was recorded since it was read (`attemptsSeen`).
+ */
+export function adoptConsolidation(
+  syncRequestId: string,
+  adoption: { from: string; to: string; attemptsSeen: number | undefined },
+): Promise<boolean> {
+  const unchanged =
+    adoption.attemptsSeen === undefined
+      ? 'attribute_not_exists(deliveryAttempts)'
+      : 'deliveryAttempts = :seen';
+  return updated({
+    Key: headerKey(syncRequestId),
+    UpdateExpression: 'SET consolidatedBy = :to',
+    ConditionExpression: all(WHEN.ownedBy, WHEN.notDelivered, WHEN.notDeadLettered, unchanged),
+    ExpressionAttributeValues: {
+      ':to': adoption.to,
+      ':by': adoption.from,
+      ':deadLettered': DELIVERY_STATES.DEAD_LETTERED,
+      ...(adoption.attemptsSeen === undefined ? {} : { ':seen': adoption.attemptsSeen }),
+    },
+  });
+}
+
+/** DACS accepted the consolidated ack: out of the deadline index for good. */
+export const recordConsolidatedDelivered = (
+  syncRequestId: string,
+  owner: string,
+  now: Date,
+): Promise<boolean> =>
+  updated({
+    Key: headerKey(syncRequestId),
+    UpdateExpression:
+      'SET consolidatedDeliveredAt = :now, deliveryState = :delivered ADD deliveryAttempts :one ' +
+      'REMOVE deliveryNextAttemptAt, gsi1pk, gsi1sk',
+    ConditionExpression: WHEN.ownedBy,
+    ExpressionAttributeValues: {
+      ':now': now.toISOString(),
+      ':by': owner,
+      ':delivered': DELIVERY_STATES.DELIVERED,
+      ':one': 1,
+    },
+  });
+
+export interface DeliveryFailure {
+  readonly state: Exclude<DeliveryState, 'DELIVERED'>;
+  readonly lastError: string;
+  /** RETRYING: when the owner tries again, and when the sweep may look at it again (not sooner). */
+  readonly nextAttemptAt?: Date | undefined;
+  readonly recheckAt?: Date | undefined;
+}
+
+/**
+ * Records a failed send of the consolidated ack by its owner. RETRYING keeps it in the deadline index, no
+ * sooner than `recheckAt`; DEAD_LETTERED takes it out (only a redrive of its owner sends it again).
+ */
+export function recordConsolidatedFailure(
+  syncRequestId: string,
+  owner: string,
+  failure: DeliveryFailure,
+): Promise<boolean> {
+  const common = 'SET deliveryState = :state, deliveryLastError = :error';
+  const values: Record<string, unknown> = {
+    ':by': owner,
+    ':state': failure.state,
+    ':error': failure.lastError,
+    ':one': 1,
+  };
+  let expression: string;
+  if (failure.state === DELIVERY_STATES.RETRYING) {
+    values[':pending'] = PENDING_CONSOLIDATION;
+    values[':recheck'] = (failure.recheckAt ?? failure.nextAttemptAt ?? new Date()).toISOString();
+    expression = `${common}, gsi1pk = :pending, gsi1sk = :recheck`;
+    if (failure.nextAttemptAt) {
+      values[':next'] = failure.nextAttemptAt.toISOString();
+      expression += ', deliveryNextAttemptAt = :next ADD deliveryAttempts :one';
+    } else {
+      expression += ' ADD deliveryAttempts :one REMOVE deliveryNextAttemptAt';
+    }
+  } else {
+    expression = `${common} ADD deliveryAttempts :one REMOVE gsi1pk, gsi1sk, deliveryNextAttemptAt`;
+  }
+  return updated({
+    Key: headerKey(syncRequestId),
+    UpdateExpression: expression,
+    ConditionExpression: all(WHEN.ownedBy, WHEN.notDelivered),
+    ExpressionAttributeValues: values,
+  });
+}
+
+// ─── the deadline index ───────────────────────────────────────────────────────────────────────────────
+
+/** Sync requests due in the deadline index (past their deadline, refused, or frozen and unsent), oldest first. */
+export async function findOverdue(now: Date, limit = 100): Promise<string[]> {
+  const items = await queryAll(
+    {
+      IndexName: CORRELATION_TABLE.indexes[0].name,
+      KeyConditionExpression: 'gsi1pk = :p AND gsi1sk <= :now',
+      ExpressionAttributeValues: { ':p': PENDING_CONSOLIDATION, ':now': now.toISOString() },
+    },
+    limit,
+  );
+  return items.map((item) => syncRequestIdOf(item.pk as string));
+}
+
+/**
+ * Claims an overdue sync request for one deadline command: moves its place in the deadline index to
+ * `now + requeueAfterSeconds`, only if it is still in the index, overdue, undelivered, not dead-lettered,
+ * and no `Retry-After` of DACS is still running.
+ */
+export const claimOverdue = (
+  syncRequestId: string,
+  now: Date,
+  requeueAfterSeconds: number,
+): Promise<boolean> =>
+  updated({
+    Key: headerKey(syncRequestId),
+    UpdateExpression: 'SET gsi1sk = :next, deadlineQueuedAt = :now',
+    ConditionExpression: all(
+      WHEN.inDeadlineIndex,
+      WHEN.overdue,
+      WHEN.notDelivered,
+      WHEN.notDeadLettered,
+      WHEN.retryDue,
+    ),
+    ExpressionAttributeValues: {
+      ':pending': PENDING_CONSOLIDATION,
+      ':now': now.toISOString(),
+      ':deadLettered': DELIVERY_STATES.DEAD_LETTERED,
+      ':next': new Date(now.getTime() + requeueAfterSeconds * 1000).toISOString(),
+    },
+  });
+
+// ─── follow-ups ───────────────────────────────────────────────────────────────────────────────────────
+
+export interface LeaseClaim {
+  readonly by: string;
+  readonly flag: HeadEndFlag;
+  readonly message: string;
+  readonly now: Date;
+  readonly until: Date;
+  /** The report the claim was decided on. */
+  readonly reportedAtMs: number;
+  readonly ackSequence: number;
+  /** The followUpSeq read with it (none yet: undefined). */
+  readonly seenSeq: number | undefined;
+}
+
+/**
+ * Takes a device's follow-up lease for `flag`: only if the report and the follow-up state are what was
+ * read, and no lease is held (or the one held has expired). Returns the follow-up's sequence, or
+ * `undefined` when someone else decided first.
+ */
+export async function takeFollowUpLease(
+  syncRequestId: string,
+  deviceId: string,
+  claim: LeaseClaim,
+): Promise<number | undefined> {
+  const seen = claim.seenSeq === undefined ? 'attribute_not_exists(followUpSeq)' : 'followUpSeq = :seen';
+  const out = await ifCondition(
+    db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: deviceKey(syncRequestId, deviceId),
+        UpdateExpression:
+          'SET leaseBy = :by, leaseFlag = :f, leaseMessage = :m, leaseUntil = :until ADD followUpSeq :one',
+        ConditionExpression: all(WHEN.sameReport, seen, WHEN.leaseFree),
+        ExpressionAttributeValues: {
+          ':by': claim.by,
+          ':f': claim.flag,
+          ':m': claim.message,
+          ':until': claim.until.toISOString(),
+          ':now': claim.now.toISOString(),
+          ':one': 1,
+          ':ms': claim.reportedAtMs,
+          ':ackSeq': claim.ackSequence,
+          ...(claim.seenSeq === undefined ? {} : { ':seen': claim.seenSeq }),
+        },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    ),
+  );
+  return out ? Number(out.Attributes?.followUpSeq ?? 1) : undefined;
+}
+
+/** Extends the holder's lease to `until` (a renewal before sending, or past a Retry-After). */
+export const renewFollowUpLease = (
+  syncRequestId: string,
+  deviceId: string,
+  lease: { by: string; seq: number; until: Date },
+): Promise<boolean> =>
+  updated({
+    Key: deviceKey(syncRequestId, deviceId),
+    UpdateExpression: 'SET leaseUntil = :until',
+    ConditionExpression: all(WHEN.leaseHeld, WHEN.sameFollowUp),
+    ExpressionAttributeValues: { ':until': lease.until.toISOString(), ':by': lease.by, ':seq': lease.seq },
+  });
+
+/** DACS accepted the follow-up: it is what DACS was told, and the lease is released. */
+export const recordFollowUpTold = (
+  syncRequestId: string,
+  deviceId: string,
+  lease: { by: string; seq: number; flag: HeadEndFlag; now: Date },
+): Promise<boolean> =>
+  updated({
+    Key: deviceKey(syncRequestId, deviceId),
+    UpdateExpression: 'SET toldFlag = :f, toldAt = :now REMOVE leaseBy, leaseFlag, leaseMessage, leaseUntil',
+    ConditionExpression: all(WHEN.leaseHeld, WHEN.sameFollowUp),
+    ExpressionAttributeValues: {
+      ':f': lease.flag,
+      ':now': lease.now.toISOString(),
+      ':by': lease.by,
+      ':seq': lease.seq,
+    },
+  });
+
+/** DACS refused the follow-up for good: the lease is released and what DACS was told stays as it was. */
+export const recordFollowUpRefused = (
+  syncRequestId: string,
+  deviceId: string,
+  refusal: { by: string; seq: number; flag: HeadEndFlag; report: string; error: string },
+): Promise<boolean> =>
+  updated({
+    Key: deviceKey(syncRequestId, deviceId),
+    UpdateExpression:
+      'SET refusedFlag = :f, refusedBy = :by, refusedReport = :report, refusedError = :error ' +
+      'REMOVE leaseBy, leaseFlag, leaseMessage, leaseUntil',
+    ConditionExpression: all(WHEN.leaseHeld, WHEN.sameFollowUp),
+    ExpressionAttributeValues: {
+      ':f': refusal.flag,
+      ':by': refusal.by,
+      ':seq': refusal.seq,
+      ':report': refusal.report,
+      ':error': refusal.error,
+    },
+  });
+
+/** Records a follow-up DACS accepted, with its body, for the support view. */
+export const putFollowUp = async (item: FollowUpItem): Promise<void> => {
+  await db().send(new PutCommand({ TableName: tableName(), Item: item }));
+};
+
+/** Takes the lease on an ack's late-information follow-up: not sent yet, not refused, no live lease. */
+export const takeLateInfoLease = (
+  syncRequestId: string,
+  sk: string,
+  lease: { by: string; now: Date; until: Date },
+): Promise<boolean> =>
+  updated({
+    Key: ackKey(syncRequestId, sk),
+    UpdateExpression: 'SET leaseBy = :by, leaseUntil = :until REMOVE lateInfoRefusedAt',
+    ConditionExpression: all(
+      'lateInfo = :true',
+      'attribute_not_exists(lateInfoSentAt)',
+      '(attribute_not_exists(leaseBy) OR leaseUntil <= :now OR leaseBy = :by)',
+    ),
+    ExpressionAttributeValues: {
+      ':by': lease.by,
+      ':now': lease.now.toISOString(),
+      ':until': lease.until.toISOString(),
+      ':true': true,
+    },
+  });
+
+/** Extends the lease on an ack's late-information follow-up (past a Retry-After). */
+export const renewLateInfoLease = (
+  syncRequestId: string,
+  sk: string,
+  lease: { by: string; until: Date },
+): Promise<boolean> =>
+  updated({
+    Key: ackKey(syncRequestId, sk),
+    UpdateExpression: 'SET leaseUntil = :until',
+    ConditionExpression: WHEN.leaseHeld,
+    ExpressionAttributeValues: { ':until': lease.until.toISOString(), ':by': lease.by },
+  });
+
+/** The late-information follow-up was accepted (`sentAt`) or refused for good (`refusedError`); lease released. */
+export const recordLateInfoOutcome = (
+  syncRequestId: string,
+  sk: string,
+  outcome: { by: string; now: Date; refusedError?: string },
+): Promise<boolean> =>
+  updated({
+    Key: ackKey(syncRequestId, sk),
+    UpdateExpression:
+      outcome.refusedError === undefined
+        ? 'SET lateInfoSentAt = :now REMOVE leaseBy, leaseUntil'
+        : 'SET lateInfoRefusedAt = :now, lateInfoRefusedError = :error REMOVE leaseBy, leaseUntil',
+    ConditionExpression: WHEN.leaseHeld,
+    ExpressionAttributeValues: {
+      ':now': outcome.now.toISOString(),
+      ':by': outcome.by,
+      ...(outcome.refusedError === undefined ? {} : { ':error': outcome.refusedError }),
+    },
+  });

@@ -238,13 +238,24 @@ export interface SyncRequestStatus {
    * When the consolidation happens at the latest.
    */
   deadline: string;
+  enrollmentRefused?: EnrollmentRefusal;
   devices: SyncRequestDevice[];
   acks: SyncRequestAckSummary[];
   consolidatedAck?: ConsolidatedAckRecord;
   /**
-   * Follow-up acknowledgements for single devices whose status changed after the consolidated one.
+   * Follow-up acknowledgements DACS accepted: for single devices whose status changed after the consolidated one, and for ack errors or unknown devices that arrived after it.
    */
   followUps?: FollowUpAckRecord[];
+}
+/**
+ * Present when DERMS refused the enrollment sync for good, or it could not be delivered within the retry window: the request is consolidated at once.
+ */
+export interface EnrollmentRefusal {
+  at: string;
+  /**
+   * DERMS's answer (or the failure), trimmed.
+   */
+  reason: string;
 }
 export interface SyncRequestDevice {
   deviceId: string;
@@ -261,7 +272,7 @@ export interface SyncRequestDevice {
   reportedAt?: string;
   message?: string;
   /**
-   * The flag DACS was last told for this device, once an acknowledgement was sent.
+   * The flag DACS accepted (2xx) for this device: its last delivered follow-up, else its consolidated line once delivered. A follow-up DACS refused does not count.
    */
   headEndRegistration?: 'D1RE' | 'D1DR' | 'D1NR';
 }
@@ -273,6 +284,10 @@ export interface SyncRequestAckSummary {
   final: boolean;
   receivedAt?: string;
   deviceCount?: number;
+  /**
+   * Devices the ack named that the request does not hold (reported in exceptionInfo).
+   */
+  unknownDeviceCount?: number;
   errors?: SyncRequestAckError[];
 }
 export interface SyncRequestAckError {
@@ -280,15 +295,41 @@ export interface SyncRequestAckError {
   message: string;
 }
 /**
- * Absent until the consolidated acknowledgement is sent.
+ * Absent until the consolidated acknowledgement is frozen. Once frozen it shows what it says and its delivery, whether delivered yet or not; sentAt only once DACS accepted it.
  */
 export interface ConsolidatedAckRecord {
-  sentAt: string;
   /**
-   * What triggered the consolidation.
+   * When DACS accepted it (2xx).
    */
-  trigger?: 'ALL_TERMINAL' | 'FINAL_ACK' | 'DEADLINE';
+  sentAt?: string;
+  /**
+   * When it was frozen (its content fixed).
+   */
+  frozenAt?: string;
+  /**
+   * What triggered the consolidation. DERMS_REFUSED: DERMS refused the enrollment sync for good, or it could not be delivered within the retry window.
+   */
+  trigger?: 'ALL_TERMINAL' | 'FINAL_ACK' | 'DEADLINE' | 'DERMS_REFUSED';
   acknowledgement: DacsAcknowledgement;
+  delivery: ConsolidatedAckDelivery;
+}
+/**
+ * Where its delivery to DACS stands. RETRYING: not delivered yet, tried again at nextAttemptAt (by its owner, or by a deadline command if the owner is gone). DEAD_LETTERED: refused for good or not delivered within the retry window; only a redrive of its message sends it again.
+ */
+export interface ConsolidatedAckDelivery {
+  state: 'DELIVERED' | 'RETRYING' | 'DEAD_LETTERED';
+  /**
+   * Sends tried so far, by every message that owned it.
+   */
+  attempts: number;
+  /**
+   * The last failure, trimmed.
+   */
+  lastError?: string;
+  /**
+   * When RETRYING: the next attempt, not sooner (DACS's Retry-After honoured).
+   */
+  nextAttemptAt?: string;
 }
 export interface FollowUpAckRecord {
   sentAt: string;

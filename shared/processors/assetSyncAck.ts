@@ -1,7 +1,8 @@
 /**
  * Processor of DERMS's device-level acknowledgements and of the sweep's deadline commands. The
- * consolidation rules live in `shared/consolidation/`; this module wires them to delivery, metrics
- * and the retry window for acks that overtake their own sync request.
+ * consolidation rules live in `shared/consolidation/`; this module wires them to delivery, metrics,
+ * the retry window for acks that overtake their own sync request, and the process handler's decision
+ * about a failed send (which consolidation records before the handler acts on it).
  */
 import { optionalNumber } from '#shared/config/env.ts';
 import { consolidateOnDeadline, handleAck } from '#shared/consolidation/index.ts';
@@ -44,6 +45,7 @@ export const assetSyncAckProcessor: FlowProcessor = {
       ),
       lastAttempt: context.lastAttempt,
       sendToDacs: sender(message.messageId),
+      failureDecision: (error) => context.failureDecision(error),
     });
     recordOutcome(outcome, ack.syncRequestId, message.messageId);
     return { state: OUTCOMES.DELIVERED, detail: describe(outcome) };
@@ -54,6 +56,7 @@ export const assetSyncAckProcessor: FlowProcessor = {
       messageId: command.messageId,
       now: context.now,
       sendToDacs: sender(command.messageId),
+      failureDecision: (error) => context.failureDecision(error),
     });
     recordOutcome(outcome, command.syncRequestId, command.messageId);
   },

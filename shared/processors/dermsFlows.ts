@@ -4,7 +4,7 @@
  */
 
 import { optionalNumber } from '#shared/config/env.ts';
-import { recordSyncRequest } from '#shared/consolidation/index.ts';
+import { recordSyncRequest, refuseEnrollment } from '#shared/consolidation/index.ts';
 import type {
   AssetSyncRequest,
   LegacyMsgAck,
@@ -13,10 +13,16 @@ import type {
 } from '#shared/contracts/types.ts';
 import { deliver, resolvePath } from '#shared/delivery/http.ts';
 import { FLOWS, type FlowDefinition } from '#shared/flows/registry.ts';
-import { type FlowProcessor, OUTCOMES, type ProcessOutcome } from '#shared/handlers/process.ts';
+import {
+  type FlowProcessor,
+  OUTCOMES,
+  type ProcessContext,
+  type ProcessOutcome,
+} from '#shared/handlers/process.ts';
 import { toEnrollmentSync } from '#shared/mapping/assetSync.ts';
 import { toReservationCancellation } from '#shared/mapping/optOut.ts';
 import { toExemptionWindow } from '#shared/mapping/unavailability.ts';
+import { logger } from '#shared/observability.ts';
 import type { ResolvedEnvelope } from '#shared/queue/envelope.ts';
 import { claimLatest } from '#shared/unavailability/ordering.ts';
 
@@ -55,7 +61,7 @@ export const unavailabilityProcessor: FlowProcessor = {
 };
 
 export const assetSyncProcessor: FlowProcessor = {
-  async process(message) {
+  async process(message, context) {
     const request = message.payload as AssetSyncRequest;
     const receivedAt = new Date(message.receivedAt);
     const deadlineSeconds = optionalNumber('SYNC_DEADLINE_SECONDS', DEFAULT_SYNC_DEADLINE_SECONDS);
@@ -65,9 +71,34 @@ export const assetSyncProcessor: FlowProcessor = {
       receivedAt,
       deadline: new Date(receivedAt.getTime() + deadlineSeconds * 1000),
     });
-    return deliverToTarget(FLOWS.assetSync, message, toEnrollmentSync(request));
+    try {
+      return await deliverToTarget(FLOWS.assetSync, message, toEnrollmentSync(request));
+    } catch (error) {
+      await refuseIfFinal(request.sendDetails.syncRequestId, error, context);
+      throw error;
+    }
   },
 };
+
+/**
+ * When this failure dead-letters the enrollment sync (DERMS refused it for good, or the retry window is
+ * over), DACS must hear at once: the correlation record is marked refused with DERMS's answer and due now,
+ * so the sweep's next run (every minute) queues the deadline command that consolidates it (trigger
+ * DERMS_REFUSED, every device without status). The delivery's own failure is what the handler acts on.
+ */
+async function refuseIfFinal(syncRequestId: string, error: unknown, context: ProcessContext): Promise<void> {
+  const decision = context.failureDecision(error);
+  if (decision.action !== 'dead-letter') return;
+  try {
+    const marked = await refuseEnrollment(syncRequestId, decision.reason, context.now);
+    logger.warn('Enrollment sync refused; its consolidation is due now', { syncRequestId, marked });
+  } catch (markError) {
+    logger.error('Could not mark the enrollment sync refused; the deadline will consolidate it', {
+      syncRequestId,
+      error: markError,
+    });
+  }
+}
 
 export const legacyAckProcessor: FlowProcessor = {
   async process(message) {

@@ -4,7 +4,7 @@ import __dep1 from "ajv-formats/dist/formats.js";
 "use strict";
 export const validate = validate26;
 export default validate26;
-const schema37 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:dacs-derms:schema:SyncRequestStatus","title":"SyncRequestStatus","description":"Support view of one sync request: its devices with expected outcome and reported status, the acks received, the consolidated acknowledgement (when sent, and what it said) and the deadline.","type":"object","additionalProperties":false,"required":["syncRequestId","deadline","devices","acks"],"properties":{"syncRequestId":{"type":"string","minLength":1,"maxLength":14},"reason":{"type":"string","enum":["ENROLL","UNENROLL","DEVICE_REPLACEMENT","ADD_DEVICE"]},"messageId":{"description":"The integration messageId of the request.","type":"string"},"receivedAt":{"type":"string","format":"date-time"},"deadline":{"description":"When the consolidation happens at the latest.","type":"string","format":"date-time"},"devices":{"type":"array","items":{"title":"SyncRequestDevice","type":"object","additionalProperties":false,"required":["deviceId","expected"],"properties":{"deviceId":{"type":"string"},"expected":{"description":"The registration outcome the request asked for.","type":"string","enum":["REGISTER","DEREGISTER"]},"headEndSystem":{"type":"string"},"nicId":{"type":"string"},"reportedStatus":{"description":"The latest status DERMS reported; absent when none arrived yet.","type":"string","enum":["REGISTERED","DEREGISTERED","FAILED","PENDING"]},"reportedAt":{"type":"string","format":"date-time"},"message":{"type":"string"},"headEndRegistration":{"description":"The flag DACS was last told for this device, once an acknowledgement was sent.","type":"string","enum":["D1RE","D1DR","D1NR"]}}}},"acks":{"type":"array","items":{"title":"SyncRequestAckSummary","type":"object","additionalProperties":false,"required":["sequence","ackType","ackDateTime","final"],"properties":{"messageId":{"type":"string"},"sequence":{"type":"integer","minimum":1},"ackType":{"type":"string","enum":["SUCCESS","ERROR","FAILURE"]},"ackDateTime":{"type":"string","format":"date-time"},"final":{"type":"boolean"},"receivedAt":{"type":"string","format":"date-time"},"deviceCount":{"type":"integer","minimum":0},"errors":{"type":"array","items":{"title":"SyncRequestAckError","type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"type":"string"},"message":{"type":"string"}}}}}}},"consolidatedAck":{"title":"ConsolidatedAckRecord","description":"Absent until the consolidated acknowledgement is sent.","type":"object","additionalProperties":false,"required":["sentAt","acknowledgement"],"properties":{"sentAt":{"type":"string","format":"date-time"},"trigger":{"description":"What triggered the consolidation.","type":"string","enum":["ALL_TERMINAL","FINAL_ACK","DEADLINE"]},"acknowledgement":{"$ref":"urn:dacs-derms:schema:DacsAcknowledgement"}}},"followUps":{"description":"Follow-up acknowledgements for single devices whose status changed after the consolidated one.","type":"array","items":{"title":"FollowUpAckRecord","type":"object","additionalProperties":false,"required":["sentAt","acknowledgement"],"properties":{"sentAt":{"type":"string","format":"date-time"},"acknowledgement":{"$ref":"urn:dacs-derms:schema:DacsAcknowledgement"}}}}}};
+const schema37 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:dacs-derms:schema:SyncRequestStatus","title":"SyncRequestStatus","description":"Support view of one sync request: its devices with expected outcome and reported status, the acks received, the consolidated acknowledgement (when sent, and what it said) and the deadline.","type":"object","additionalProperties":false,"required":["syncRequestId","deadline","devices","acks"],"properties":{"syncRequestId":{"type":"string","minLength":1,"maxLength":14},"reason":{"type":"string","enum":["ENROLL","UNENROLL","DEVICE_REPLACEMENT","ADD_DEVICE"]},"messageId":{"description":"The integration messageId of the request.","type":"string"},"receivedAt":{"type":"string","format":"date-time"},"deadline":{"description":"When the consolidation happens at the latest.","type":"string","format":"date-time"},"enrollmentRefused":{"title":"EnrollmentRefusal","description":"Present when DERMS refused the enrollment sync for good, or it could not be delivered within the retry window: the request is consolidated at once.","type":"object","additionalProperties":false,"required":["at","reason"],"properties":{"at":{"type":"string","format":"date-time"},"reason":{"description":"DERMS's answer (or the failure), trimmed.","type":"string"}}},"devices":{"type":"array","items":{"title":"SyncRequestDevice","type":"object","additionalProperties":false,"required":["deviceId","expected"],"properties":{"deviceId":{"type":"string"},"expected":{"description":"The registration outcome the request asked for.","type":"string","enum":["REGISTER","DEREGISTER"]},"headEndSystem":{"type":"string"},"nicId":{"type":"string"},"reportedStatus":{"description":"The latest status DERMS reported; absent when none arrived yet.","type":"string","enum":["REGISTERED","DEREGISTERED","FAILED","PENDING"]},"reportedAt":{"type":"string","format":"date-time"},"message":{"type":"string"},"headEndRegistration":{"description":"The flag DACS accepted (2xx) for this device: its last delivered follow-up, else its consolidated line once delivered. A follow-up DACS refused does not count.","type":"string","enum":["D1RE","D1DR","D1NR"]}}}},"acks":{"type":"array","items":{"title":"SyncRequestAckSummary","type":"object","additionalProperties":false,"required":["sequence","ackType","ackDateTime","final"],"properties":{"messageId":{"type":"string"},"sequence":{"type":"integer","minimum":1},"ackType":{"type":"string","enum":["SUCCESS","ERROR","FAILURE"]},"ackDateTime":{"type":"string","format":"date-time"},"final":{"type":"boolean"},"receivedAt":{"type":"string","format":"date-time"},"deviceCount":{"type":"integer","minimum":0},"unknownDeviceCount":{"description":"Devices the ack named that the request does not hold (reported in exceptionInfo).","type":"integer","minimum":0},"errors":{"type":"array","items":{"title":"SyncRequestAckError","type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"type":"string"},"message":{"type":"string"}}}}}}},"consolidatedAck":{"title":"ConsolidatedAckRecord","description":"Absent until the consolidated acknowledgement is frozen. Once frozen it shows what it says and its delivery, whether delivered yet or not; sentAt only once DACS accepted it.","type":"object","additionalProperties":false,"required":["acknowledgement","delivery"],"properties":{"sentAt":{"description":"When DACS accepted it (2xx).","type":"string","format":"date-time"},"frozenAt":{"description":"When it was frozen (its content fixed).","type":"string","format":"date-time"},"trigger":{"description":"What triggered the consolidation. DERMS_REFUSED: DERMS refused the enrollment sync for good, or it could not be delivered within the retry window.","type":"string","enum":["ALL_TERMINAL","FINAL_ACK","DEADLINE","DERMS_REFUSED"]},"acknowledgement":{"$ref":"urn:dacs-derms:schema:DacsAcknowledgement"},"delivery":{"title":"ConsolidatedAckDelivery","description":"Where its delivery to DACS stands. RETRYING: not delivered yet, tried again at nextAttemptAt (by its owner, or by a deadline command if the owner is gone). DEAD_LETTERED: refused for good or not delivered within the retry window; only a redrive of its message sends it again.","type":"object","additionalProperties":false,"required":["state","attempts"],"properties":{"state":{"type":"string","enum":["DELIVERED","RETRYING","DEAD_LETTERED"]},"attempts":{"description":"Sends tried so far, by every message that owned it.","type":"integer","minimum":0},"lastError":{"description":"The last failure, trimmed.","type":"string"},"nextAttemptAt":{"description":"When RETRYING: the next attempt, not sooner (DACS's Retry-After honoured).","type":"string","format":"date-time"}}}}},"followUps":{"description":"Follow-up acknowledgements DACS accepted: for single devices whose status changed after the consolidated one, and for ack errors or unknown devices that arrived after it.","type":"array","items":{"title":"FollowUpAckRecord","type":"object","additionalProperties":false,"required":["sentAt","acknowledgement"],"properties":{"sentAt":{"type":"string","format":"date-time"},"acknowledgement":{"$ref":"urn:dacs-derms:schema:DacsAcknowledgement"}}}}}};
 const schema36 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:dacs-derms:schema:DacsAcknowledgement","title":"DacsAcknowledgement","description":"Outbound: the consolidated head-end acknowledgement the integration posts to DACS (DACS names), exactly one per sync request plus follow-ups for a single device whose status changed after it. exceptionInfo.messageCategory and messageNumber are integers and messageParameters an array of strings: the contract names these DACS fields without typing them, and DACS message categories and numbers are numeric.","type":"object","additionalProperties":false,"required":["syncRequestId","hasError","exceptionInfo","deviceHeadendStatus"],"properties":{"syncRequestId":{"type":"string","minLength":1,"maxLength":14},"hasError":{"description":"True when an ack's ackType was not SUCCESS, when a device counts as error, or when an ack carried errors.","type":"boolean"},"exceptionInfo":{"type":"array","items":{"title":"ExceptionInfo","description":"messageCategory and messageNumber are integers (DACS message catalogue); messageParameters are the message's substitution values as strings.","type":"object","additionalProperties":false,"required":["comments","messageCategory","messageNumber"],"properties":{"comments":{"type":"string","maxLength":254},"messageCategory":{"type":"integer","minimum":0},"messageNumber":{"type":"integer","minimum":0},"messageParameters":{"type":"array","items":{"type":"string","maxLength":2000}}}}},"deviceHeadendStatus":{"type":"array","items":{"title":"DeviceHeadendStatus","type":"object","additionalProperties":false,"required":["deviceId","headEndRegistration"],"properties":{"deviceId":{"type":"string","minLength":1,"maxLength":12},"headEndRegistration":{"description":"The device's actual state at the head end: D1RE registered, D1DR deregistered, D1NR not registered or unknown.","type":"string","enum":["D1RE","D1DR","D1NR"]},"message":{"type":"string","maxLength":2000}}}}}};
 const func29 = Object.prototype.hasOwnProperty;
 const func1 = __dep0.default;
@@ -194,15 +194,11 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.devices !== undefined){
-let data5 = data.devices;
-if(Array.isArray(data5)){
-const len0 = data5.length;
-for(let i0=0; i0<len0; i0++){
-let data6 = data5[i0];
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
-if(data6.deviceId === undefined){
-const err15 = {instancePath:instancePath+"/devices/" + i0,schemaPath:"#/properties/devices/items/required",keyword:"required",params:{missingProperty: "deviceId"},message:"must have required property '"+"deviceId"+"'"};
+if(data.enrollmentRefused !== undefined){
+let data5 = data.enrollmentRefused;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.at === undefined){
+const err15 = {instancePath:instancePath+"/enrollmentRefused",schemaPath:"#/properties/enrollmentRefused/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -211,8 +207,8 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(data6.expected === undefined){
-const err16 = {instancePath:instancePath+"/devices/" + i0,schemaPath:"#/properties/devices/items/required",keyword:"required",params:{missingProperty: "expected"},message:"must have required property '"+"expected"+"'"};
+if(data5.reason === undefined){
+const err16 = {instancePath:instancePath+"/enrollmentRefused",schemaPath:"#/properties/enrollmentRefused/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -221,9 +217,9 @@ vErrors.push(err16);
 }
 errors++;
 }
-for(const key1 in data6){
-if(!((((((((key1 === "deviceId") || (key1 === "expected")) || (key1 === "headEndSystem")) || (key1 === "nicId")) || (key1 === "reportedStatus")) || (key1 === "reportedAt")) || (key1 === "message")) || (key1 === "headEndRegistration"))){
-const err17 = {instancePath:instancePath+"/devices/" + i0,schemaPath:"#/properties/devices/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+for(const key1 in data5){
+if(!((key1 === "at") || (key1 === "reason"))){
+const err17 = {instancePath:instancePath+"/enrollmentRefused",schemaPath:"#/properties/enrollmentRefused/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -233,9 +229,11 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data6.deviceId !== undefined){
-if(typeof data6.deviceId !== "string"){
-const err18 = {instancePath:instancePath+"/devices/" + i0+"/deviceId",schemaPath:"#/properties/devices/items/properties/deviceId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data5.at !== undefined){
+let data6 = data5.at;
+if(typeof data6 === "string"){
+if(!(formats0.validate(data6))){
+const err18 = {instancePath:instancePath+"/enrollmentRefused/at",schemaPath:"#/properties/enrollmentRefused/properties/at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -245,10 +243,8 @@ vErrors.push(err18);
 errors++;
 }
 }
-if(data6.expected !== undefined){
-let data8 = data6.expected;
-if(typeof data8 !== "string"){
-const err19 = {instancePath:instancePath+"/devices/" + i0+"/expected",schemaPath:"#/properties/devices/items/properties/expected/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err19 = {instancePath:instancePath+"/enrollmentRefused/at",schemaPath:"#/properties/enrollmentRefused/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -257,8 +253,10 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(!((data8 === "REGISTER") || (data8 === "DEREGISTER"))){
-const err20 = {instancePath:instancePath+"/devices/" + i0+"/expected",schemaPath:"#/properties/devices/items/properties/expected/enum",keyword:"enum",params:{allowedValues: schema37.properties.devices.items.properties.expected.enum},message:"must be equal to one of the allowed values"};
+}
+if(data5.reason !== undefined){
+if(typeof data5.reason !== "string"){
+const err20 = {instancePath:instancePath+"/enrollmentRefused/reason",schemaPath:"#/properties/enrollmentRefused/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -268,9 +266,9 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data6.headEndSystem !== undefined){
-if(typeof data6.headEndSystem !== "string"){
-const err21 = {instancePath:instancePath+"/devices/" + i0+"/headEndSystem",schemaPath:"#/properties/devices/items/properties/headEndSystem/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err21 = {instancePath:instancePath+"/enrollmentRefused",schemaPath:"#/properties/enrollmentRefused/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -280,9 +278,15 @@ vErrors.push(err21);
 errors++;
 }
 }
-if(data6.nicId !== undefined){
-if(typeof data6.nicId !== "string"){
-const err22 = {instancePath:instancePath+"/devices/" + i0+"/nicId",schemaPath:"#/properties/devices/items/properties/nicId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.devices !== undefined){
+let data8 = data.devices;
+if(Array.isArray(data8)){
+const len0 = data8.length;
+for(let i0=0; i0<len0; i0++){
+let data9 = data8[i0];
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(data9.deviceId === undefined){
+const err22 = {instancePath:instancePath+"/devices/" + i0,schemaPath:"#/properties/devices/items/required",keyword:"required",params:{missingProperty: "deviceId"},message:"must have required property '"+"deviceId"+"'"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -291,11 +295,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-}
-if(data6.reportedStatus !== undefined){
-let data11 = data6.reportedStatus;
-if(typeof data11 !== "string"){
-const err23 = {instancePath:instancePath+"/devices/" + i0+"/reportedStatus",schemaPath:"#/properties/devices/items/properties/reportedStatus/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data9.expected === undefined){
+const err23 = {instancePath:instancePath+"/devices/" + i0,schemaPath:"#/properties/devices/items/required",keyword:"required",params:{missingProperty: "expected"},message:"must have required property '"+"expected"+"'"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -304,8 +305,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(!((((data11 === "REGISTERED") || (data11 === "DEREGISTERED")) || (data11 === "FAILED")) || (data11 === "PENDING"))){
-const err24 = {instancePath:instancePath+"/devices/" + i0+"/reportedStatus",schemaPath:"#/properties/devices/items/properties/reportedStatus/enum",keyword:"enum",params:{allowedValues: schema37.properties.devices.items.properties.reportedStatus.enum},message:"must be equal to one of the allowed values"};
+for(const key2 in data9){
+if(!((((((((key2 === "deviceId") || (key2 === "expected")) || (key2 === "headEndSystem")) || (key2 === "nicId")) || (key2 === "reportedStatus")) || (key2 === "reportedAt")) || (key2 === "message")) || (key2 === "headEndRegistration"))){
+const err24 = {instancePath:instancePath+"/devices/" + i0,schemaPath:"#/properties/devices/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -315,11 +317,9 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data6.reportedAt !== undefined){
-let data12 = data6.reportedAt;
-if(typeof data12 === "string"){
-if(!(formats0.validate(data12))){
-const err25 = {instancePath:instancePath+"/devices/" + i0+"/reportedAt",schemaPath:"#/properties/devices/items/properties/reportedAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(data9.deviceId !== undefined){
+if(typeof data9.deviceId !== "string"){
+const err25 = {instancePath:instancePath+"/devices/" + i0+"/deviceId",schemaPath:"#/properties/devices/items/properties/deviceId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -329,8 +329,10 @@ vErrors.push(err25);
 errors++;
 }
 }
-else {
-const err26 = {instancePath:instancePath+"/devices/" + i0+"/reportedAt",schemaPath:"#/properties/devices/items/properties/reportedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data9.expected !== undefined){
+let data11 = data9.expected;
+if(typeof data11 !== "string"){
+const err26 = {instancePath:instancePath+"/devices/" + i0+"/expected",schemaPath:"#/properties/devices/items/properties/expected/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -339,10 +341,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-if(data6.message !== undefined){
-if(typeof data6.message !== "string"){
-const err27 = {instancePath:instancePath+"/devices/" + i0+"/message",schemaPath:"#/properties/devices/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((data11 === "REGISTER") || (data11 === "DEREGISTER"))){
+const err27 = {instancePath:instancePath+"/devices/" + i0+"/expected",schemaPath:"#/properties/devices/items/properties/expected/enum",keyword:"enum",params:{allowedValues: schema37.properties.devices.items.properties.expected.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -352,10 +352,9 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data6.headEndRegistration !== undefined){
-let data14 = data6.headEndRegistration;
-if(typeof data14 !== "string"){
-const err28 = {instancePath:instancePath+"/devices/" + i0+"/headEndRegistration",schemaPath:"#/properties/devices/items/properties/headEndRegistration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data9.headEndSystem !== undefined){
+if(typeof data9.headEndSystem !== "string"){
+const err28 = {instancePath:instancePath+"/devices/" + i0+"/headEndSystem",schemaPath:"#/properties/devices/items/properties/headEndSystem/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -364,8 +363,10 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(!(((data14 === "D1RE") || (data14 === "D1DR")) || (data14 === "D1NR"))){
-const err29 = {instancePath:instancePath+"/devices/" + i0+"/headEndRegistration",schemaPath:"#/properties/devices/items/properties/headEndRegistration/enum",keyword:"enum",params:{allowedValues: schema37.properties.devices.items.properties.headEndRegistration.enum},message:"must be equal to one of the allowed values"};
+}
+if(data9.nicId !== undefined){
+if(typeof data9.nicId !== "string"){
+const err29 = {instancePath:instancePath+"/devices/" + i0+"/nicId",schemaPath:"#/properties/devices/items/properties/nicId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -375,9 +376,10 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
-else {
-const err30 = {instancePath:instancePath+"/devices/" + i0,schemaPath:"#/properties/devices/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data9.reportedStatus !== undefined){
+let data14 = data9.reportedStatus;
+if(typeof data14 !== "string"){
+const err30 = {instancePath:instancePath+"/devices/" + i0+"/reportedStatus",schemaPath:"#/properties/devices/items/properties/reportedStatus/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -386,10 +388,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-}
-else {
-const err31 = {instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!((((data14 === "REGISTERED") || (data14 === "DEREGISTERED")) || (data14 === "FAILED")) || (data14 === "PENDING"))){
+const err31 = {instancePath:instancePath+"/devices/" + i0+"/reportedStatus",schemaPath:"#/properties/devices/items/properties/reportedStatus/enum",keyword:"enum",params:{allowedValues: schema37.properties.devices.items.properties.reportedStatus.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -399,15 +399,11 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data.acks !== undefined){
-let data15 = data.acks;
-if(Array.isArray(data15)){
-const len1 = data15.length;
-for(let i1=0; i1<len1; i1++){
-let data16 = data15[i1];
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-if(data16.sequence === undefined){
-const err32 = {instancePath:instancePath+"/acks/" + i1,schemaPath:"#/properties/acks/items/required",keyword:"required",params:{missingProperty: "sequence"},message:"must have required property '"+"sequence"+"'"};
+if(data9.reportedAt !== undefined){
+let data15 = data9.reportedAt;
+if(typeof data15 === "string"){
+if(!(formats0.validate(data15))){
+const err32 = {instancePath:instancePath+"/devices/" + i0+"/reportedAt",schemaPath:"#/properties/devices/items/properties/reportedAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -416,8 +412,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data16.ackType === undefined){
-const err33 = {instancePath:instancePath+"/acks/" + i1,schemaPath:"#/properties/acks/items/required",keyword:"required",params:{missingProperty: "ackType"},message:"must have required property '"+"ackType"+"'"};
+}
+else {
+const err33 = {instancePath:instancePath+"/devices/" + i0+"/reportedAt",schemaPath:"#/properties/devices/items/properties/reportedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -426,8 +423,10 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data16.ackDateTime === undefined){
-const err34 = {instancePath:instancePath+"/acks/" + i1,schemaPath:"#/properties/acks/items/required",keyword:"required",params:{missingProperty: "ackDateTime"},message:"must have required property '"+"ackDateTime"+"'"};
+}
+if(data9.message !== undefined){
+if(typeof data9.message !== "string"){
+const err34 = {instancePath:instancePath+"/devices/" + i0+"/message",schemaPath:"#/properties/devices/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -436,8 +435,11 @@ vErrors.push(err34);
 }
 errors++;
 }
-if(data16.final === undefined){
-const err35 = {instancePath:instancePath+"/acks/" + i1,schemaPath:"#/properties/acks/items/required",keyword:"required",params:{missingProperty: "final"},message:"must have required property '"+"final"+"'"};
+}
+if(data9.headEndRegistration !== undefined){
+let data17 = data9.headEndRegistration;
+if(typeof data17 !== "string"){
+const err35 = {instancePath:instancePath+"/devices/" + i0+"/headEndRegistration",schemaPath:"#/properties/devices/items/properties/headEndRegistration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -446,9 +448,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-for(const key2 in data16){
-if(!((((((((key2 === "messageId") || (key2 === "sequence")) || (key2 === "ackType")) || (key2 === "ackDateTime")) || (key2 === "final")) || (key2 === "receivedAt")) || (key2 === "deviceCount")) || (key2 === "errors"))){
-const err36 = {instancePath:instancePath+"/acks/" + i1,schemaPath:"#/properties/acks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(!(((data17 === "D1RE") || (data17 === "D1DR")) || (data17 === "D1NR"))){
+const err36 = {instancePath:instancePath+"/devices/" + i0+"/headEndRegistration",schemaPath:"#/properties/devices/items/properties/headEndRegistration/enum",keyword:"enum",params:{allowedValues: schema37.properties.devices.items.properties.headEndRegistration.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -458,9 +459,9 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data16.messageId !== undefined){
-if(typeof data16.messageId !== "string"){
-const err37 = {instancePath:instancePath+"/acks/" + i1+"/messageId",schemaPath:"#/properties/acks/items/properties/messageId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err37 = {instancePath:instancePath+"/devices/" + i0,schemaPath:"#/properties/devices/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -470,10 +471,9 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data16.sequence !== undefined){
-let data18 = data16.sequence;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err38 = {instancePath:instancePath+"/acks/" + i1+"/sequence",schemaPath:"#/properties/acks/items/properties/sequence/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err38 = {instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -482,9 +482,16 @@ vErrors.push(err38);
 }
 errors++;
 }
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 < 1 || isNaN(data18)){
-const err39 = {instancePath:instancePath+"/acks/" + i1+"/sequence",schemaPath:"#/properties/acks/items/properties/sequence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.acks !== undefined){
+let data18 = data.acks;
+if(Array.isArray(data18)){
+const len1 = data18.length;
+for(let i1=0; i1<len1; i1++){
+let data19 = data18[i1];
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.sequence === undefined){
+const err39 = {instancePath:instancePath+"/acks/" + i1,schemaPath:"#/properties/acks/items/required",keyword:"required",params:{missingProperty: "sequence"},message:"must have required property '"+"sequence"+"'"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -493,12 +500,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-}
-if(data16.ackType !== undefined){
-let data19 = data16.ackType;
-if(typeof data19 !== "string"){
-const err40 = {instancePath:instancePath+"/acks/" + i1+"/ackType",schemaPath:"#/properties/acks/items/properties/ackType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data19.ackType === undefined){
+const err40 = {instancePath:instancePath+"/acks/" + i1,schemaPath:"#/properties/acks/items/required",keyword:"required",params:{missingProperty: "ackType"},message:"must have required property '"+"ackType"+"'"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -507,8 +510,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(!(((data19 === "SUCCESS") || (data19 === "ERROR")) || (data19 === "FAILURE"))){
-const err41 = {instancePath:instancePath+"/acks/" + i1+"/ackType",schemaPath:"#/properties/acks/items/properties/ackType/enum",keyword:"enum",params:{allowedValues: schema37.properties.acks.items.properties.ackType.enum},message:"must be equal to one of the allowed values"};
+if(data19.ackDateTime === undefined){
+const err41 = {instancePath:instancePath+"/acks/" + i1,schemaPath:"#/properties/acks/items/required",keyword:"required",params:{missingProperty: "ackDateTime"},message:"must have required property '"+"ackDateTime"+"'"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -517,12 +520,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-if(data16.ackDateTime !== undefined){
-let data20 = data16.ackDateTime;
-if(typeof data20 === "string"){
-if(!(formats0.validate(data20))){
-const err42 = {instancePath:instancePath+"/acks/" + i1+"/ackDateTime",schemaPath:"#/properties/acks/items/properties/ackDateTime/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(data19.final === undefined){
+const err42 = {instancePath:instancePath+"/acks/" + i1,schemaPath:"#/properties/acks/items/required",keyword:"required",params:{missingProperty: "final"},message:"must have required property '"+"final"+"'"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -531,9 +530,9 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-else {
-const err43 = {instancePath:instancePath+"/acks/" + i1+"/ackDateTime",schemaPath:"#/properties/acks/items/properties/ackDateTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data19){
+if(!(func29.call(schema37.properties.acks.items.properties, key3))){
+const err43 = {instancePath:instancePath+"/acks/" + i1,schemaPath:"#/properties/acks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -543,9 +542,9 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data16.final !== undefined){
-if(typeof data16.final !== "boolean"){
-const err44 = {instancePath:instancePath+"/acks/" + i1+"/final",schemaPath:"#/properties/acks/items/properties/final/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data19.messageId !== undefined){
+if(typeof data19.messageId !== "string"){
+const err44 = {instancePath:instancePath+"/acks/" + i1+"/messageId",schemaPath:"#/properties/acks/items/properties/messageId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -555,11 +554,10 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data16.receivedAt !== undefined){
-let data22 = data16.receivedAt;
-if(typeof data22 === "string"){
-if(!(formats0.validate(data22))){
-const err45 = {instancePath:instancePath+"/acks/" + i1+"/receivedAt",schemaPath:"#/properties/acks/items/properties/receivedAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(data19.sequence !== undefined){
+let data21 = data19.sequence;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err45 = {instancePath:instancePath+"/acks/" + i1+"/sequence",schemaPath:"#/properties/acks/items/properties/sequence/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -568,9 +566,9 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-else {
-const err46 = {instancePath:instancePath+"/acks/" + i1+"/receivedAt",schemaPath:"#/properties/acks/items/properties/receivedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 1 || isNaN(data21)){
+const err46 = {instancePath:instancePath+"/acks/" + i1+"/sequence",schemaPath:"#/properties/acks/items/properties/sequence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -580,10 +578,11 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data16.deviceCount !== undefined){
-let data23 = data16.deviceCount;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err47 = {instancePath:instancePath+"/acks/" + i1+"/deviceCount",schemaPath:"#/properties/acks/items/properties/deviceCount/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data19.ackType !== undefined){
+let data22 = data19.ackType;
+if(typeof data22 !== "string"){
+const err47 = {instancePath:instancePath+"/acks/" + i1+"/ackType",schemaPath:"#/properties/acks/items/properties/ackType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -592,9 +591,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 < 0 || isNaN(data23)){
-const err48 = {instancePath:instancePath+"/acks/" + i1+"/deviceCount",schemaPath:"#/properties/acks/items/properties/deviceCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(!(((data22 === "SUCCESS") || (data22 === "ERROR")) || (data22 === "FAILURE"))){
+const err48 = {instancePath:instancePath+"/acks/" + i1+"/ackType",schemaPath:"#/properties/acks/items/properties/ackType/enum",keyword:"enum",params:{allowedValues: schema37.properties.acks.items.properties.ackType.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -604,16 +602,11 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
-if(data16.errors !== undefined){
-let data24 = data16.errors;
-if(Array.isArray(data24)){
-const len2 = data24.length;
-for(let i2=0; i2<len2; i2++){
-let data25 = data24[i2];
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(data25.code === undefined){
-const err49 = {instancePath:instancePath+"/acks/" + i1+"/errors/" + i2,schemaPath:"#/properties/acks/items/properties/errors/items/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'"};
+if(data19.ackDateTime !== undefined){
+let data23 = data19.ackDateTime;
+if(typeof data23 === "string"){
+if(!(formats0.validate(data23))){
+const err49 = {instancePath:instancePath+"/acks/" + i1+"/ackDateTime",schemaPath:"#/properties/acks/items/properties/ackDateTime/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -622,8 +615,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(data25.message === undefined){
-const err50 = {instancePath:instancePath+"/acks/" + i1+"/errors/" + i2,schemaPath:"#/properties/acks/items/properties/errors/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+}
+else {
+const err50 = {instancePath:instancePath+"/acks/" + i1+"/ackDateTime",schemaPath:"#/properties/acks/items/properties/ackDateTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -632,9 +626,10 @@ vErrors.push(err50);
 }
 errors++;
 }
-for(const key3 in data25){
-if(!((key3 === "code") || (key3 === "message"))){
-const err51 = {instancePath:instancePath+"/acks/" + i1+"/errors/" + i2,schemaPath:"#/properties/acks/items/properties/errors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+if(data19.final !== undefined){
+if(typeof data19.final !== "boolean"){
+const err51 = {instancePath:instancePath+"/acks/" + i1+"/final",schemaPath:"#/properties/acks/items/properties/final/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -644,9 +639,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data25.code !== undefined){
-if(typeof data25.code !== "string"){
-const err52 = {instancePath:instancePath+"/acks/" + i1+"/errors/" + i2+"/code",schemaPath:"#/properties/acks/items/properties/errors/items/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data19.receivedAt !== undefined){
+let data25 = data19.receivedAt;
+if(typeof data25 === "string"){
+if(!(formats0.validate(data25))){
+const err52 = {instancePath:instancePath+"/acks/" + i1+"/receivedAt",schemaPath:"#/properties/acks/items/properties/receivedAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -656,9 +653,8 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data25.message !== undefined){
-if(typeof data25.message !== "string"){
-const err53 = {instancePath:instancePath+"/acks/" + i1+"/errors/" + i2+"/message",schemaPath:"#/properties/acks/items/properties/errors/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err53 = {instancePath:instancePath+"/acks/" + i1+"/receivedAt",schemaPath:"#/properties/acks/items/properties/receivedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -668,9 +664,10 @@ vErrors.push(err53);
 errors++;
 }
 }
-}
-else {
-const err54 = {instancePath:instancePath+"/acks/" + i1+"/errors/" + i2,schemaPath:"#/properties/acks/items/properties/errors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data19.deviceCount !== undefined){
+let data26 = data19.deviceCount;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err54 = {instancePath:instancePath+"/acks/" + i1+"/deviceCount",schemaPath:"#/properties/acks/items/properties/deviceCount/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -679,10 +676,9 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-}
-else {
-const err55 = {instancePath:instancePath+"/acks/" + i1+"/errors",schemaPath:"#/properties/acks/items/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 < 0 || isNaN(data26)){
+const err55 = {instancePath:instancePath+"/acks/" + i1+"/deviceCount",schemaPath:"#/properties/acks/items/properties/deviceCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -693,8 +689,10 @@ errors++;
 }
 }
 }
-else {
-const err56 = {instancePath:instancePath+"/acks/" + i1,schemaPath:"#/properties/acks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data19.unknownDeviceCount !== undefined){
+let data27 = data19.unknownDeviceCount;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err56 = {instancePath:instancePath+"/acks/" + i1+"/unknownDeviceCount",schemaPath:"#/properties/acks/items/properties/unknownDeviceCount/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -703,10 +701,9 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-}
-else {
-const err57 = {instancePath:instancePath+"/acks",schemaPath:"#/properties/acks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 0 || isNaN(data27)){
+const err57 = {instancePath:instancePath+"/acks/" + i1+"/unknownDeviceCount",schemaPath:"#/properties/acks/items/properties/unknownDeviceCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -716,11 +713,16 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data.consolidatedAck !== undefined){
-let data28 = data.consolidatedAck;
-if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
-if(data28.sentAt === undefined){
-const err58 = {instancePath:instancePath+"/consolidatedAck",schemaPath:"#/properties/consolidatedAck/required",keyword:"required",params:{missingProperty: "sentAt"},message:"must have required property '"+"sentAt"+"'"};
+}
+if(data19.errors !== undefined){
+let data28 = data19.errors;
+if(Array.isArray(data28)){
+const len2 = data28.length;
+for(let i2=0; i2<len2; i2++){
+let data29 = data28[i2];
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(data29.code === undefined){
+const err58 = {instancePath:instancePath+"/acks/" + i1+"/errors/" + i2,schemaPath:"#/properties/acks/items/properties/errors/items/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -729,8 +731,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(data28.acknowledgement === undefined){
-const err59 = {instancePath:instancePath+"/consolidatedAck",schemaPath:"#/properties/consolidatedAck/required",keyword:"required",params:{missingProperty: "acknowledgement"},message:"must have required property '"+"acknowledgement"+"'"};
+if(data29.message === undefined){
+const err59 = {instancePath:instancePath+"/acks/" + i1+"/errors/" + i2,schemaPath:"#/properties/acks/items/properties/errors/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -739,9 +741,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-for(const key4 in data28){
-if(!(((key4 === "sentAt") || (key4 === "trigger")) || (key4 === "acknowledgement"))){
-const err60 = {instancePath:instancePath+"/consolidatedAck",schemaPath:"#/properties/consolidatedAck/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+for(const key4 in data29){
+if(!((key4 === "code") || (key4 === "message"))){
+const err60 = {instancePath:instancePath+"/acks/" + i1+"/errors/" + i2,schemaPath:"#/properties/acks/items/properties/errors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -751,11 +753,9 @@ vErrors.push(err60);
 errors++;
 }
 }
-if(data28.sentAt !== undefined){
-let data29 = data28.sentAt;
-if(typeof data29 === "string"){
-if(!(formats0.validate(data29))){
-const err61 = {instancePath:instancePath+"/consolidatedAck/sentAt",schemaPath:"#/properties/consolidatedAck/properties/sentAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(data29.code !== undefined){
+if(typeof data29.code !== "string"){
+const err61 = {instancePath:instancePath+"/acks/" + i1+"/errors/" + i2+"/code",schemaPath:"#/properties/acks/items/properties/errors/items/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -765,8 +765,9 @@ vErrors.push(err61);
 errors++;
 }
 }
-else {
-const err62 = {instancePath:instancePath+"/consolidatedAck/sentAt",schemaPath:"#/properties/consolidatedAck/properties/sentAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.message !== undefined){
+if(typeof data29.message !== "string"){
+const err62 = {instancePath:instancePath+"/acks/" + i1+"/errors/" + i2+"/message",schemaPath:"#/properties/acks/items/properties/errors/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -776,10 +777,9 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(data28.trigger !== undefined){
-let data30 = data28.trigger;
-if(typeof data30 !== "string"){
-const err63 = {instancePath:instancePath+"/consolidatedAck/trigger",schemaPath:"#/properties/consolidatedAck/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err63 = {instancePath:instancePath+"/acks/" + i1+"/errors/" + i2,schemaPath:"#/properties/acks/items/properties/errors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -788,8 +788,10 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(!(((data30 === "ALL_TERMINAL") || (data30 === "FINAL_ACK")) || (data30 === "DEADLINE"))){
-const err64 = {instancePath:instancePath+"/consolidatedAck/trigger",schemaPath:"#/properties/consolidatedAck/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema37.properties.consolidatedAck.properties.trigger.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err64 = {instancePath:instancePath+"/acks/" + i1+"/errors",schemaPath:"#/properties/acks/items/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -799,11 +801,9 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data28.acknowledgement !== undefined){
-let data31 = data28.acknowledgement;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.syncRequestId === undefined){
-const err65 = {instancePath:instancePath+"/consolidatedAck/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "syncRequestId"},message:"must have required property '"+"syncRequestId"+"'"};
+}
+else {
+const err65 = {instancePath:instancePath+"/acks/" + i1,schemaPath:"#/properties/acks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -812,8 +812,10 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(data31.hasError === undefined){
-const err66 = {instancePath:instancePath+"/consolidatedAck/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "hasError"},message:"must have required property '"+"hasError"+"'"};
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/acks",schemaPath:"#/properties/acks/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -822,8 +824,12 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(data31.exceptionInfo === undefined){
-const err67 = {instancePath:instancePath+"/consolidatedAck/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "exceptionInfo"},message:"must have required property '"+"exceptionInfo"+"'"};
+}
+if(data.consolidatedAck !== undefined){
+let data32 = data.consolidatedAck;
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+if(data32.acknowledgement === undefined){
+const err67 = {instancePath:instancePath+"/consolidatedAck",schemaPath:"#/properties/consolidatedAck/required",keyword:"required",params:{missingProperty: "acknowledgement"},message:"must have required property '"+"acknowledgement"+"'"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -832,8 +838,8 @@ vErrors.push(err67);
 }
 errors++;
 }
-if(data31.deviceHeadendStatus === undefined){
-const err68 = {instancePath:instancePath+"/consolidatedAck/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "deviceHeadendStatus"},message:"must have required property '"+"deviceHeadendStatus"+"'"};
+if(data32.delivery === undefined){
+const err68 = {instancePath:instancePath+"/consolidatedAck",schemaPath:"#/properties/consolidatedAck/required",keyword:"required",params:{missingProperty: "delivery"},message:"must have required property '"+"delivery"+"'"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -842,9 +848,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-for(const key5 in data31){
-if(!((((key5 === "syncRequestId") || (key5 === "hasError")) || (key5 === "exceptionInfo")) || (key5 === "deviceHeadendStatus"))){
-const err69 = {instancePath:instancePath+"/consolidatedAck/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+for(const key5 in data32){
+if(!(((((key5 === "sentAt") || (key5 === "frozenAt")) || (key5 === "trigger")) || (key5 === "acknowledgement")) || (key5 === "delivery"))){
+const err69 = {instancePath:instancePath+"/consolidatedAck",schemaPath:"#/properties/consolidatedAck/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -854,11 +860,11 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(data31.syncRequestId !== undefined){
-let data32 = data31.syncRequestId;
-if(typeof data32 === "string"){
-if(func1(data32) > 14){
-const err70 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/maxLength",keyword:"maxLength",params:{limit: 14},message:"must NOT have more than 14 characters"};
+if(data32.sentAt !== undefined){
+let data33 = data32.sentAt;
+if(typeof data33 === "string"){
+if(!(formats0.validate(data33))){
+const err70 = {instancePath:instancePath+"/consolidatedAck/sentAt",schemaPath:"#/properties/consolidatedAck/properties/sentAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -867,8 +873,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(func1(data32) < 1){
-const err71 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err71 = {instancePath:instancePath+"/consolidatedAck/sentAt",schemaPath:"#/properties/consolidatedAck/properties/sentAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -878,8 +885,11 @@ vErrors.push(err71);
 errors++;
 }
 }
-else {
-const err72 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data32.frozenAt !== undefined){
+let data34 = data32.frozenAt;
+if(typeof data34 === "string"){
+if(!(formats0.validate(data34))){
+const err72 = {instancePath:instancePath+"/consolidatedAck/frozenAt",schemaPath:"#/properties/consolidatedAck/properties/frozenAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -889,9 +899,8 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(data31.hasError !== undefined){
-if(typeof data31.hasError !== "boolean"){
-const err73 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/hasError",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/hasError/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err73 = {instancePath:instancePath+"/consolidatedAck/frozenAt",schemaPath:"#/properties/consolidatedAck/properties/frozenAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -901,15 +910,10 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data31.exceptionInfo !== undefined){
-let data34 = data31.exceptionInfo;
-if(Array.isArray(data34)){
-const len3 = data34.length;
-for(let i3=0; i3<len3; i3++){
-let data35 = data34[i3];
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-if(data35.comments === undefined){
-const err74 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "comments"},message:"must have required property '"+"comments"+"'"};
+if(data32.trigger !== undefined){
+let data35 = data32.trigger;
+if(typeof data35 !== "string"){
+const err74 = {instancePath:instancePath+"/consolidatedAck/trigger",schemaPath:"#/properties/consolidatedAck/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -918,8 +922,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(data35.messageCategory === undefined){
-const err75 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "messageCategory"},message:"must have required property '"+"messageCategory"+"'"};
+if(!((((data35 === "ALL_TERMINAL") || (data35 === "FINAL_ACK")) || (data35 === "DEADLINE")) || (data35 === "DERMS_REFUSED"))){
+const err75 = {instancePath:instancePath+"/consolidatedAck/trigger",schemaPath:"#/properties/consolidatedAck/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema37.properties.consolidatedAck.properties.trigger.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -928,8 +932,12 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(data35.messageNumber === undefined){
-const err76 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "messageNumber"},message:"must have required property '"+"messageNumber"+"'"};
+}
+if(data32.acknowledgement !== undefined){
+let data36 = data32.acknowledgement;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.syncRequestId === undefined){
+const err76 = {instancePath:instancePath+"/consolidatedAck/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "syncRequestId"},message:"must have required property '"+"syncRequestId"+"'"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -938,9 +946,8 @@ vErrors.push(err76);
 }
 errors++;
 }
-for(const key6 in data35){
-if(!((((key6 === "comments") || (key6 === "messageCategory")) || (key6 === "messageNumber")) || (key6 === "messageParameters"))){
-const err77 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(data36.hasError === undefined){
+const err77 = {instancePath:instancePath+"/consolidatedAck/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "hasError"},message:"must have required property '"+"hasError"+"'"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -949,12 +956,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-if(data35.comments !== undefined){
-let data36 = data35.comments;
-if(typeof data36 === "string"){
-if(func1(data36) > 254){
-const err78 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/comments",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/comments/maxLength",keyword:"maxLength",params:{limit: 254},message:"must NOT have more than 254 characters"};
+if(data36.exceptionInfo === undefined){
+const err78 = {instancePath:instancePath+"/consolidatedAck/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "exceptionInfo"},message:"must have required property '"+"exceptionInfo"+"'"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -963,9 +966,8 @@ vErrors.push(err78);
 }
 errors++;
 }
-}
-else {
-const err79 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/comments",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/comments/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data36.deviceHeadendStatus === undefined){
+const err79 = {instancePath:instancePath+"/consolidatedAck/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "deviceHeadendStatus"},message:"must have required property '"+"deviceHeadendStatus"+"'"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -974,11 +976,9 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-if(data35.messageCategory !== undefined){
-let data37 = data35.messageCategory;
-if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err80 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageCategory",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageCategory/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key6 in data36){
+if(!((((key6 === "syncRequestId") || (key6 === "hasError")) || (key6 === "exceptionInfo")) || (key6 === "deviceHeadendStatus"))){
+const err80 = {instancePath:instancePath+"/consolidatedAck/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -987,9 +987,12 @@ vErrors.push(err80);
 }
 errors++;
 }
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 < 0 || isNaN(data37)){
-const err81 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageCategory",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageCategory/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data36.syncRequestId !== undefined){
+let data37 = data36.syncRequestId;
+if(typeof data37 === "string"){
+if(func1(data37) > 14){
+const err81 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/maxLength",keyword:"maxLength",params:{limit: 14},message:"must NOT have more than 14 characters"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -998,12 +1001,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-}
-}
-if(data35.messageNumber !== undefined){
-let data38 = data35.messageNumber;
-if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err82 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageNumber",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(func1(data37) < 1){
+const err82 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1012,9 +1011,9 @@ vErrors.push(err82);
 }
 errors++;
 }
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 < 0 || isNaN(data38)){
-const err83 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageNumber",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err83 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1024,16 +1023,9 @@ vErrors.push(err83);
 errors++;
 }
 }
-}
-if(data35.messageParameters !== undefined){
-let data39 = data35.messageParameters;
-if(Array.isArray(data39)){
-const len4 = data39.length;
-for(let i4=0; i4<len4; i4++){
-let data40 = data39[i4];
-if(typeof data40 === "string"){
-if(func1(data40) > 2000){
-const err84 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageParameters/" + i4,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+if(data36.hasError !== undefined){
+if(typeof data36.hasError !== "boolean"){
+const err84 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/hasError",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/hasError/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1043,8 +1035,15 @@ vErrors.push(err84);
 errors++;
 }
 }
-else {
-const err85 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageParameters/" + i4,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data36.exceptionInfo !== undefined){
+let data39 = data36.exceptionInfo;
+if(Array.isArray(data39)){
+const len3 = data39.length;
+for(let i3=0; i3<len3; i3++){
+let data40 = data39[i3];
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.comments === undefined){
+const err85 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "comments"},message:"must have required property '"+"comments"+"'"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1053,10 +1052,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-}
-else {
-const err86 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageParameters",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data40.messageCategory === undefined){
+const err86 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "messageCategory"},message:"must have required property '"+"messageCategory"+"'"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1065,10 +1062,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-}
-else {
-const err87 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data40.messageNumber === undefined){
+const err87 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "messageNumber"},message:"must have required property '"+"messageNumber"+"'"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1077,10 +1072,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-}
-else {
-const err88 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key7 in data40){
+if(!((((key7 === "comments") || (key7 === "messageCategory")) || (key7 === "messageNumber")) || (key7 === "messageParameters"))){
+const err88 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1090,15 +1084,11 @@ vErrors.push(err88);
 errors++;
 }
 }
-if(data31.deviceHeadendStatus !== undefined){
-let data41 = data31.deviceHeadendStatus;
-if(Array.isArray(data41)){
-const len5 = data41.length;
-for(let i5=0; i5<len5; i5++){
-let data42 = data41[i5];
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.deviceId === undefined){
-const err89 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/required",keyword:"required",params:{missingProperty: "deviceId"},message:"must have required property '"+"deviceId"+"'"};
+if(data40.comments !== undefined){
+let data41 = data40.comments;
+if(typeof data41 === "string"){
+if(func1(data41) > 254){
+const err89 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/comments",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/comments/maxLength",keyword:"maxLength",params:{limit: 254},message:"must NOT have more than 254 characters"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1107,8 +1097,9 @@ vErrors.push(err89);
 }
 errors++;
 }
-if(data42.headEndRegistration === undefined){
-const err90 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/required",keyword:"required",params:{missingProperty: "headEndRegistration"},message:"must have required property '"+"headEndRegistration"+"'"};
+}
+else {
+const err90 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/comments",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/comments/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1117,9 +1108,11 @@ vErrors.push(err90);
 }
 errors++;
 }
-for(const key7 in data42){
-if(!(((key7 === "deviceId") || (key7 === "headEndRegistration")) || (key7 === "message"))){
-const err91 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+if(data40.messageCategory !== undefined){
+let data42 = data40.messageCategory;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err91 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageCategory",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageCategory/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1128,12 +1121,9 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-if(data42.deviceId !== undefined){
-let data43 = data42.deviceId;
-if(typeof data43 === "string"){
-if(func1(data43) > 12){
-const err92 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/maxLength",keyword:"maxLength",params:{limit: 12},message:"must NOT have more than 12 characters"};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 < 0 || isNaN(data42)){
+const err92 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageCategory",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageCategory/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1142,8 +1132,12 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(func1(data43) < 1){
-const err93 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+if(data40.messageNumber !== undefined){
+let data43 = data40.messageNumber;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err93 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageNumber",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1152,9 +1146,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-else {
-const err94 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 0 || isNaN(data43)){
+const err94 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageNumber",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1164,10 +1158,16 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data42.headEndRegistration !== undefined){
-let data44 = data42.headEndRegistration;
-if(typeof data44 !== "string"){
-const err95 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/headEndRegistration",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/headEndRegistration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data40.messageParameters !== undefined){
+let data44 = data40.messageParameters;
+if(Array.isArray(data44)){
+const len4 = data44.length;
+for(let i4=0; i4<len4; i4++){
+let data45 = data44[i4];
+if(typeof data45 === "string"){
+if(func1(data45) > 2000){
+const err95 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageParameters/" + i4,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1176,8 +1176,9 @@ vErrors.push(err95);
 }
 errors++;
 }
-if(!(((data44 === "D1RE") || (data44 === "D1DR")) || (data44 === "D1NR"))){
-const err96 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/headEndRegistration",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/headEndRegistration/enum",keyword:"enum",params:{allowedValues: schema36.properties.deviceHeadendStatus.items.properties.headEndRegistration.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err96 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageParameters/" + i4,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1187,11 +1188,9 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data42.message !== undefined){
-let data45 = data42.message;
-if(typeof data45 === "string"){
-if(func1(data45) > 2000){
-const err97 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/message",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+}
+else {
+const err97 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3+"/messageParameters",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1201,8 +1200,9 @@ vErrors.push(err97);
 errors++;
 }
 }
+}
 else {
-const err98 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/message",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err98 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo/" + i3,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1214,7 +1214,7 @@ errors++;
 }
 }
 else {
-const err99 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err99 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/exceptionInfo",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1224,9 +1224,15 @@ vErrors.push(err99);
 errors++;
 }
 }
-}
-else {
-const err100 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data36.deviceHeadendStatus !== undefined){
+let data46 = data36.deviceHeadendStatus;
+if(Array.isArray(data46)){
+const len5 = data46.length;
+for(let i5=0; i5<len5; i5++){
+let data47 = data46[i5];
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.deviceId === undefined){
+const err100 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/required",keyword:"required",params:{missingProperty: "deviceId"},message:"must have required property '"+"deviceId"+"'"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1235,10 +1241,8 @@ vErrors.push(err100);
 }
 errors++;
 }
-}
-}
-else {
-const err101 = {instancePath:instancePath+"/consolidatedAck/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data47.headEndRegistration === undefined){
+const err101 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/required",keyword:"required",params:{missingProperty: "headEndRegistration"},message:"must have required property '"+"headEndRegistration"+"'"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1247,10 +1251,9 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-}
-else {
-const err102 = {instancePath:instancePath+"/consolidatedAck",schemaPath:"#/properties/consolidatedAck/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key8 in data47){
+if(!(((key8 === "deviceId") || (key8 === "headEndRegistration")) || (key8 === "message"))){
+const err102 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1260,15 +1263,11 @@ vErrors.push(err102);
 errors++;
 }
 }
-if(data.followUps !== undefined){
-let data46 = data.followUps;
-if(Array.isArray(data46)){
-const len6 = data46.length;
-for(let i6=0; i6<len6; i6++){
-let data47 = data46[i6];
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-if(data47.sentAt === undefined){
-const err103 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/required",keyword:"required",params:{missingProperty: "sentAt"},message:"must have required property '"+"sentAt"+"'"};
+if(data47.deviceId !== undefined){
+let data48 = data47.deviceId;
+if(typeof data48 === "string"){
+if(func1(data48) > 12){
+const err103 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/maxLength",keyword:"maxLength",params:{limit: 12},message:"must NOT have more than 12 characters"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1277,8 +1276,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-if(data47.acknowledgement === undefined){
-const err104 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/required",keyword:"required",params:{missingProperty: "acknowledgement"},message:"must have required property '"+"acknowledgement"+"'"};
+if(func1(data48) < 1){
+const err104 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1287,9 +1286,9 @@ vErrors.push(err104);
 }
 errors++;
 }
-for(const key8 in data47){
-if(!((key8 === "sentAt") || (key8 === "acknowledgement"))){
-const err105 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+else {
+const err105 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1299,11 +1298,10 @@ vErrors.push(err105);
 errors++;
 }
 }
-if(data47.sentAt !== undefined){
-let data48 = data47.sentAt;
-if(typeof data48 === "string"){
-if(!(formats0.validate(data48))){
-const err106 = {instancePath:instancePath+"/followUps/" + i6+"/sentAt",schemaPath:"#/properties/followUps/items/properties/sentAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(data47.headEndRegistration !== undefined){
+let data49 = data47.headEndRegistration;
+if(typeof data49 !== "string"){
+const err106 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/headEndRegistration",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/headEndRegistration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1312,9 +1310,8 @@ vErrors.push(err106);
 }
 errors++;
 }
-}
-else {
-const err107 = {instancePath:instancePath+"/followUps/" + i6+"/sentAt",schemaPath:"#/properties/followUps/items/properties/sentAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((data49 === "D1RE") || (data49 === "D1DR")) || (data49 === "D1NR"))){
+const err107 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/headEndRegistration",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/headEndRegistration/enum",keyword:"enum",params:{allowedValues: schema36.properties.deviceHeadendStatus.items.properties.headEndRegistration.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1324,11 +1321,11 @@ vErrors.push(err107);
 errors++;
 }
 }
-if(data47.acknowledgement !== undefined){
-let data49 = data47.acknowledgement;
-if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
-if(data49.syncRequestId === undefined){
-const err108 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "syncRequestId"},message:"must have required property '"+"syncRequestId"+"'"};
+if(data47.message !== undefined){
+let data50 = data47.message;
+if(typeof data50 === "string"){
+if(func1(data50) > 2000){
+const err108 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/message",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1337,8 +1334,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data49.hasError === undefined){
-const err109 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "hasError"},message:"must have required property '"+"hasError"+"'"};
+}
+else {
+const err109 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5+"/message",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1347,8 +1345,10 @@ vErrors.push(err109);
 }
 errors++;
 }
-if(data49.exceptionInfo === undefined){
-const err110 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "exceptionInfo"},message:"must have required property '"+"exceptionInfo"+"'"};
+}
+}
+else {
+const err110 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus/" + i5,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1357,8 +1357,10 @@ vErrors.push(err110);
 }
 errors++;
 }
-if(data49.deviceHeadendStatus === undefined){
-const err111 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "deviceHeadendStatus"},message:"must have required property '"+"deviceHeadendStatus"+"'"};
+}
+}
+else {
+const err111 = {instancePath:instancePath+"/consolidatedAck/acknowledgement/deviceHeadendStatus",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1367,9 +1369,10 @@ vErrors.push(err111);
 }
 errors++;
 }
-for(const key9 in data49){
-if(!((((key9 === "syncRequestId") || (key9 === "hasError")) || (key9 === "exceptionInfo")) || (key9 === "deviceHeadendStatus"))){
-const err112 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/consolidatedAck/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1379,11 +1382,11 @@ vErrors.push(err112);
 errors++;
 }
 }
-if(data49.syncRequestId !== undefined){
-let data50 = data49.syncRequestId;
-if(typeof data50 === "string"){
-if(func1(data50) > 14){
-const err113 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/maxLength",keyword:"maxLength",params:{limit: 14},message:"must NOT have more than 14 characters"};
+if(data32.delivery !== undefined){
+let data51 = data32.delivery;
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(data51.state === undefined){
+const err113 = {instancePath:instancePath+"/consolidatedAck/delivery",schemaPath:"#/properties/consolidatedAck/properties/delivery/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1392,8 +1395,8 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(func1(data50) < 1){
-const err114 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data51.attempts === undefined){
+const err114 = {instancePath:instancePath+"/consolidatedAck/delivery",schemaPath:"#/properties/consolidatedAck/properties/delivery/required",keyword:"required",params:{missingProperty: "attempts"},message:"must have required property '"+"attempts"+"'"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1402,9 +1405,9 @@ vErrors.push(err114);
 }
 errors++;
 }
-}
-else {
-const err115 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key9 in data51){
+if(!((((key9 === "state") || (key9 === "attempts")) || (key9 === "lastError")) || (key9 === "nextAttemptAt"))){
+const err115 = {instancePath:instancePath+"/consolidatedAck/delivery",schemaPath:"#/properties/consolidatedAck/properties/delivery/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1414,9 +1417,10 @@ vErrors.push(err115);
 errors++;
 }
 }
-if(data49.hasError !== undefined){
-if(typeof data49.hasError !== "boolean"){
-const err116 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/hasError",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/hasError/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data51.state !== undefined){
+let data52 = data51.state;
+if(typeof data52 !== "string"){
+const err116 = {instancePath:instancePath+"/consolidatedAck/delivery/state",schemaPath:"#/properties/consolidatedAck/properties/delivery/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1425,16 +1429,8 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-if(data49.exceptionInfo !== undefined){
-let data52 = data49.exceptionInfo;
-if(Array.isArray(data52)){
-const len7 = data52.length;
-for(let i7=0; i7<len7; i7++){
-let data53 = data52[i7];
-if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
-if(data53.comments === undefined){
-const err117 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "comments"},message:"must have required property '"+"comments"+"'"};
+if(!(((data52 === "DELIVERED") || (data52 === "RETRYING")) || (data52 === "DEAD_LETTERED"))){
+const err117 = {instancePath:instancePath+"/consolidatedAck/delivery/state",schemaPath:"#/properties/consolidatedAck/properties/delivery/properties/state/enum",keyword:"enum",params:{allowedValues: schema37.properties.consolidatedAck.properties.delivery.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1443,8 +1439,11 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(data53.messageCategory === undefined){
-const err118 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "messageCategory"},message:"must have required property '"+"messageCategory"+"'"};
+}
+if(data51.attempts !== undefined){
+let data53 = data51.attempts;
+if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
+const err118 = {instancePath:instancePath+"/consolidatedAck/delivery/attempts",schemaPath:"#/properties/consolidatedAck/properties/delivery/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1453,8 +1452,9 @@ vErrors.push(err118);
 }
 errors++;
 }
-if(data53.messageNumber === undefined){
-const err119 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "messageNumber"},message:"must have required property '"+"messageNumber"+"'"};
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 < 0 || isNaN(data53)){
+const err119 = {instancePath:instancePath+"/consolidatedAck/delivery/attempts",schemaPath:"#/properties/consolidatedAck/properties/delivery/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1463,9 +1463,11 @@ vErrors.push(err119);
 }
 errors++;
 }
-for(const key10 in data53){
-if(!((((key10 === "comments") || (key10 === "messageCategory")) || (key10 === "messageNumber")) || (key10 === "messageParameters"))){
-const err120 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+}
+}
+if(data51.lastError !== undefined){
+if(typeof data51.lastError !== "string"){
+const err120 = {instancePath:instancePath+"/consolidatedAck/delivery/lastError",schemaPath:"#/properties/consolidatedAck/properties/delivery/properties/lastError/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1475,11 +1477,11 @@ vErrors.push(err120);
 errors++;
 }
 }
-if(data53.comments !== undefined){
-let data54 = data53.comments;
-if(typeof data54 === "string"){
-if(func1(data54) > 254){
-const err121 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/comments",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/comments/maxLength",keyword:"maxLength",params:{limit: 254},message:"must NOT have more than 254 characters"};
+if(data51.nextAttemptAt !== undefined){
+let data55 = data51.nextAttemptAt;
+if(typeof data55 === "string"){
+if(!(formats0.validate(data55))){
+const err121 = {instancePath:instancePath+"/consolidatedAck/delivery/nextAttemptAt",schemaPath:"#/properties/consolidatedAck/properties/delivery/properties/nextAttemptAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1490,7 +1492,7 @@ errors++;
 }
 }
 else {
-const err122 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/comments",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/comments/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err122 = {instancePath:instancePath+"/consolidatedAck/delivery/nextAttemptAt",schemaPath:"#/properties/consolidatedAck/properties/delivery/properties/nextAttemptAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1500,10 +1502,9 @@ vErrors.push(err122);
 errors++;
 }
 }
-if(data53.messageCategory !== undefined){
-let data55 = data53.messageCategory;
-if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
-const err123 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageCategory",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageCategory/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err123 = {instancePath:instancePath+"/consolidatedAck/delivery",schemaPath:"#/properties/consolidatedAck/properties/delivery/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1512,9 +1513,10 @@ vErrors.push(err123);
 }
 errors++;
 }
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 < 0 || isNaN(data55)){
-const err124 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageCategory",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageCategory/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/consolidatedAck",schemaPath:"#/properties/consolidatedAck/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1524,11 +1526,15 @@ vErrors.push(err124);
 errors++;
 }
 }
-}
-if(data53.messageNumber !== undefined){
-let data56 = data53.messageNumber;
-if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
-const err125 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageNumber",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.followUps !== undefined){
+let data56 = data.followUps;
+if(Array.isArray(data56)){
+const len6 = data56.length;
+for(let i6=0; i6<len6; i6++){
+let data57 = data56[i6];
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.sentAt === undefined){
+const err125 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/required",keyword:"required",params:{missingProperty: "sentAt"},message:"must have required property '"+"sentAt"+"'"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1537,9 +1543,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-if((typeof data56 == "number") && (isFinite(data56))){
-if(data56 < 0 || isNaN(data56)){
-const err126 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageNumber",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data57.acknowledgement === undefined){
+const err126 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/required",keyword:"required",params:{missingProperty: "acknowledgement"},message:"must have required property '"+"acknowledgement"+"'"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1548,17 +1553,9 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-}
-if(data53.messageParameters !== undefined){
-let data57 = data53.messageParameters;
-if(Array.isArray(data57)){
-const len8 = data57.length;
-for(let i8=0; i8<len8; i8++){
-let data58 = data57[i8];
-if(typeof data58 === "string"){
-if(func1(data58) > 2000){
-const err127 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageParameters/" + i8,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+for(const key10 in data57){
+if(!((key10 === "sentAt") || (key10 === "acknowledgement"))){
+const err127 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1568,8 +1565,11 @@ vErrors.push(err127);
 errors++;
 }
 }
-else {
-const err128 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageParameters/" + i8,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data57.sentAt !== undefined){
+let data58 = data57.sentAt;
+if(typeof data58 === "string"){
+if(!(formats0.validate(data58))){
+const err128 = {instancePath:instancePath+"/followUps/" + i6+"/sentAt",schemaPath:"#/properties/followUps/items/properties/sentAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1579,9 +1579,8 @@ vErrors.push(err128);
 errors++;
 }
 }
-}
 else {
-const err129 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageParameters",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err129 = {instancePath:instancePath+"/followUps/" + i6+"/sentAt",schemaPath:"#/properties/followUps/items/properties/sentAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1591,9 +1590,11 @@ vErrors.push(err129);
 errors++;
 }
 }
-}
-else {
-const err130 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data57.acknowledgement !== undefined){
+let data59 = data57.acknowledgement;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+if(data59.syncRequestId === undefined){
+const err130 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "syncRequestId"},message:"must have required property '"+"syncRequestId"+"'"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1602,10 +1603,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-}
-}
-else {
-const err131 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data59.hasError === undefined){
+const err131 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "hasError"},message:"must have required property '"+"hasError"+"'"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1614,16 +1613,8 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-if(data49.deviceHeadendStatus !== undefined){
-let data59 = data49.deviceHeadendStatus;
-if(Array.isArray(data59)){
-const len9 = data59.length;
-for(let i9=0; i9<len9; i9++){
-let data60 = data59[i9];
-if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
-if(data60.deviceId === undefined){
-const err132 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/required",keyword:"required",params:{missingProperty: "deviceId"},message:"must have required property '"+"deviceId"+"'"};
+if(data59.exceptionInfo === undefined){
+const err132 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "exceptionInfo"},message:"must have required property '"+"exceptionInfo"+"'"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1632,8 +1623,8 @@ vErrors.push(err132);
 }
 errors++;
 }
-if(data60.headEndRegistration === undefined){
-const err133 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/required",keyword:"required",params:{missingProperty: "headEndRegistration"},message:"must have required property '"+"headEndRegistration"+"'"};
+if(data59.deviceHeadendStatus === undefined){
+const err133 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "deviceHeadendStatus"},message:"must have required property '"+"deviceHeadendStatus"+"'"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1642,9 +1633,9 @@ vErrors.push(err133);
 }
 errors++;
 }
-for(const key11 in data60){
-if(!(((key11 === "deviceId") || (key11 === "headEndRegistration")) || (key11 === "message"))){
-const err134 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+for(const key11 in data59){
+if(!((((key11 === "syncRequestId") || (key11 === "hasError")) || (key11 === "exceptionInfo")) || (key11 === "deviceHeadendStatus"))){
+const err134 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1654,11 +1645,11 @@ vErrors.push(err134);
 errors++;
 }
 }
-if(data60.deviceId !== undefined){
-let data61 = data60.deviceId;
-if(typeof data61 === "string"){
-if(func1(data61) > 12){
-const err135 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/maxLength",keyword:"maxLength",params:{limit: 12},message:"must NOT have more than 12 characters"};
+if(data59.syncRequestId !== undefined){
+let data60 = data59.syncRequestId;
+if(typeof data60 === "string"){
+if(func1(data60) > 14){
+const err135 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/maxLength",keyword:"maxLength",params:{limit: 14},message:"must NOT have more than 14 characters"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1667,8 +1658,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(func1(data61) < 1){
-const err136 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func1(data60) < 1){
+const err136 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1679,7 +1670,7 @@ errors++;
 }
 }
 else {
-const err137 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err137 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1689,10 +1680,9 @@ vErrors.push(err137);
 errors++;
 }
 }
-if(data60.headEndRegistration !== undefined){
-let data62 = data60.headEndRegistration;
-if(typeof data62 !== "string"){
-const err138 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/headEndRegistration",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/headEndRegistration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data59.hasError !== undefined){
+if(typeof data59.hasError !== "boolean"){
+const err138 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/hasError",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/hasError/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1701,8 +1691,16 @@ vErrors.push(err138);
 }
 errors++;
 }
-if(!(((data62 === "D1RE") || (data62 === "D1DR")) || (data62 === "D1NR"))){
-const err139 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/headEndRegistration",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/headEndRegistration/enum",keyword:"enum",params:{allowedValues: schema36.properties.deviceHeadendStatus.items.properties.headEndRegistration.enum},message:"must be equal to one of the allowed values"};
+}
+if(data59.exceptionInfo !== undefined){
+let data62 = data59.exceptionInfo;
+if(Array.isArray(data62)){
+const len7 = data62.length;
+for(let i7=0; i7<len7; i7++){
+let data63 = data62[i7];
+if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
+if(data63.comments === undefined){
+const err139 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "comments"},message:"must have required property '"+"comments"+"'"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1711,12 +1709,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-if(data60.message !== undefined){
-let data63 = data60.message;
-if(typeof data63 === "string"){
-if(func1(data63) > 2000){
-const err140 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/message",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+if(data63.messageCategory === undefined){
+const err140 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "messageCategory"},message:"must have required property '"+"messageCategory"+"'"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1725,9 +1719,8 @@ vErrors.push(err140);
 }
 errors++;
 }
-}
-else {
-const err141 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/message",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data63.messageNumber === undefined){
+const err141 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "messageNumber"},message:"must have required property '"+"messageNumber"+"'"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1736,10 +1729,9 @@ vErrors.push(err141);
 }
 errors++;
 }
-}
-}
-else {
-const err142 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key12 in data63){
+if(!((((key12 === "comments") || (key12 === "messageCategory")) || (key12 === "messageNumber")) || (key12 === "messageParameters"))){
+const err142 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1749,9 +1741,11 @@ vErrors.push(err142);
 errors++;
 }
 }
-}
-else {
-const err143 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data63.comments !== undefined){
+let data64 = data63.comments;
+if(typeof data64 === "string"){
+if(func1(data64) > 254){
+const err143 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/comments",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/comments/maxLength",keyword:"maxLength",params:{limit: 254},message:"must NOT have more than 254 characters"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1761,9 +1755,8 @@ vErrors.push(err143);
 errors++;
 }
 }
-}
 else {
-const err144 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err144 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/comments",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/comments/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1773,9 +1766,10 @@ vErrors.push(err144);
 errors++;
 }
 }
-}
-else {
-const err145 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data63.messageCategory !== undefined){
+let data65 = data63.messageCategory;
+if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
+const err145 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageCategory",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageCategory/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1784,10 +1778,9 @@ vErrors.push(err145);
 }
 errors++;
 }
-}
-}
-else {
-const err146 = {instancePath:instancePath+"/followUps",schemaPath:"#/properties/followUps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 < 0 || isNaN(data65)){
+const err146 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageCategory",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageCategory/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1798,13 +1791,286 @@ errors++;
 }
 }
 }
-else {
-const err147 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data63.messageNumber !== undefined){
+let data66 = data63.messageNumber;
+if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
+const err147 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageNumber",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err147];
 }
 else {
 vErrors.push(err147);
+}
+errors++;
+}
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 < 0 || isNaN(data66)){
+const err148 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageNumber",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+}
+if(data63.messageParameters !== undefined){
+let data67 = data63.messageParameters;
+if(Array.isArray(data67)){
+const len8 = data67.length;
+for(let i8=0; i8<len8; i8++){
+let data68 = data67[i8];
+if(typeof data68 === "string"){
+if(func1(data68) > 2000){
+const err149 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageParameters/" + i8,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+else {
+const err150 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageParameters/" + i8,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+}
+else {
+const err151 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageParameters",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+}
+else {
+const err152 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+}
+}
+else {
+const err153 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+if(data59.deviceHeadendStatus !== undefined){
+let data69 = data59.deviceHeadendStatus;
+if(Array.isArray(data69)){
+const len9 = data69.length;
+for(let i9=0; i9<len9; i9++){
+let data70 = data69[i9];
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(data70.deviceId === undefined){
+const err154 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/required",keyword:"required",params:{missingProperty: "deviceId"},message:"must have required property '"+"deviceId"+"'"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+if(data70.headEndRegistration === undefined){
+const err155 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/required",keyword:"required",params:{missingProperty: "headEndRegistration"},message:"must have required property '"+"headEndRegistration"+"'"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+for(const key13 in data70){
+if(!(((key13 === "deviceId") || (key13 === "headEndRegistration")) || (key13 === "message"))){
+const err156 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+}
+if(data70.deviceId !== undefined){
+let data71 = data70.deviceId;
+if(typeof data71 === "string"){
+if(func1(data71) > 12){
+const err157 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/maxLength",keyword:"maxLength",params:{limit: 12},message:"must NOT have more than 12 characters"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+if(func1(data71) < 1){
+const err158 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+else {
+const err159 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+if(data70.headEndRegistration !== undefined){
+let data72 = data70.headEndRegistration;
+if(typeof data72 !== "string"){
+const err160 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/headEndRegistration",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/headEndRegistration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+if(!(((data72 === "D1RE") || (data72 === "D1DR")) || (data72 === "D1NR"))){
+const err161 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/headEndRegistration",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/headEndRegistration/enum",keyword:"enum",params:{allowedValues: schema36.properties.deviceHeadendStatus.items.properties.headEndRegistration.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+if(data70.message !== undefined){
+let data73 = data70.message;
+if(typeof data73 === "string"){
+if(func1(data73) > 2000){
+const err162 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/message",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+}
+else {
+const err163 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/message",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+}
+else {
+const err164 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+}
+else {
+const err165 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+}
+else {
+const err166 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+}
+else {
+const err167 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+}
+}
+else {
+const err168 = {instancePath:instancePath+"/followUps",schemaPath:"#/properties/followUps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+}
+else {
+const err169 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
 }
 errors++;
 }

@@ -9,7 +9,16 @@ import {
   recordSyncRequest,
 } from '#shared/consolidation/index.ts';
 import { RetryLaterError } from '#shared/errors.ts';
-import { ack, ackContext, DEADLINE, dacs, newSyncRequestId, request, T0 } from './fixtures.ts';
+import {
+  ack,
+  ackContext,
+  DEADLINE,
+  dacs,
+  deadlineContext,
+  newSyncRequestId,
+  request,
+  T0,
+} from './fixtures.ts';
 
 async function recorded(devices: { id: string; action?: 'REGISTER' | 'DEREGISTER' }[], deadline = DEADLINE) {
   const id = newSyncRequestId();
@@ -59,8 +68,10 @@ describe('handleAck', () => {
     const status = await getSyncRequestStatus(id);
     expect(status?.consolidatedAck).toEqual({
       sentAt: expect.any(String),
+      frozenAt: expect.any(String),
       trigger: 'FINAL_ACK',
       acknowledgement: d.calls[0]?.body,
+      delivery: { state: 'DELIVERED', attempts: 1 },
     });
     expect(status?.acks.map((a) => [a.sequence, a.final, a.deviceCount])).toEqual([
       [1, false, 1],
@@ -290,13 +301,13 @@ describe('deadline', () => {
     await handleAck(ack(id, 1, [['A', 'REGISTERED']]), ackContext(d.send));
     const before = new Date(deadline.getTime() - 1000);
     expect(await findOverdue(before, 1000)).not.toContain(id);
-    expect(
-      (await consolidateOnDeadline(id, { messageId: 'sweep-0', now: before, sendToDacs: d.send })).status,
-    ).toBe(ACK_OUTCOMES.NOT_DUE);
+    expect((await consolidateOnDeadline(id, deadlineContext('sweep-0', before, d.send))).status).toBe(
+      ACK_OUTCOMES.NOT_DUE,
+    );
 
     const after = new Date(deadline.getTime() + 1000);
     expect(await findOverdue(after, 1000)).toContain(id);
-    const out = await consolidateOnDeadline(id, { messageId: 'sweep-1', now: after, sendToDacs: d.send });
+    const out = await consolidateOnDeadline(id, deadlineContext('sweep-1', after, d.send));
     expect(out).toMatchObject({
       status: ACK_OUTCOMES.CONSOLIDATED,
       trigger: 'DEADLINE',
@@ -311,10 +322,10 @@ describe('deadline', () => {
       },
     ]);
     expect(await findOverdue(after, 1000)).not.toContain(id);
-    const again = await consolidateOnDeadline(id, { messageId: 'sweep-2', now: after, sendToDacs: d.send });
+    const again = await consolidateOnDeadline(id, deadlineContext('sweep-2', after, d.send));
     expect(again.status).toBe(ACK_OUTCOMES.ALREADY_CONSOLIDATED);
     expect(
-      await consolidateOnDeadline(newSyncRequestId(), { messageId: 'x', now: after, sendToDacs: d.send }),
+      await consolidateOnDeadline(newSyncRequestId(), deadlineContext('x', after, d.send)),
     ).toMatchObject({
       status: ACK_OUTCOMES.NOT_FOUND,
     });

@@ -1,12 +1,13 @@
 /** Shared fixtures of the consolidation integration tests: unique ids, a DACS recorder, requests and acks. */
 
-import type { AckContext } from '#shared/consolidation/index.ts';
+import type { AckContext, DeadlineContext, DecideFailure } from '#shared/consolidation/index.ts';
 import type {
   AckDevice,
   AssetSyncAck,
   AssetSyncRequest,
   DacsAcknowledgement,
 } from '#shared/contracts/types.ts';
+import { DeliveryError } from '#shared/errors.ts';
 import { ackDevice, assetSyncAck, assetSyncRequest, controllableDevice } from '#test/helpers/messages.ts';
 
 let counter = 0;
@@ -22,22 +23,51 @@ export interface Sent {
   readonly key: string;
 }
 
-/** A DACS stand-in: records every call in order; `failNext` makes the next calls throw. */
+/** DACS answering 503 (retryable), optionally with Retry-After, or a permanent 4xx. */
+export const dacsDown = (retryAfterSeconds?: number): DeliveryError =>
+  new DeliveryError('DACS answered 503', {
+    retryable: true,
+    statusCode: 503,
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  });
+export const dacsRefuses = (status = 422, body = '{"error":"refused"}'): DeliveryError =>
+  new DeliveryError(`DACS answered ${status}`, { retryable: false, statusCode: status, responseBody: body });
+
+/**
+ * The process handler's decision as the processors see it (`ProcessContext.failureDecision`): a permanent
+ * DeliveryError dead-letters, anything else is retried after its Retry-After (or 2 s) from `now`.
+ */
+export function decide(now: Date, attempts = 1): DecideFailure {
+  return (error) => {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (error instanceof DeliveryError && !error.retryable) {
+      return { action: 'dead-letter', reason, attempts, permanent: true };
+    }
+    const delay = error instanceof DeliveryError ? (error.retryAfterSeconds ?? 2) : 2;
+    return {
+      action: 'retry',
+      reason,
+      attempts,
+      permanent: false,
+      nextAttemptAt: new Date(now.getTime() + delay * 1000),
+    };
+  };
+}
+
+/** A DACS stand-in: records every call in order; `failNext` makes the next calls throw (a 503 by default). */
 export function dacs() {
   const calls: Sent[] = [];
-  let failures = 0;
+  const failures: Error[] = [];
   const send = async (body: DacsAcknowledgement, key: string): Promise<void> => {
-    if (failures > 0) {
-      failures--;
-      throw new Error('DACS unavailable');
-    }
+    const failure = failures.shift();
+    if (failure) throw failure;
     calls.push({ body: structuredClone(body), key });
   };
   return {
     calls,
     send,
-    failNext(times = 1) {
-      failures = times;
+    failNext(times = 1, error: Error = new Error('DACS unavailable')) {
+      for (let i = 0; i < times; i++) failures.push(error);
     },
     /** The receiver's view: each key once, then each device's flag after every call in order. */
     flags(): Map<string, string> {
@@ -95,15 +125,27 @@ export const T0 = new Date('2026-12-01T22:00:00.000Z');
 export const DEADLINE = new Date('2026-12-02T22:00:00.000Z');
 
 export function ackContext(send: AckContext['sendToDacs'], overrides: Partial<AckContext> = {}): AckContext {
+  const now = overrides.now ?? new Date(T0.getTime() + 60_000);
   return {
     messageId: `m-${Math.random().toString(36).slice(2)}`,
     firstReceivedAt: T0,
-    now: new Date(T0.getTime() + 60_000),
+    now,
     uncorrelatedWindowSeconds: 300,
     lastAttempt: false,
     sendToDacs: send,
+    failureDecision: decide(now),
     ...overrides,
   };
+}
+
+/** A deadline command's context. */
+export function deadlineContext(
+  messageId: string,
+  now: Date,
+  send: DeadlineContext['sendToDacs'],
+  overrides: Partial<DeadlineContext> = {},
+): DeadlineContext {
+  return { messageId, now, sendToDacs: send, failureDecision: decide(now), ...overrides };
 }
 
 export const ids = (n: number, prefix = 'D'): string[] =>

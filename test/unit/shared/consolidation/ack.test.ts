@@ -4,10 +4,15 @@ import {
   type AckRecord,
   buildConsolidatedAck,
   buildFollowUpAck,
+  buildLateInfoAck,
   buildUncorrelatedAck,
+  capExceptions,
   type DeviceState,
   EXCEPTION_CATEGORY,
   EXCEPTION_NUMBERS,
+  exception,
+  exceptionInfoBytes,
+  MAX_EXCEPTION_INFO_BYTES,
   MAX_EXCEPTIONS,
 } from '#shared/consolidation/ack.ts';
 import { flagFor, LIMITS } from '#shared/consolidation/flags.ts';
@@ -112,16 +117,66 @@ describe('buildConsolidatedAck', () => {
     expect(entry?.messageParameters?.[3]).toHaveLength(LIMITS.PARAMETER);
   });
 
-  it('caps exceptionInfo and counts what it left out', () => {
+  it('caps exceptionInfo in bytes, counts what it left out, and keeps the deadline entry', () => {
     const unknownDevices = Array.from({ length: MAX_EXCEPTIONS + 10 }, (_, i) => ({
       deviceId: `U${i}`,
       registrationStatus: 'REGISTERED' as const,
     }));
-    const body = buildConsolidatedAck(HEADER, [], [{ ...ok, unknownDevices }]);
-    expect(body.exceptionInfo).toHaveLength(MAX_EXCEPTIONS);
-    expect(body.exceptionInfo.at(-1)).toEqual(
-      expect.objectContaining({ messageNumber: EXCEPTION_NUMBERS.TRUNCATED, messageParameters: ['11'] }),
+    const body = buildConsolidatedAck(
+      HEADER,
+      [{ deviceId: 'A', expected: 'REGISTER' }],
+      [{ ...ok, unknownDevices }],
     );
+    expect(exceptionInfoBytes(body.exceptionInfo)).toBeLessThanOrEqual(MAX_EXCEPTION_INFO_BYTES);
+    const kept = body.exceptionInfo.filter(
+      (e) => e.messageNumber === EXCEPTION_NUMBERS.UNKNOWN_DEVICE,
+    ).length;
+    expect(kept).toBeGreaterThan(100);
+    expect(body.exceptionInfo.at(-2)).toMatchObject({ messageNumber: EXCEPTION_NUMBERS.DEADLINE });
+    expect(body.exceptionInfo.at(-1)).toEqual(
+      expect.objectContaining({
+        messageNumber: EXCEPTION_NUMBERS.TRUNCATED,
+        messageParameters: [String(MAX_EXCEPTIONS + 10 - kept)],
+      }),
+    );
+  });
+
+  it('caps exceptionInfo at MAX_EXCEPTIONS entries when they are small', () => {
+    const tiny = Array.from({ length: MAX_EXCEPTIONS + 10 }, () =>
+      exception(EXCEPTION_NUMBERS.DERMS_ERROR, 'x', []),
+    );
+    const capped = capExceptions(tiny);
+    expect(capped).toHaveLength(MAX_EXCEPTIONS);
+    expect(capped.at(-1)).toMatchObject({
+      messageNumber: EXCEPTION_NUMBERS.TRUNCATED,
+      messageParameters: ['11'],
+    });
+    expect(capExceptions(tiny.slice(0, 3))).toHaveLength(3);
+  });
+
+  it('stays within its byte budget at the schema limits, with multi-byte text', () => {
+    const errors = Array.from({ length: 1000 }, (_, i) => ({
+      code: `E${i}`.padEnd(100, 'c'),
+      message: 'é'.repeat(2000),
+    }));
+    const unknownDevices = Array.from({ length: 10_000 }, (_, i) => ({
+      deviceId: `U${i}`.padEnd(12, 'u'),
+      registrationStatus: 'FAILED' as const,
+      headEndSystem: 'h'.repeat(50),
+      nicId: 'n'.repeat(100),
+    }));
+    const body = buildConsolidatedAck(
+      HEADER,
+      [{ deviceId: 'A', expected: 'REGISTER' }],
+      [{ ...ok, ackType: 'ERROR', errors, unknownDevices }],
+    );
+    expect(exceptionInfoBytes(body.exceptionInfo)).toBeLessThanOrEqual(MAX_EXCEPTION_INFO_BYTES);
+    for (const e of body.exceptionInfo) {
+      expect(e.comments.length).toBeLessThanOrEqual(LIMITS.COMMENTS);
+      for (const p of e.messageParameters ?? []) expect(p.length).toBeLessThanOrEqual(LIMITS.PARAMETER);
+    }
+    expect(body.exceptionInfo.at(-2)?.messageNumber).toBe(EXCEPTION_NUMBERS.DEADLINE);
+    expect(body.exceptionInfo.at(-1)?.messageNumber).toBe(EXCEPTION_NUMBERS.TRUNCATED);
   });
 
   const deviceArb = fc.record({
@@ -224,5 +279,72 @@ describe('buildUncorrelatedAck', () => {
         messageParameters: ['SR9', '2026-12-01T14:00:00Z', '3'],
       }),
     ]);
+  });
+});
+
+describe('an enrollment sync DERMS refused', () => {
+  const refused = {
+    ...HEADER,
+    trigger: 'DERMS_REFUSED' as const,
+    refusal: 'DERMS answered 422: unknown program',
+  };
+
+  it("gives every device its flag for no status, whatever was reported, and names DERMS's answer", () => {
+    const body = buildConsolidatedAck(
+      refused,
+      [
+        { deviceId: 'A', expected: 'REGISTER' },
+        { deviceId: 'B', expected: 'DEREGISTER', reportedStatus: 'DEREGISTERED' },
+      ],
+      [],
+    );
+    expect(body.hasError).toBe(true);
+    expect(body.deviceHeadendStatus).toEqual([
+      {
+        deviceId: 'A',
+        headEndRegistration: 'D1NR',
+        message: expect.stringMatching(
+          /^Not registered: DERMS refused the enrollment sync \(DERMS answered 422: unknown program\)$/,
+        ),
+      },
+      {
+        deviceId: 'B',
+        headEndRegistration: 'D1NR',
+        message: expect.stringMatching(/^Head-end registration state unknown: DERMS refused/),
+      },
+    ]);
+    expect(body.exceptionInfo).toEqual([
+      {
+        comments: expect.stringContaining('DERMS refused the enrollment sync SR1: DERMS answered 422'),
+        messageCategory: EXCEPTION_CATEGORY,
+        messageNumber: EXCEPTION_NUMBERS.DERMS_REFUSED,
+        messageParameters: ['DERMS answered 422: unknown program'],
+      },
+    ]);
+  });
+});
+
+describe('buildLateInfoAck', () => {
+  it("carries an ack's errors and unknown devices in exceptionInfo only, with hasError", () => {
+    const body = buildLateInfoAck('SR1', {
+      ...ok,
+      errors: [{ code: 'LEC-9', message: 'late error' }],
+      unknownDevices: [{ deviceId: 'ZZ', registrationStatus: 'REGISTERED' }],
+    });
+    expect(body).toEqual({
+      syncRequestId: 'SR1',
+      hasError: true,
+      deviceHeadendStatus: [],
+      exceptionInfo: [
+        expect.objectContaining({
+          messageNumber: EXCEPTION_NUMBERS.DERMS_ERROR,
+          messageParameters: ['1', 'SUCCESS', 'LEC-9', 'late error'],
+        }),
+        expect.objectContaining({
+          messageNumber: EXCEPTION_NUMBERS.UNKNOWN_DEVICE,
+          messageParameters: ['ZZ', 'REGISTERED', '', ''],
+        }),
+      ],
+    });
   });
 });

@@ -5,6 +5,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
@@ -30,6 +31,13 @@ const ccf = () =>
 const sender = (impl: () => Promise<void> = async () => {}) =>
   jest.fn<(body: DacsAcknowledgement, key: string) => Promise<void>>(impl);
 const T0 = new Date('2026-12-01T22:00:00.000Z');
+const retry = (error: unknown) => ({
+  action: 'retry' as const,
+  reason: String(error),
+  attempts: 1,
+  permanent: false,
+  nextAttemptAt: new Date(T0.getTime() + 70_000),
+});
 const header = {
   pk: 'SYNC#SR-1001',
   sk: 'HEADER',
@@ -47,11 +55,14 @@ const ctx = (overrides = {}) => ({
   uncorrelatedWindowSeconds: 300,
   lastAttempt: false,
   sendToDacs: sender(),
+  failureDecision: retry,
   ...overrides,
 });
 
 beforeEach(() => {
   ddb.reset();
+  ddb.on(BatchWriteCommand).resolves({});
+  ddb.on(TransactWriteCommand).resolves({});
 });
 
 describe('recordSyncRequest', () => {
@@ -137,6 +148,7 @@ describe('handleAck', () => {
   });
 
   it('recounts on a redelivered ack instead of adding, and classifies unknown and stale devices', async () => {
+    ddb.on(GetCommand).resolves({});
     ddb.on(GetCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'HEADER' } }).resolves({ Item: header });
     ddb.on(GetCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1002' } }).resolves({ Item: { pk: 'x' } });
     ddb.on(GetCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1003' } }).resolves({});
@@ -166,11 +178,19 @@ describe('handleAck', () => {
     expect(
       updates.find((u) => u.UpdateExpression === 'SET terminalCount = :n')?.ExpressionAttributeValues,
     ).toEqual({ ':n': 2 });
+    // The unknown device gets an item of its own, and the ack its count.
+    const written = ddb
+      .commandCalls(BatchWriteCommand)
+      .flatMap((c) => c.args[0].input.RequestItems?.['correlation-unit'] ?? [])
+      .map((r) => r.PutRequest?.Item);
+    expect(written).toEqual([
+      expect.objectContaining({ sk: 'UNKNOWN#2026-12-01T14:05:00-08:00#1#D-1003', deviceId: 'D-1003' }),
+    ]);
     expect(
-      updates.find((u) => u.UpdateExpression === 'SET unknownDevices = :u')?.ExpressionAttributeValues?.[
-        ':u'
-      ],
-    ).toEqual([expect.objectContaining({ deviceId: 'D-1003' })]);
+      updates.find((u) => u.UpdateExpression === 'SET unknownCount = :n')?.ExpressionAttributeValues,
+    ).toEqual({ ':n': 1 });
+    // Its information (an unknown device) is published before the freeze, in one transaction.
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
   });
 
   it('does not count a device that was terminal already', async () => {
@@ -202,7 +222,8 @@ describe('handleAck', () => {
     ddb
       .on(UpdateCommand, {
         Key: { pk: 'SYNC#SR-1001', sk: 'HEADER' },
-        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(consolidatedAt)',
+        ConditionExpression:
+          'attribute_exists(pk) AND attribute_not_exists(consolidatedAt) AND (attribute_not_exists(infoVersion) OR infoVersion = :v)',
       })
       .rejects(ccf());
     ddb.on(QueryCommand).resolves({
@@ -245,7 +266,8 @@ describe('handleAck', () => {
       .commandCalls(UpdateCommand)
       .find((u) => u.args[0].input.ConditionExpression?.includes('consolidatedAt'));
     expect(freeze?.args[0].input).toMatchObject({
-      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(consolidatedAt)',
+      ConditionExpression:
+        'attribute_exists(pk) AND attribute_not_exists(consolidatedAt) AND (attribute_not_exists(infoVersion) OR infoVersion = :v)',
       ExpressionAttributeValues: expect.objectContaining({ ':by': 'm-1', ':t': 'FINAL_ACK' }),
     });
     // Undelivered, it stays in the deadline index (moved one requeue interval ahead) for adoption.
@@ -266,6 +288,7 @@ describe('consolidateOnDeadline', () => {
       messageId: 's',
       now: T0,
       sendToDacs: sender(),
+      failureDecision: retry,
     });
     expect(out.status).toBe(ACK_OUTCOMES.NOT_DUE);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);

@@ -42,7 +42,12 @@ describe('validateDocument', () => {
       deadline: '2026-12-02T22:00:00.000Z',
       devices: [{ deviceId: 'D-1001', expected: 'REGISTER', reportedStatus: 'REGISTERED' }],
       acks: [{ sequence: 1, ackType: 'SUCCESS', ackDateTime: '2026-12-01T14:05:00-08:00', final: true }],
-      consolidatedAck: { sentAt: '2026-12-01T22:05:01.000Z', trigger: 'FINAL_ACK', acknowledgement },
+      consolidatedAck: {
+        sentAt: '2026-12-01T22:05:01.000Z',
+        trigger: 'FINAL_ACK',
+        acknowledgement,
+        delivery: { state: 'DELIVERED', attempts: 1 },
+      },
     };
     expect(validateDocument('SyncRequestStatus', status).ok).toBe(true);
     const trace = {

@@ -1,0 +1,129 @@
+/**
+ * What the consolidation needs from its caller (the contexts), what it answers (the outcome), and its
+ * settings. Shared by the intake, freeze, follow-up and sweep modules.
+ */
+import { optionalNumber } from '#shared/config/env.ts';
+import type { ConsolidationTrigger, DacsAcknowledgement, FailureDecision } from './types.ts';
+
+/** Single-item writes in flight per call (device updates, follow-up checks). */
+export const DEVICE_WRITE_PARALLELISM = 32;
+
+/** How long a final ack waits for the acks before it before consolidating without them. */
+export const DEFAULT_FINAL_ACK_GRACE_SECONDS = 30;
+export const finalAckGraceSeconds = (): number =>
+  optionalNumber('FINAL_ACK_GRACE_SECONDS', DEFAULT_FINAL_ACK_GRACE_SECONDS);
+
+/**
+ * How long a frozen consolidated ack may stay undelivered by its owner (counted from the freeze, or from
+ * the owner's next attempt when it recorded one) before a deadline command adopts it; also the sweep's
+ * interval between two deadline commands for one request.
+ */
+export const DEFAULT_DEADLINE_REQUEUE_SECONDS = 300;
+export const deadlineRequeueSeconds = (): number =>
+  optionalNumber('DEADLINE_REQUEUE_SECONDS', DEFAULT_DEADLINE_REQUEUE_SECONDS);
+
+/** How long a follow-up claim holds when its holder neither delivers nor records a failure. */
+export const DEFAULT_FOLLOW_UP_LEASE_SECONDS = 300;
+export const followUpLeaseSeconds = (): number =>
+  optionalNumber('FOLLOW_UP_LEASE_SECONDS', DEFAULT_FOLLOW_UP_LEASE_SECONDS);
+
+/** At most this many characters of an error are kept on an item (the trace keeps the whole reason). */
+export const MAX_STORED_ERROR = 1000;
+export const trimError = (reason: string): string =>
+  reason.length <= MAX_STORED_ERROR ? reason : `${reason.slice(0, MAX_STORED_ERROR - 1)}…`;
+
+/**
+ * Delivers one acknowledgement to DACS. `correlationId` names the message DACS's support can look up;
+ * the caller's own message id when absent.
+ */
+export type SendToDacs = (
+  body: DacsAcknowledgement,
+  idempotencyKey: string,
+  correlationId?: string,
+) => Promise<void>;
+
+/** What the process handler will do with a failure if it is rethrown (`ProcessContext.failureDecision`). */
+export type DecideFailure = (error: unknown) => FailureDecision;
+
+export interface RecordContext {
+  readonly messageId: string;
+  readonly receivedAt: Date;
+  readonly deadline: Date;
+}
+
+/** What every sending call needs: who it is, its clock, DACS, and the fate of a failed send. */
+export interface DeadlineContext {
+  readonly messageId: string;
+  readonly now: Date;
+  readonly sendToDacs: SendToDacs;
+  readonly failureDecision: DecideFailure;
+}
+
+export interface AckContext extends DeadlineContext {
+  /** When the ack was first accepted; the uncorrelated window counts from here. */
+  readonly firstReceivedAt: Date;
+  readonly uncorrelatedWindowSeconds: number;
+  /** The queue will not deliver this message again: forward an uncorrelated ack now. */
+  readonly lastAttempt: boolean;
+}
+
+export const ACK_OUTCOMES = {
+  /** Statuses recorded; nothing sent. */
+  RECORDED: 'RECORDED',
+  /** This call froze and delivered the consolidated ack (follow-ups of its sweep counted too). */
+  CONSOLIDATED: 'CONSOLIDATED',
+  /** Consolidated earlier; this call sent follow-ups. */
+  FOLLOW_UPS_SENT: 'FOLLOW_UPS_SENT',
+  /** Consolidated earlier (or by a concurrent call); nothing to send. */
+  ALREADY_CONSOLIDATED: 'ALREADY_CONSOLIDATED',
+  /** No correlation record after the window: forwarded as reported. */
+  UNCORRELATED: 'UNCORRELATED',
+  /** Deadline command before the deadline. */
+  NOT_DUE: 'NOT_DUE',
+  /** Deadline command for a sync request that has no record. */
+  NOT_FOUND: 'NOT_FOUND',
+} as const;
+export type AckOutcomeStatus = (typeof ACK_OUTCOMES)[keyof typeof ACK_OUTCOMES];
+
+/** What a call did, for logs and metrics. */
+export interface AckOutcome {
+  readonly status: AckOutcomeStatus;
+  readonly syncRequestId: string;
+  /** This call delivered the consolidated ack (count ConsolidatedAckSent). */
+  readonly consolidatedAckSent: boolean;
+  readonly trigger?: ConsolidationTrigger;
+  /** Follow-up acks this call delivered (device follow-ups and late information). */
+  readonly followUpsSent: number;
+  /** Forwarded without a correlation record (count UncorrelatedAck). */
+  readonly uncorrelated: boolean;
+  /** The ack item existed already: a redelivery. */
+  readonly duplicateAck: boolean;
+  /** Device reports applied, ignored as older than the stored one, and not held by the request. */
+  readonly devicesApplied: number;
+  readonly staleReports: number;
+  readonly unknownDevices: number;
+}
+
+/** What a consolidation (freeze, delivery, follow-up sweep) did. */
+export interface ConsolidationResult {
+  readonly consolidatedAckSent: boolean;
+  readonly trigger?: ConsolidationTrigger;
+  readonly followUpsSent: number;
+}
+
+export const outcome = (
+  status: AckOutcomeStatus,
+  syncRequestId: string,
+  rest: Partial<Omit<AckOutcome, 'status' | 'syncRequestId'>> = {},
+): AckOutcome => ({
+  status,
+  syncRequestId,
+  consolidatedAckSent: false,
+  followUpsSent: 0,
+  uncorrelated: false,
+  duplicateAck: false,
+  devicesApplied: 0,
+  staleReports: 0,
+  unknownDevices: 0,
+  ...rest,
+});

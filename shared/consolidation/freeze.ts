@@ -1,0 +1,268 @@
+/**
+ * Freezing the consolidated ack, delivering it, and adopting it when its owner is gone.
+ *
+ *   consolidate ─▶ read header ─▶ snapshot ─▶ freezeHeader ──frozen──▶ deliverConsolidated ─▶ catch-up follow-ups
+ *                      ▲                          │ taken: someone else owns it
+ *                      └──── info-changed ────────┘
+ *
+ *   deliverConsolidated: write missing SENT# lines ─▶ send (key = syncRequestId)
+ *       2xx        ─▶ DELIVERED, out of the deadline index
+ *       retry      ─▶ RETRYING (attempts, lastError, nextAttemptAt); index entry at nextAttemptAt + requeue
+ *       dead-letter─▶ DEAD_LETTERED, out of the index: only a redrive of its owner sends it again
+ *
+ *   deadline command ─▶ frozen? ─owner─▶ deliver again
+ *                          │ other, adoptable (not dead-lettered, owner's next move + requeue passed)
+ *                          │   ─▶ adoptConsolidation (one conditional write) ─▶ deliver
+ *                          └─ not frozen: due (deadline passed, or DERMS refused)? ─▶ consolidate
+ */
+import { RetryLaterError } from '#shared/errors.ts';
+import { logger } from '#shared/observability.ts';
+import { type AckSummary, assembleAck, type DeviceOutcome, deviceOutcomes, summarize } from './ack.ts';
+import { putAll } from './batch.ts';
+import {
+  ACK_OUTCOMES,
+  type AckOutcome,
+  type ConsolidationResult,
+  type DeadlineContext,
+  deadlineRequeueSeconds,
+  outcome,
+  trimError,
+} from './context.ts';
+import { isTerminal } from './flags.ts';
+import { catchUpFollowUps } from './followUps.ts';
+import { expiresAt, type HeaderItem, type Partition, type SentItem, sentKey } from './items.ts';
+import { deviceState, frameOf, publishedAcks } from './snapshot.ts';
+import {
+  adoptConsolidation,
+  type DeliveryFailure,
+  freezeHeader,
+  readHeader,
+  readPartition,
+  recordConsolidatedDelivered,
+  recordConsolidatedFailure,
+} from './store.ts';
+import {
+  CONSOLIDATION_TRIGGERS,
+  type ConsolidationTrigger,
+  DELIVERY_STATES,
+  type FailureDecision,
+} from './types.ts';
+
+/** Why a deadline command may consolidate now: DERMS refused the sync, or the deadline passed. */
+export function dueTrigger(header: HeaderItem, now: Date): ConsolidationTrigger | undefined {
+  if (header.refusedAt !== undefined) return CONSOLIDATION_TRIGGERS.DERMS_REFUSED;
+  return now.getTime() >= Date.parse(header.deadline) ? CONSOLIDATION_TRIGGERS.DEADLINE : undefined;
+}
+
+/**
+ * Whether a deadline command may take over a frozen, undelivered ack from its owner: never when it is
+ * dead-lettered (a permanent refusal or an exhausted window); otherwise once a requeue interval has
+ * passed since the owner's next move (its recorded next attempt, which honours DACS's Retry-After, or
+ * else the freeze) without the owner recording anything newer.
+ */
+export function adoptable(header: HeaderItem, now: Date, requeueSeconds = deadlineRequeueSeconds()): boolean {
+  if (header.consolidatedAt === undefined || header.consolidatedDeliveredAt !== undefined) return false;
+  if (header.deliveryState === DELIVERY_STATES.DEAD_LETTERED) return false;
+  const ownerDue = Date.parse(header.deliveryNextAttemptAt ?? header.consolidatedAt);
+  return now.getTime() >= ownerDue + requeueSeconds * 1000;
+}
+
+/** The trigger the snapshot supports: ALL_TERMINAL only when every device is terminal indeed. */
+function confirmTrigger(
+  requested: ConsolidationTrigger,
+  partition: Partition,
+  finalAck: boolean,
+): ConsolidationTrigger | undefined {
+  if (requested !== CONSOLIDATION_TRIGGERS.ALL_TERMINAL) return requested;
+  if (partition.devices.every((d) => isTerminal(d.reportedStatus))) return requested;
+  return finalAck ? CONSOLIDATION_TRIGGERS.FINAL_ACK : undefined;
+}
+
+const FREEZE_ATTEMPTS = 5;
+
+/**
+ * Builds the consolidated ack from a consistent snapshot (read after `header`) and freezes it with one
+ * conditional write on the header. The winner delivers; a loser returns `undefined`. When an ack
+ * published information after the header was read, the snapshot is read again.
+ */
+export async function consolidate(
+  header: HeaderItem,
+  requested: ConsolidationTrigger,
+  ctx: DeadlineContext,
+  finalAck = false,
+): Promise<ConsolidationResult | undefined> {
+  let current = header;
+  for (let attempt = 1; attempt <= FREEZE_ATTEMPTS; attempt++) {
+    const partition = await readPartition(current.syncRequestId);
+    const trigger = confirmTrigger(requested, partition, finalAck);
+    if (!trigger) return undefined;
+    const summary = summarize(
+      frameOf(current, trigger),
+      partition.devices.map(deviceState),
+      publishedAcks(partition),
+    );
+    const result = await freezeHeader(current.syncRequestId, {
+      by: ctx.messageId,
+      at: ctx.now,
+      trigger,
+      summary,
+      infoVersion: current.infoVersion ?? 0,
+      recheckAt: new Date(ctx.now.getTime() + deadlineRequeueSeconds() * 1000),
+    });
+    if (result === 'frozen') return deliverAndCatchUp(frozen(current, trigger, summary, ctx), partition, ctx);
+    if (result === 'taken') return undefined;
+    const reread = await readHeader(current.syncRequestId);
+    if (!reread || reread.consolidatedAt !== undefined) return undefined;
+    current = reread;
+  }
+  throw new RetryLaterError(`Acks of ${header.syncRequestId} kept publishing during the freeze`, {
+    delaySeconds: 1,
+  });
+}
+
+const frozen = (
+  header: HeaderItem,
+  trigger: ConsolidationTrigger,
+  summary: AckSummary,
+  ctx: DeadlineContext,
+): HeaderItem => ({
+  ...header,
+  consolidatedAt: ctx.now.toISOString(),
+  consolidatedBy: ctx.messageId,
+  consolidationTrigger: trigger,
+  consolidatedSummary: summary,
+  deliveryState: DELIVERY_STATES.RETRYING,
+});
+
+/** Delivers the frozen ack this message owns, then sends every follow-up that became due meanwhile. */
+export async function deliverAndCatchUp(
+  header: HeaderItem,
+  snapshot: Partition | undefined,
+  ctx: DeadlineContext,
+): Promise<ConsolidationResult> {
+  const consolidatedAckSent = await deliverConsolidated(header, snapshot, ctx);
+  const delivered = {
+    ...header,
+    consolidatedDeliveredAt: header.consolidatedDeliveredAt ?? ctx.now.toISOString(),
+  };
+  const followUpsSent = await catchUpFollowUps(delivered, ctx);
+  const trigger = header.consolidationTrigger;
+  return { consolidatedAckSent, ...(trigger ? { trigger } : {}), followUpsSent };
+}
+
+/**
+ * The frozen body: its summary and every device's SENT# line, writing the lines missing (all of them the
+ * first time, from the snapshot the freeze was built on). A retry reuses the lines written, so every
+ * send carries the same body.
+ */
+export async function frozenBody(header: HeaderItem, snapshot: Partition | undefined, now: Date) {
+  const { syncRequestId } = header;
+  const partition = snapshot ?? (await readPartition(syncRequestId));
+  const missing = partition.devices.filter((d) => !partition.sent.has(d.deviceId));
+  const computed = deviceOutcomes(frameOf(header), missing.map(deviceState));
+  const ttl = expiresAt(now);
+  const lines: SentItem[] = computed.map((o, i) => ({
+    ...sentKey(syncRequestId, o.deviceId),
+    deviceId: o.deviceId,
+    index: missing[i]!.index,
+    flag: o.flag,
+    message: o.message,
+    isError: o.isError,
+    expiresAt: ttl,
+  }));
+  await putAll(syncRequestId, lines);
+  for (const line of lines) partition.sent.set(line.deviceId, line);
+  const outcomes: DeviceOutcome[] = partition.devices.map((d) => {
+    const line = partition.sent.get(d.deviceId)!;
+    return { deviceId: d.deviceId, flag: line.flag, message: line.message, isError: line.isError };
+  });
+  const summary = header.consolidatedSummary ?? { ackError: false, exceptionInfo: [] };
+  return assembleAck(syncRequestId, summary, outcomes);
+}
+
+/** Sends the frozen ack (key = syncRequestId) and records what came of it. True when this call delivered it. */
+async function deliverConsolidated(
+  header: HeaderItem,
+  snapshot: Partition | undefined,
+  ctx: DeadlineContext,
+): Promise<boolean> {
+  if (header.consolidatedDeliveredAt !== undefined) return false;
+  const body = await frozenBody(header, snapshot, ctx.now);
+  try {
+    await ctx.sendToDacs(body, header.syncRequestId);
+  } catch (error) {
+    await recordFailure(header.syncRequestId, ctx, ctx.failureDecision(error));
+    throw error;
+  }
+  await recordConsolidatedDelivered(header.syncRequestId, ctx.messageId, ctx.now);
+  return true;
+}
+
+/** What a failed send of the consolidated ack records: the process handler's decision about it. */
+export function deliveryFailure(decision: FailureDecision, now: Date): DeliveryFailure {
+  const lastError = trimError(decision.reason);
+  if (decision.action !== 'retry') return { state: DELIVERY_STATES.DEAD_LETTERED, lastError };
+  const next = decision.nextAttemptAt ?? now;
+  return {
+    state: DELIVERY_STATES.RETRYING,
+    lastError,
+    nextAttemptAt: decision.nextAttemptAt,
+    // The owner has the first go at its next attempt; adopters no sooner than a requeue interval later.
+    recheckAt: new Date(next.getTime() + deadlineRequeueSeconds() * 1000),
+  };
+}
+
+async function recordFailure(syncRequestId: string, ctx: DeadlineContext, decision: FailureDecision) {
+  try {
+    await recordConsolidatedFailure(syncRequestId, ctx.messageId, deliveryFailure(decision, ctx.now));
+  } catch (error) {
+    // The send's own failure is what the handler must act on; the record is for the support view.
+    logger.warn('Could not record the consolidated ack delivery failure', { syncRequestId, error });
+  }
+}
+
+/** A frozen ack met by a deadline command, or by a message after its freeze: resume, adopt, or leave it. */
+export async function resumeFrozen(
+  header: HeaderItem,
+  ctx: DeadlineContext,
+): Promise<AckOutcome | undefined> {
+  const { syncRequestId } = header;
+  if (header.consolidatedBy === ctx.messageId) {
+    return outcome(ACK_OUTCOMES.CONSOLIDATED, syncRequestId, await deliverAndCatchUp(header, undefined, ctx));
+  }
+  if (!adoptable(header, ctx.now)) return undefined;
+  const adopted = await adoptConsolidation(syncRequestId, {
+    from: header.consolidatedBy ?? '',
+    to: ctx.messageId,
+    attemptsSeen: header.deliveryAttempts,
+  });
+  if (!adopted) return undefined;
+  const owned = { ...header, consolidatedBy: ctx.messageId };
+  return outcome(ACK_OUTCOMES.CONSOLIDATED, syncRequestId, await deliverAndCatchUp(owned, undefined, ctx));
+}
+
+/**
+ * A deadline command: freezes and delivers the consolidated ack of a sync request past its deadline (or
+ * refused by DERMS), finishes a delivery it owns, or adopts one whose owner is gone. A no-op otherwise.
+ */
+export async function consolidateOnDeadline(
+  syncRequestId: string,
+  command: DeadlineContext,
+): Promise<AckOutcome> {
+  const header = await readHeader(syncRequestId);
+  if (!header) return outcome(ACK_OUTCOMES.NOT_FOUND, syncRequestId);
+  // A deadline command has no trace of its own: correlate what it sends with the sync request's message.
+  const ctx: DeadlineContext = {
+    ...command,
+    sendToDacs: (body, key) => command.sendToDacs(body, key, header.messageId),
+  };
+  if (header.consolidatedAt !== undefined) {
+    return (await resumeFrozen(header, ctx)) ?? outcome(ACK_OUTCOMES.ALREADY_CONSOLIDATED, syncRequestId);
+  }
+  const trigger = dueTrigger(header, ctx.now);
+  if (!trigger) return outcome(ACK_OUTCOMES.NOT_DUE, syncRequestId);
+  const result = await consolidate(header, trigger, ctx);
+  return result
+    ? outcome(ACK_OUTCOMES.CONSOLIDATED, syncRequestId, result)
+    : outcome(ACK_OUTCOMES.ALREADY_CONSOLIDATED, syncRequestId);
+}
