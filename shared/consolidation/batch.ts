@@ -4,6 +4,7 @@
  */
 import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '#shared/aws/clients.ts';
+import { sleep } from '#shared/time.ts';
 import { UnprocessedItemsError } from './errors.ts';
 import { type Key, tableName } from './items.ts';
 
@@ -34,7 +35,6 @@ export async function mapLimit<T, R>(
 export const chunk = <T>(items: readonly T[], size: number): T[][] =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size));
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const backoff = (attempt: number) => Math.min(2000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2);
 
 /** BatchWrite tuning: 25 puts per request (the DynamoDB maximum), this many requests in flight. */
@@ -83,17 +83,29 @@ export async function putAll(syncRequestId: string, items: readonly object[]): P
   );
 }
 
-/** Consistent reads of the given keys, 100 per BatchGetItem, retrying unprocessed keys. */
+/**
+ * Consistent reads of the given keys, 100 per BatchGetItem, retrying unprocessed keys; only the
+ * `projection` attributes when given (names without expression syntax).
+ */
 export async function getAll(
   syncRequestId: string,
   keys: readonly Key[],
+  projection?: string,
 ): Promise<Record<string, unknown>[]> {
   const client = documentClientFor();
   const found: Record<string, unknown>[] = [];
   await mapLimit(chunk(keys, 100), BATCH_WRITE_PARALLELISM, (batch) =>
     untilProcessed(syncRequestId, 'keys', batch as unknown as Record<string, unknown>[], async (pending) => {
       const out = await client.send(
-        new BatchGetCommand({ RequestItems: { [tableName()]: { Keys: pending, ConsistentRead: true } } }),
+        new BatchGetCommand({
+          RequestItems: {
+            [tableName()]: {
+              Keys: pending,
+              ConsistentRead: true,
+              ...(projection ? { ProjectionExpression: projection } : {}),
+            },
+          },
+        }),
       );
       found.push(...(out.Responses?.[tableName()] ?? []));
       return out.UnprocessedKeys?.[tableName()]?.Keys ?? [];

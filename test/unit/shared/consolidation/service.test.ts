@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -59,8 +60,24 @@ const ctx = (overrides = {}) => ({
   ...overrides,
 });
 
+/** Answers the held-devices read: every requested device is held, except `unknown` ones. */
+const holdDevicesExcept = (...unknown: string[]) =>
+  ddb
+    .on(BatchGetCommand)
+    .callsFake((input: { RequestItems: Record<string, { Keys: { sk: string }[] }> }) => ({
+      Responses: Object.fromEntries(
+        Object.entries(input.RequestItems).map(([table, { Keys }]) => [
+          table,
+          Keys.map((k) => ({ deviceId: k.sk.replace('DEVICE#', '') })).filter(
+            (d) => !unknown.includes(d.deviceId),
+          ),
+        ]),
+      ),
+    }));
+
 beforeEach(() => {
   ddb.reset();
+  holdDevicesExcept();
   ddb.on(BatchWriteCommand).resolves({});
   ddb.on(TransactWriteCommand).resolves({});
 });
@@ -152,6 +169,7 @@ describe('handleAck', () => {
     ddb.on(GetCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'HEADER' } }).resolves({ Item: header });
     ddb.on(GetCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1002' } }).resolves({ Item: { pk: 'x' } });
     ddb.on(GetCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1003' } }).resolves({});
+    holdDevicesExcept('D-1003');
     ddb.on(PutCommand).rejects(ccf());
     ddb
       .on(UpdateCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1001' } })
