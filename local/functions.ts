@@ -15,8 +15,14 @@ import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createTokenService, localClients } from '#local/auth.ts';
 import { DEFAULT_PORTS } from '#local/constants.ts';
-import { apiRoutes, createApiHost } from '#local/host.ts';
-import { createHandlerLoader, functionName, lambdaContext, scheduledEvent } from '#local/lambda.ts';
+import { type ApiRoute, apiRoutes, createApiHost } from '#local/host.ts';
+import {
+  createHandlerLoader,
+  functionName,
+  type LambdaHandler,
+  lambdaContext,
+  scheduledEvent,
+} from '#local/lambda.ts';
 import { every, type Poller, type Schedule, startPoller } from '#local/poller.ts';
 import type { FlowQueues } from '#local/resources.ts';
 import { optionalNumber, optionalString, requireString } from '#shared/config/env.ts';
@@ -41,78 +47,22 @@ export interface RunningFunctions {
   stop(): Promise<void>;
 }
 
+type HandlerLoader = (modulePath: string) => Promise<LambdaHandler>;
+
 /** Starts the API host, the pollers and the sweep in this process. */
 export async function startFunctions(options: FunctionsOptions): Promise<RunningFunctions> {
   const { log } = options;
   const loadHandler = createHandlerLoader(options.repoRoot);
-  const tokens = createTokenService({ secret: options.jwtSecret, clients: localClients(options.env) });
   const routes = apiRoutes();
-
-  const server: Server = createApiHost({
-    routes,
-    tokens,
-    loadHandler,
-    openApiFile: resolve(options.repoRoot, 'docs/openapi.json'),
-    throttle: {
-      rateLimit: Number(options.env.LOCAL_THROTTLE_RATE ?? 50),
-      burstLimit: Number(options.env.LOCAL_THROTTLE_BURST ?? 100),
-    },
-    log,
-  });
-  await new Promise<void>((done, fail) => {
-    server.once('error', fail);
-    server.listen(options.apiPort, options.apiHost, () => done());
-  });
-
-  // Warm every handler, like provisioned concurrency; a module that fails is reported and retried per call.
-  const modules = [
-    ...routes.map((r) => r.module),
-    ...FLOW_IDS.map((id) => FLOWS[id].handlers.process),
-    SWEEP.handler,
-  ];
-  const failures: string[] = [];
-  await Promise.all(
-    [...new Set(modules)].map((m) =>
-      loadHandler(m).catch((error: unknown) => failures.push(`${m}: ${(error as Error).message}`)),
-    ),
-  );
-  for (const failure of failures) log(`[functions] cannot load ${failure}`);
-
+  const server = await listenApiHost(options, routes, loadHandler);
+  await warmHandlers(handlerModules(routes), loadHandler, log);
   const sqs = new SQSClient({});
-  const pollers: Poller[] = FLOW_IDS.map((id) => {
-    const flow = FLOWS[id];
-    return startPoller({
-      sqs,
-      queueUrl: options.queues[id].url,
-      queueArn: options.queues[id].arn,
-      functionName: functionName(id, 'process'),
-      loadHandler: () => loadHandler(flow.handlers.process),
-      batchSize: flow.queue.batchSize,
-      maxConcurrency: flow.queue.maxConcurrency,
-      functionTimeoutSeconds: flow.queue.functionTimeoutSeconds,
-      waitTimeSeconds: options.pollWaitSeconds,
-      log,
-    });
-  });
-
-  const sweepName = functionName('sweep', 'handler');
+  const pollers = startPollers(options, sqs, loadHandler);
   let sweep: Schedule | undefined;
-  const runSweep = async () => {
-    try {
-      const handler = await loadHandler(SWEEP.handler);
-      await handler(
-        scheduledEvent(`${sweepName}-schedule`),
-        lambdaContext({ functionName: sweepName, timeoutMs: 60_000 }),
-      );
-    } catch (error) {
-      log(`[${sweepName}] ${(error as Error).stack ?? error}`);
-    }
-  };
-
   return {
     apiUrl: `http://${options.apiHost}:${options.apiPort}`,
     startSweep() {
-      sweep ??= every(options.sweepIntervalMs, runSweep);
+      sweep ??= every(options.sweepIntervalMs, () => runSweep(loadHandler, log));
     },
     async stop() {
       server.closeAllConnections();
@@ -124,6 +74,89 @@ export async function startFunctions(options: FunctionsOptions): Promise<Running
       sqs.destroy();
     },
   };
+}
+
+/** The API host on `apiHost:apiPort`, with tokens for the local clients and API Gateway's throttle. */
+async function listenApiHost(
+  options: FunctionsOptions,
+  routes: readonly ApiRoute[],
+  loadHandler: HandlerLoader,
+): Promise<Server> {
+  const server = createApiHost({
+    routes,
+    tokens: createTokenService({ secret: options.jwtSecret, clients: localClients(options.env) }),
+    loadHandler,
+    openApiFile: resolve(options.repoRoot, 'docs/openapi.json'),
+    throttle: {
+      rateLimit: Number(options.env.LOCAL_THROTTLE_RATE ?? 50),
+      burstLimit: Number(options.env.LOCAL_THROTTLE_BURST ?? 100),
+    },
+    log: options.log,
+  });
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(options.apiPort, options.apiHost, () => done());
+  });
+  return server;
+}
+
+/** Every handler module this process runs, once each: the routes', each flow's process handler, the sweep. */
+export function handlerModules(routes: readonly ApiRoute[]): string[] {
+  const modules = [
+    ...routes.map((r) => r.module),
+    ...FLOW_IDS.map((id) => FLOWS[id].handlers.process),
+    SWEEP.handler,
+  ];
+  return [...new Set(modules)];
+}
+
+/** Loads every handler, like provisioned concurrency; a module that fails is reported and retried per call. */
+export async function warmHandlers(
+  modules: readonly string[],
+  loadHandler: HandlerLoader,
+  log: (line: string) => void,
+): Promise<void> {
+  const failures: string[] = [];
+  await Promise.all(
+    modules.map((m) =>
+      loadHandler(m).catch((error: unknown) => failures.push(`${m}: ${(error as Error).message}`)),
+    ),
+  );
+  for (const failure of failures) log(`[functions] cannot load ${failure}`);
+}
+
+/** One event source mapping per flow, onto the flow's process handler. */
+function startPollers(options: FunctionsOptions, sqs: SQSClient, loadHandler: HandlerLoader): Poller[] {
+  return FLOW_IDS.map((id) => {
+    const flow = FLOWS[id];
+    return startPoller({
+      sqs,
+      queueUrl: options.queues[id].url,
+      queueArn: options.queues[id].arn,
+      functionName: functionName(id, 'process'),
+      loadHandler: () => loadHandler(flow.handlers.process),
+      batchSize: flow.queue.batchSize,
+      maxConcurrency: flow.queue.maxConcurrency,
+      functionTimeoutSeconds: flow.queue.functionTimeoutSeconds,
+      waitTimeSeconds: options.pollWaitSeconds,
+      log: options.log,
+    });
+  });
+}
+
+const SWEEP_NAME = functionName('sweep', 'handler');
+
+/** One scheduled run of the sweep; a failure is logged, and the next run comes as scheduled. */
+export async function runSweep(loadHandler: HandlerLoader, log: (line: string) => void): Promise<void> {
+  try {
+    const handler = await loadHandler(SWEEP.handler);
+    await handler(
+      scheduledEvent(`${SWEEP_NAME}-schedule`),
+      lambdaContext({ functionName: SWEEP_NAME, timeoutMs: 60_000 }),
+    );
+  } catch (error) {
+    log(`[${SWEEP_NAME}] ${(error as Error).stack ?? error}`);
+  }
 }
 
 async function main(): Promise<void> {

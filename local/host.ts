@@ -6,8 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { APIGatewayProxyResult } from 'aws-lambda';
-import { bearerToken, hasScope, type TokenService } from '#local/auth.ts';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { type AccessClaims, bearerToken, hasScope, type TokenService } from '#local/auth.ts';
 import {
   authorizerClaims,
   buildProxyEvent,
@@ -193,143 +193,217 @@ export function createThrottle(
   };
 }
 
+/** The options with their defaults applied, and the throttle's bucket: what every request needs. */
+interface Host {
+  readonly routes: readonly ApiRoute[];
+  readonly tokens: TokenService;
+  readonly loadHandler: (modulePath: string) => Promise<LambdaHandler>;
+  readonly openApiFile: string;
+  readonly maxRequestBytes: number;
+  readonly integrationTimeoutMs: number;
+  readonly log: (line: string) => void;
+  readonly admit: () => boolean;
+}
+
 export function createApiHost(options: ApiHostOptions): Server {
-  const maxRequestBytes = options.maxRequestBytes ?? 10 * 1024 * 1024;
-  const integrationTimeoutMs = options.integrationTimeoutMs ?? 29_000;
-  const log = options.log ?? (() => {});
-  const admit = createThrottle(options.throttle ?? { rateLimit: 50, burstLimit: 100 });
-
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://local');
-    const method = req.method ?? 'GET';
-    if (!admit()) {
-      req.resume();
-      return sendProblem(res, 429, 'Too many requests; slow down and retry.', { 'Retry-After': '1' });
-    }
-    const { body, tooLarge } = await readBody(req, maxRequestBytes);
-    if (tooLarge) {
-      sendProblem(
-        res,
-        413,
-        `The request body is over the local gateway's limit of ${maxRequestBytes} bytes.`,
-      );
-      return;
-    }
-
-    if (url.pathname === '/oauth2/token') {
-      if (method !== 'POST') return sendProblem(res, 404, `No route ${method} ${url.pathname}`);
-      const answer = await options.tokens.issue(
-        new URLSearchParams(body.toString('utf8')),
-        req.headers.authorization,
-      );
-      res.setHeader('Cache-Control', 'no-store');
-      if (answer.status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="local"');
-      return send(res, answer.status, answer.body);
-    }
-    if (url.pathname === '/openapi.json' && method === 'GET') {
-      try {
-        const text = await readFile(options.openApiFile);
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': text.length });
-        return res.end(text);
-      } catch {
-        return sendProblem(res, 404, 'docs/openapi.json has not been generated yet (npm run gen).');
-      }
-    }
-
-    const match = matchRoute(options.routes, method, url.pathname);
-    if (!match) return sendProblem(res, 404, `No route ${method} ${url.pathname}`);
-
-    // The Cognito authorizer: identity first (401), then the route's scope (403).
-    const token = bearerToken(req.headers.authorization);
-    if (!token) {
-      return sendProblem(res, 401, 'A bearer token is required.', { 'WWW-Authenticate': 'Bearer' });
-    }
-    const verified = await options.tokens.verify(token);
-    if (!verified.ok) {
-      return sendProblem(res, 401, `The bearer token was refused: ${verified.reason}.`, {
-        'WWW-Authenticate': 'Bearer error="invalid_token"',
-      });
-    }
-    if (!hasScope(verified.claims.scope, match.route.scope)) {
-      return sendProblem(res, 403, `This route needs the scope ${match.route.scope}.`, {
-        'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${match.route.scope}"`,
-      });
-    }
-
-    const requestId = crypto.randomUUID();
-    const event = buildProxyEvent({
-      method,
-      path: url.pathname,
-      resource: match.route.path,
-      pathParameters: match.pathParameters,
-      rawHeaders: req.rawHeaders,
-      query: url.searchParams,
-      body: body.length > 0 ? body.toString('utf8') : null,
-      claims: authorizerClaims({
-        sub: verified.claims.sub,
-        client_id: verified.claims.client_id,
-        scope: verified.claims.scope,
-        token_use: 'access',
-        iss: verified.claims.iss,
-        exp: verified.claims.exp,
-        iat: verified.claims.iat,
-        jti: verified.claims.jti,
-      }),
-      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-      requestId,
-    });
-    const context = lambdaContext({
-      functionName: match.route.functionName,
-      timeoutMs: integrationTimeoutMs,
-      awsRequestId: requestId,
-    });
-
-    let handler: LambdaHandler;
-    try {
-      handler = await options.loadHandler(match.route.module);
-    } catch (error) {
-      log(`[api] cannot load ${match.route.module}: ${(error as Error).message}`);
-      return sendProblem(
-        res,
-        503,
-        `The function behind ${match.route.path} could not be loaded; nothing was accepted. Retry.`,
-      );
-    }
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const result = (await Promise.race([
-        handler(event, context),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new GatewayTimeout()), integrationTimeoutMs);
-        }),
-      ])) as APIGatewayProxyResult | undefined;
-      if (!result || typeof result.statusCode !== 'number') {
-        log(`[api] ${match.route.module} returned no proxy result`);
-        return sendProblem(res, 503, 'The function returned a malformed proxy response; retry.');
-      }
-      writeProxyResult(res, result, requestId);
-    } catch (error) {
-      if (error instanceof GatewayTimeout) {
-        return sendProblem(
-          res,
-          503,
-          `The function did not answer within ${integrationTimeoutMs} ms; retry (a repeat is answered as a duplicate if it was accepted).`,
-        );
-      }
-      log(`[api] ${match.route.functionName} failed: ${(error as Error).stack ?? error}`);
-      sendProblem(res, 503, 'The function failed; nothing was accepted. Retry.');
-    } finally {
-      clearTimeout(timer);
-    }
+  const host: Host = {
+    routes: options.routes,
+    tokens: options.tokens,
+    loadHandler: options.loadHandler,
+    openApiFile: options.openApiFile,
+    maxRequestBytes: options.maxRequestBytes ?? 10 * 1024 * 1024,
+    integrationTimeoutMs: options.integrationTimeoutMs ?? 29_000,
+    log: options.log ?? (() => {}),
+    admit: createThrottle(options.throttle ?? { rateLimit: 50, burstLimit: 100 }),
   };
-
   return createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      log(`[api] ${req.method} ${req.url}: ${(error as Error).stack ?? error}`);
+    handleRequest(host, req, res).catch((error: unknown) => {
+      host.log(`[api] ${req.method} ${req.url}: ${(error as Error).stack ?? error}`);
       if (!res.headersSent) sendProblem(res, 503, 'The local gateway failed; retry.');
       else res.destroy();
     });
   });
+}
+
+/** What API Gateway does before the integration (throttle, size limit, routing, authorizer), then the call. */
+async function handleRequest(host: Host, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const method = req.method ?? 'GET';
+  if (!host.admit()) {
+    req.resume();
+    return sendProblem(res, 429, 'Too many requests; slow down and retry.', { 'Retry-After': '1' });
+  }
+  const { body, tooLarge } = await readBody(req, host.maxRequestBytes);
+  if (tooLarge) {
+    const detail = `The request body is over the local gateway's limit of ${host.maxRequestBytes} bytes.`;
+    return sendProblem(res, 413, detail);
+  }
+  if (url.pathname === '/oauth2/token') {
+    if (method !== 'POST') return sendProblem(res, 404, `No route ${method} ${url.pathname}`);
+    return serveToken(host.tokens, req, res, body);
+  }
+  if (url.pathname === '/openapi.json' && method === 'GET') return serveOpenApi(host.openApiFile, res);
+
+  const match = matchRoute(host.routes, method, url.pathname);
+  if (!match) return sendProblem(res, 404, `No route ${method} ${url.pathname}`);
+  const verdict = await authorize(host.tokens, req.headers.authorization, match.route.scope);
+  if (!verdict.ok) return sendProblem(res, verdict.status, verdict.detail, verdict.headers);
+  await invokeRoute(host, req, res, { method, url, body, match, claims: verdict.claims });
+}
+
+async function serveToken(tokens: TokenService, req: IncomingMessage, res: ServerResponse, body: Buffer) {
+  const answer = await tokens.issue(new URLSearchParams(body.toString('utf8')), req.headers.authorization);
+  res.setHeader('Cache-Control', 'no-store');
+  if (answer.status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="local"');
+  send(res, answer.status, answer.body);
+}
+
+async function serveOpenApi(openApiFile: string, res: ServerResponse) {
+  try {
+    const text = await readFile(openApiFile);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': text.length });
+    res.end(text);
+  } catch {
+    sendProblem(res, 404, 'docs/openapi.json has not been generated yet (npm run gen).');
+  }
+}
+
+export type AuthorizerVerdict =
+  | { readonly ok: true; readonly claims: AccessClaims }
+  | {
+      readonly ok: false;
+      readonly status: 401 | 403;
+      readonly detail: string;
+      readonly headers: Record<string, string>;
+    };
+
+/** The Cognito authorizer: identity first (401), then the route's scope (403). */
+export async function authorize(
+  tokens: TokenService,
+  authorization: string | undefined,
+  scope: string,
+): Promise<AuthorizerVerdict> {
+  const token = bearerToken(authorization);
+  if (!token) {
+    return {
+      ok: false,
+      status: 401,
+      detail: 'A bearer token is required.',
+      headers: { 'WWW-Authenticate': 'Bearer' },
+    };
+  }
+  const verified = await tokens.verify(token);
+  if (!verified.ok) {
+    return {
+      ok: false,
+      status: 401,
+      detail: `The bearer token was refused: ${verified.reason}.`,
+      headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+    };
+  }
+  if (!hasScope(verified.claims.scope, scope)) {
+    return {
+      ok: false,
+      status: 403,
+      detail: `This route needs the scope ${scope}.`,
+      headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"` },
+    };
+  }
+  return { ok: true, claims: verified.claims };
+}
+
+/** An admitted, authorized request to a route. */
+interface RouteCall {
+  readonly method: string;
+  readonly url: URL;
+  readonly body: Buffer;
+  readonly match: RouteMatch;
+  readonly claims: AccessClaims;
+}
+
+/** The integration: the route's function with a proxy event, its answer written back. */
+async function invokeRoute(host: Host, req: IncomingMessage, res: ServerResponse, call: RouteCall) {
+  const { route } = call.match;
+  const requestId = crypto.randomUUID();
+  const event = routeEvent(req, call, requestId);
+  const context = lambdaContext({
+    functionName: route.functionName,
+    timeoutMs: host.integrationTimeoutMs,
+    awsRequestId: requestId,
+  });
+  let handler: LambdaHandler;
+  try {
+    handler = await host.loadHandler(route.module);
+  } catch (error) {
+    host.log(`[api] cannot load ${route.module}: ${(error as Error).message}`);
+    const detail = `The function behind ${route.path} could not be loaded; nothing was accepted. Retry.`;
+    return sendProblem(res, 503, detail);
+  }
+  await answerWithinTimeout(host, res, route, requestId, () => handler(event, context));
+}
+
+function routeEvent(req: IncomingMessage, call: RouteCall, requestId: string): APIGatewayProxyEvent {
+  const { claims } = call;
+  return buildProxyEvent({
+    method: call.method,
+    path: call.url.pathname,
+    resource: call.match.route.path,
+    pathParameters: call.match.pathParameters,
+    rawHeaders: req.rawHeaders,
+    query: call.url.searchParams,
+    body: call.body.length > 0 ? call.body.toString('utf8') : null,
+    claims: authorizerClaims({
+      sub: claims.sub,
+      client_id: claims.client_id,
+      scope: claims.scope,
+      token_use: 'access',
+      iss: claims.iss,
+      exp: claims.exp,
+      iat: claims.iat,
+      jti: claims.jti,
+    }),
+    sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+    requestId,
+  });
+}
+
+/**
+ * Writes the function's proxy result back, or a 503 (as the deployed API maps gateway errors) when it
+ * fails, answers something else, or is not done within the integration timeout.
+ */
+async function answerWithinTimeout(
+  host: Host,
+  res: ServerResponse,
+  route: ApiRoute,
+  requestId: string,
+  invoke: () => Promise<unknown>,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const result = (await Promise.race([
+      invoke(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new GatewayTimeout()), host.integrationTimeoutMs);
+      }),
+    ])) as APIGatewayProxyResult | undefined;
+    if (!result || typeof result.statusCode !== 'number') {
+      host.log(`[api] ${route.module} returned no proxy result`);
+      return sendProblem(res, 503, 'The function returned a malformed proxy response; retry.');
+    }
+    writeProxyResult(res, result, requestId);
+  } catch (error) {
+    if (error instanceof GatewayTimeout) {
+      return sendProblem(
+        res,
+        503,
+        `The function did not answer within ${host.integrationTimeoutMs} ms; retry (a repeat is answered as a duplicate if it was accepted).`,
+      );
+    }
+    host.log(`[api] ${route.functionName} failed: ${(error as Error).stack ?? error}`);
+    sendProblem(res, 503, 'The function failed; nothing was accepted. Retry.');
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 class GatewayTimeout extends Error {}

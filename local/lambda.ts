@@ -81,72 +81,103 @@ export function apiGatewayTime(date: Date): string {
  * with the caller's spelling, `multiValueHeaders` every value, and absent parts are `null`.
  */
 export function buildProxyEvent(request: ProxyRequest): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
-  for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
-    const name = request.rawHeaders[i]!;
-    const value = request.rawHeaders[i + 1]!;
-    headers[name] = value;
-    // biome-ignore lint/suspicious/noAssignInExpressions: collecting values per name
-    (multiValueHeaders[name] ??= []).push(value);
-  }
-  let queryStringParameters: Record<string, string> | null = null;
-  let multiValueQueryStringParameters: Record<string, string[]> | null = null;
-  for (const [name, value] of request.query) {
-    queryStringParameters ??= {};
-    multiValueQueryStringParameters ??= {};
-    queryStringParameters[name] = value;
-    // biome-ignore lint/suspicious/noAssignInExpressions: collecting values per name
-    (multiValueQueryStringParameters[name] ??= []).push(value);
-  }
-  const now = request.now ?? new Date();
-  const requestId = request.requestId ?? randomUUID();
-  const userAgent = Object.entries(headers).find(([k]) => k.toLowerCase() === 'user-agent')?.[1] ?? null;
+  const { headers, multiValueHeaders } = headerMaps(request.rawHeaders);
   return {
     resource: request.resource,
     path: request.path,
     httpMethod: request.method,
     headers,
     multiValueHeaders,
-    queryStringParameters,
-    multiValueQueryStringParameters,
+    ...queryParameterMaps(request.query),
     pathParameters: request.pathParameters,
     stageVariables: null,
     body: request.body,
     isBase64Encoded: false,
-    requestContext: {
-      accountId: LOCAL_ACCOUNT_ID,
-      apiId: 'local',
-      authorizer: request.claims ? { claims: request.claims } : null,
-      domainName: headers.host ?? headers.Host ?? '127.0.0.1',
-      extendedRequestId: requestId,
-      httpMethod: request.method,
-      identity: {
-        accessKey: null,
-        accountId: null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp: request.sourceIp,
-        user: null,
-        userAgent,
-        userArn: null,
-      },
-      path: `/${LOCAL_STAGE}${request.path}`,
-      protocol: 'HTTP/1.1',
-      requestId,
-      requestTime: apiGatewayTime(now),
-      requestTimeEpoch: now.getTime(),
-      resourceId: 'local',
-      resourcePath: request.resource,
-      stage: LOCAL_STAGE,
-    },
+    requestContext: proxyRequestContext(request, headers),
+  };
+}
+
+/** Node's `rawHeaders` as API Gateway passes them: the last value per name, and every value per name. */
+export function headerMaps(rawHeaders: readonly string[]): {
+  headers: Record<string, string>;
+  multiValueHeaders: Record<string, string[]>;
+} {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
+    headers[name] = value;
+    // biome-ignore lint/suspicious/noAssignInExpressions: collecting values per name
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  return { headers, multiValueHeaders };
+}
+
+/** The query string as API Gateway passes it: both maps `null` when there is none. */
+export function queryParameterMaps(query: URLSearchParams): {
+  queryStringParameters: Record<string, string> | null;
+  multiValueQueryStringParameters: Record<string, string[]> | null;
+} {
+  let queryStringParameters: Record<string, string> | null = null;
+  let multiValueQueryStringParameters: Record<string, string[]> | null = null;
+  for (const [name, value] of query) {
+    queryStringParameters ??= {};
+    multiValueQueryStringParameters ??= {};
+    queryStringParameters[name] = value;
+    // biome-ignore lint/suspicious/noAssignInExpressions: collecting values per name
+    (multiValueQueryStringParameters[name] ??= []).push(value);
+  }
+  return { queryStringParameters, multiValueQueryStringParameters };
+}
+
+function proxyRequestContext(
+  request: ProxyRequest,
+  headers: Record<string, string>,
+): APIGatewayProxyEvent['requestContext'] {
+  const now = request.now ?? new Date();
+  const requestId = request.requestId ?? randomUUID();
+  const userAgent = Object.entries(headers).find(([k]) => k.toLowerCase() === 'user-agent')?.[1] ?? null;
+  return {
+    accountId: LOCAL_ACCOUNT_ID,
+    apiId: 'local',
+    authorizer: request.claims ? { claims: request.claims } : null,
+    domainName: headers.host ?? headers.Host ?? '127.0.0.1',
+    extendedRequestId: requestId,
+    httpMethod: request.method,
+    identity: callerIdentity(request.sourceIp, userAgent),
+    path: `/${LOCAL_STAGE}${request.path}`,
+    protocol: 'HTTP/1.1',
+    requestId,
+    requestTime: apiGatewayTime(now),
+    requestTimeEpoch: now.getTime(),
+    resourceId: 'local',
+    resourcePath: request.resource,
+    stage: LOCAL_STAGE,
+  };
+}
+
+/** A caller identity with only what an unsigned (Cognito-authorized) request has: its address and agent. */
+function callerIdentity(
+  sourceIp: string,
+  userAgent: string | null,
+): APIGatewayProxyEvent['requestContext']['identity'] {
+  return {
+    accessKey: null,
+    accountId: null,
+    apiKey: null,
+    apiKeyId: null,
+    caller: null,
+    clientCert: null,
+    cognitoAuthenticationProvider: null,
+    cognitoAuthenticationType: null,
+    cognitoIdentityId: null,
+    cognitoIdentityPoolId: null,
+    principalOrgId: null,
+    sourceIp,
+    user: null,
+    userAgent,
+    userArn: null,
   };
 }
 

@@ -11,6 +11,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { buildSqsEvent, type LambdaHandler, lambdaContext, succeededRecords } from '#local/lambda.ts';
+import { sleep } from '#shared/time.ts';
 
 export interface PollerOptions {
   readonly sqs: SQSClient;
@@ -30,15 +31,6 @@ export interface Poller {
   /** Stops receiving and waits for the invocations in flight. */
   stop(): Promise<void>;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((done) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      done();
-    });
-  });
 
 /** One invocation: event in, deletes out. Returns how many records were deleted. */
 export async function invokeBatch(options: PollerOptions, messages: readonly Message[]): Promise<number> {
@@ -71,48 +63,54 @@ export async function invokeBatch(options: PollerOptions, messages: readonly Mes
 
 export function startPoller(options: PollerOptions): Poller {
   const controller = new AbortController();
-  const { signal } = controller;
-  const log = options.log ?? (() => {});
-  const wait = options.waitTimeSeconds ?? 20;
-
   // One loop per concurrent invocation, like the event source mapping's pollers scaled to maxConcurrency.
-  const loop = async () => {
-    while (!signal.aborted) {
-      let messages: Message[] = [];
-      try {
-        const answer = await options.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: options.queueUrl,
-            MaxNumberOfMessages: options.batchSize,
-            WaitTimeSeconds: wait,
-            AttributeNames: ['All'],
-            MessageSystemAttributeNames: ['All'],
-            MessageAttributeNames: ['All'],
-          }),
-          { abortSignal: signal },
-        );
-        messages = answer.Messages ?? [];
-      } catch (error) {
-        if (signal.aborted) return;
-        log(`[${options.functionName}] receive failed: ${(error as Error).message}; retrying in 1 s`);
-        await sleep(1000, signal);
-        continue;
-      }
-      if (messages.length === 0) continue;
-      try {
-        await invokeBatch(options, messages);
-      } catch (error) {
-        log(`[${options.functionName}] ${(error as Error).message}`);
-      }
-    }
-  };
-  const loops = Array.from({ length: Math.max(1, options.maxConcurrency) }, loop);
+  const loops = Array.from({ length: Math.max(1, options.maxConcurrency) }, () =>
+    pollUntilAborted(options, controller.signal),
+  );
   return {
     async stop() {
       controller.abort();
       await Promise.allSettled(loops);
     },
   };
+}
+
+/** Receive, invoke, repeat; a failed receive is retried after a second. */
+async function pollUntilAborted(options: PollerOptions, signal: AbortSignal): Promise<void> {
+  const log = options.log ?? (() => {});
+  while (!signal.aborted) {
+    let messages: Message[] = [];
+    try {
+      messages = await receiveBatch(options, signal);
+    } catch (error) {
+      if (signal.aborted) return;
+      log(`[${options.functionName}] receive failed: ${(error as Error).message}; retrying in 1 s`);
+      await sleep(1000, signal);
+      continue;
+    }
+    if (messages.length === 0) continue;
+    try {
+      await invokeBatch(options, messages);
+    } catch (error) {
+      log(`[${options.functionName}] ${(error as Error).message}`);
+    }
+  }
+}
+
+/** One long poll for up to a batch, with every attribute, as the event source mapping receives. */
+async function receiveBatch(options: PollerOptions, signal: AbortSignal): Promise<Message[]> {
+  const answer = await options.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: options.queueUrl,
+      MaxNumberOfMessages: options.batchSize,
+      WaitTimeSeconds: options.waitTimeSeconds ?? 20,
+      AttributeNames: ['All'],
+      MessageSystemAttributeNames: ['All'],
+      MessageAttributeNames: ['All'],
+    }),
+    { abortSignal: signal },
+  );
+  return answer.Messages ?? [];
 }
 
 export interface Schedule {

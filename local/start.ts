@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { localClients } from '#local/auth.ts';
+import { type LocalClient, localClients } from '#local/auth.ts';
 import { DEFAULT_PORTS, LOCAL_CREDENTIALS, LOCAL_PREFIX, LOCAL_REGION } from '#local/constants.ts';
 import {
   ensureBucket,
@@ -30,10 +30,11 @@ import {
   tableNames,
 } from '#local/resources.ts';
 import { assertPortsFree, type LocalService, startDynamoDbLocal, startFauxqs } from '#local/services.ts';
-import { createDacsSimulator } from '#local/simulators/dacs.ts';
-import { createDermsSimulator } from '#local/simulators/derms.ts';
+import { createDacsSimulator, type DacsSimulatorOptions } from '#local/simulators/dacs.ts';
+import { createDermsSimulator, type DermsSimulatorOptions } from '#local/simulators/derms.ts';
 import { optionalNumber, optionalString } from '#shared/config/env.ts';
 import { FLOW_IDS, FLOWS } from '#shared/flows/registry.ts';
+import { sleep } from '#shared/time.ts';
 
 export const READY_LINE = 'Local stack ready';
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../..');
@@ -46,21 +47,370 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
-  readonly urls: {
-    readonly api: string;
-    readonly derms: string;
-    readonly dacs: string;
-    readonly sqs: string;
-    readonly dynamodb: string;
-  };
+  readonly urls: StackUrls;
   readonly resources: LocalResources;
   /** The pid of the functions process now running. */
   functionsPid(): number | undefined;
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export interface StackUrls {
+  readonly api: string;
+  readonly derms: string;
+  readonly dacs: string;
+  readonly sqs: string;
+  readonly dynamodb: string;
+}
 
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Ports and paths, read once from the environment. */
+export interface StackSettings {
+  readonly ports: { readonly [K in keyof typeof DEFAULT_PORTS]: number };
+  readonly dataDir: string;
+  /** Undefined: DynamoDB Local keeps its tables in memory. */
+  readonly dbPath: string | undefined;
+  readonly pidFile: string;
+}
+
+/**
+ * Everything `stopStack` has to undo, filled in as the steps start things. Services (started or
+ * starting) and closers are stopped last started first.
+ */
+interface StackRun {
+  readonly services: Promise<LocalService>[];
+  readonly closers: (() => Promise<void>)[];
+  readonly pidFile: string;
+  readonly print: (line: string) => void;
+  /** The functions process now running. */
+  child: ChildProcess | undefined;
+  /** Set once stopping begins: nothing is restarted from then on. */
+  stopping: boolean;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const env = options.env ?? process.env;
+  const settings = stackSettings(env);
+  await assertPortsFree(portOwners(settings.ports));
+  mkdirSync(settings.dataDir, { recursive: true });
+  const run: StackRun = {
+    services: [],
+    closers: [],
+    pidFile: settings.pidFile,
+    print: options.print ?? ((line: string) => console.log(line)),
+    child: undefined,
+    stopping: false,
+  };
+  const stop = () => stopStack(run);
+  try {
+    const { resources, tablesReady } = await startBackingServices(run, settings, env);
+    const urls = stackUrls(settings.ports, resources);
+    const clients = localClients(env);
+    await startSimulators(run, settings.ports, urls, clients, env);
+    const functionsEnv = functionsProcessEnv(env, settings.ports.api, resources, urls);
+    await Promise.all([superviseFunctions(run, functionsEnv, tablesReady), tablesReady]);
+    await waitUntilAnswering(readinessChecks(urls));
+    run.print(banner({ urls, resources, clients, dbPath: settings.dbPath, pidFile: settings.pidFile }));
+    return { urls, resources, functionsPid: () => run.child?.pid, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export function stackSettings(env: Env): StackSettings {
+  const ports = {
+    api: optionalNumber('LOCAL_API_PORT', DEFAULT_PORTS.api, env),
+    derms: optionalNumber('DERMS_SIM_PORT', DEFAULT_PORTS.derms, env),
+    dacs: optionalNumber('DACS_SIM_PORT', DEFAULT_PORTS.dacs, env),
+    sqs: optionalNumber('LOCAL_SQS_PORT', DEFAULT_PORTS.sqs, env),
+    dynamodb: optionalNumber('LOCAL_DYNAMODB_PORT', DEFAULT_PORTS.dynamodb, env),
+  };
+  const dataDir = resolve(REPO_ROOT, optionalString('LOCAL_DATA_DIR', '.local', env));
+  const dbSetting = optionalString('LOCAL_DYNAMODB_PATH', resolve(dataDir, 'dynamodb'), env);
+  const dbPath = dbSetting === 'memory' ? undefined : resolve(REPO_ROOT, dbSetting);
+  return { ports, dataDir, dbPath, pidFile: resolve(dataDir, 'functions.pid') };
+}
+
+/** The ports by what will listen on them, for `assertPortsFree`'s message. */
+const portOwners = (ports: StackSettings['ports']) => ({
+  'integration API': ports.api,
+  'DERMS simulator': ports.derms,
+  'DACS simulator': ports.dacs,
+  'fauxqs (SQS, S3)': ports.sqs,
+  'DynamoDB Local': ports.dynamodb,
+});
+
+/** Stops the functions process, then the simulators, then the AWS stand-ins; once. */
+async function stopStack(run: StackRun): Promise<void> {
+  if (run.stopping) return;
+  run.stopping = true;
+  await stopFunctionsProcess(run.child);
+  rmSync(run.pidFile, { force: true });
+  for (const close of run.closers.reverse()) await close().catch(() => {});
+  for (const service of run.services.reverse()) await service.then((s) => s.stop()).catch(() => {});
+}
+
+async function stopFunctionsProcess(running: ChildProcess | undefined): Promise<void> {
+  if (!running || running.exitCode !== null || running.signalCode !== null) return;
+  const exited = new Promise((done) => running.once('exit', done));
+  running.kill('SIGTERM');
+  const timer = setTimeout(() => running.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ── The AWS stand-ins ────────────────────────────────────────────────────────────────────────────────
+
+interface BackingServices {
+  readonly resources: LocalResources;
+  /** Settles once DynamoDB Local answers and the tables exist; never unhandled. */
+  readonly tablesReady: Promise<unknown>;
+}
+
+/**
+ * fauxqs is up in a moment; DynamoDB Local (a JVM) takes seconds. This resolves once the queues and
+ * the bucket exist, so that everything that does not need the tables (simulators, the functions
+ * process and its warm-up) starts while DynamoDB Local boots.
+ */
+async function startBackingServices(
+  run: StackRun,
+  settings: StackSettings,
+  env: Env,
+): Promise<BackingServices> {
+  const { ports, dbPath } = settings;
+  const dynamoStarting = startDynamoDbLocal({ port: ports.dynamodb, ...(dbPath ? { dbPath } : {}) });
+  run.services.push(dynamoStarting);
+  const fauxqsStarting = startFauxqs({ port: ports.sqs });
+  run.services.push(fauxqsStarting);
+  const fauxqs = await fauxqsStarting;
+  const { queues, bucket } = await createQueuesAndBucket(fauxqs.endpoint, env);
+  const tablesReady = createTablesOnceUp(dynamoStarting);
+  tablesReady.catch(() => {}); // awaited by startLocalStack
+  return {
+    tablesReady,
+    resources: {
+      tables: tableNames(LOCAL_PREFIX),
+      queues,
+      bucket,
+      endpoints: {
+        dynamodb: `http://127.0.0.1:${ports.dynamodb}`,
+        sqs: fauxqs.endpoint,
+        s3: fauxqs.endpoint,
+      },
+    },
+  };
+}
+
+const localAws = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+
+async function createQueuesAndBucket(endpoint: string, env: Env) {
+  const sqs = new SQSClient({ ...localAws, endpoint });
+  const s3 = new S3Client({ ...localAws, endpoint, forcePathStyle: true });
+  const queues = await ensureQueues(sqs, LOCAL_PREFIX, env);
+  const bucket = await ensureBucket(s3, `${LOCAL_PREFIX}claim-check`);
+  for (const client of [sqs, s3]) client.destroy();
+  return { queues, bucket };
+}
+
+async function createTablesOnceUp(dynamoStarting: Promise<LocalService>) {
+  const dynamodb = await dynamoStarting;
+  const ddb = new DynamoDBClient({ ...localAws, endpoint: dynamodb.endpoint });
+  try {
+    return await ensureTables(ddb, LOCAL_PREFIX);
+  } finally {
+    ddb.destroy();
+  }
+}
+
+export function stackUrls(ports: StackSettings['ports'], resources: LocalResources): StackUrls {
+  return {
+    api: `http://127.0.0.1:${ports.api}`,
+    derms: `http://127.0.0.1:${ports.derms}`,
+    dacs: `http://127.0.0.1:${ports.dacs}`,
+    sqs: resources.endpoints.sqs,
+    dynamodb: resources.endpoints.dynamodb,
+  };
+}
+
+// ── The simulators ───────────────────────────────────────────────────────────────────────────────────
+
+async function startSimulators(
+  run: StackRun,
+  ports: StackSettings['ports'],
+  urls: StackUrls,
+  clients: readonly LocalClient[],
+  env: Env,
+): Promise<void> {
+  const log = (line: string) => console.error(line);
+  const derms = createDermsSimulator(dermsSimulatorOptions(urls.api, clients, env, log));
+  const dacs = createDacsSimulator(dacsSimulatorOptions(env, log));
+  await derms.listen(ports.derms);
+  run.closers.push(() => derms.close());
+  await dacs.listen(ports.dacs);
+  run.closers.push(() => dacs.close());
+}
+
+/** The DERMS simulator acks to this stack's API, as `derms-local`, on the paths the integration calls. */
+export function dermsSimulatorOptions(
+  apiUrl: string,
+  clients: readonly LocalClient[],
+  env: Env,
+  log: (line: string) => void,
+): DermsSimulatorOptions {
+  return {
+    ackUrl: `${apiUrl}${FLOWS.assetSyncAck.route.path}`,
+    tokenUrl: `${apiUrl}/oauth2/token`,
+    clientId: 'derms-local',
+    clientSecret: clients.find((c) => c.clientId === 'derms-local')!.clientSecret,
+    ackDelayMs: optionalNumber('DERMS_SIM_ACK_DELAY_MS', 300, env),
+    ackChunkSize: optionalNumber('DERMS_SIM_ACK_CHUNK', 2, env),
+    paths: {
+      ...(env[FLOWS.assetSync.target.pathEnv] ? { enrollmentSync: env[FLOWS.assetSync.target.pathEnv] } : {}),
+      ...(env[FLOWS.optOut.target.pathEnv] ? { optOuts: env[FLOWS.optOut.target.pathEnv] } : {}),
+      ...(env[FLOWS.unavailability.target.pathEnv]
+        ? { unavailability: env[FLOWS.unavailability.target.pathEnv] }
+        : {}),
+    },
+    log,
+  };
+}
+
+/** The DACS simulator also answers on the ack paths the integration is configured to call. */
+export function dacsSimulatorOptions(env: Env, log: (line: string) => void): DacsSimulatorOptions {
+  const ackPath = env[FLOWS.assetSyncAck.target.pathEnv];
+  const legacyAckPath = env[FLOWS.legacyAck.target.pathEnv];
+  return { ...(ackPath ? { ackPath } : {}), ...(legacyAckPath ? { legacyAckPath } : {}), log };
+}
+
+// ── The functions process ────────────────────────────────────────────────────────────────────────────
+
+/** The function environment plus what local/functions.ts reads (see its header). */
+export function functionsProcessEnv(
+  env: Env,
+  apiPort: number,
+  resources: LocalResources,
+  urls: StackUrls,
+): Record<string, string | undefined> {
+  const jwtSecret = optionalString('LOCAL_JWT_SECRET', randomBytes(32).toString('hex'), env);
+  return {
+    ...env,
+    ...functionEnvironment(resources, { dermsBaseUrl: urls.derms, dacsBaseUrl: urls.dacs, source: env }),
+    LOCAL_REPO_ROOT: REPO_ROOT,
+    LOCAL_API_HOST: '127.0.0.1',
+    LOCAL_API_PORT: String(apiPort),
+    LOCAL_JWT_SECRET: jwtSecret,
+    LOCAL_QUEUES: JSON.stringify(resources.queues),
+  };
+}
+
+/** The supervisor's memory across restarts of the functions process. */
+interface Supervision {
+  readonly run: StackRun;
+  readonly env: Record<string, string | undefined>;
+  readonly tablesReady: Promise<unknown>;
+  /** Restarts in a row of a process that died young. */
+  restarts: number;
+  /** Set until the first process says it is ready. */
+  firstReady: (() => void) | undefined;
+}
+
+/** A process that dies within this long of its start counts as dying young. */
+const YOUNG_MS = 5000;
+
+/**
+ * Starts the functions process and keeps it running: one that exits while we are not stopping is
+ * restarted, after a pause that grows while it keeps dying young. Resolves when the first one is ready.
+ */
+function superviseFunctions(
+  run: StackRun,
+  env: Record<string, string | undefined>,
+  tablesReady: Promise<unknown>,
+): Promise<void> {
+  const supervision: Supervision = { run, env, tablesReady, restarts: 0, firstReady: undefined };
+  const firstReady = new Promise<void>((done, fail) => {
+    supervision.firstReady = done;
+    setTimeout(() => fail(new Error('The functions process did not start within 60 s')), 60_000).unref();
+  });
+  spawnFunctions(supervision);
+  return firstReady;
+}
+
+function spawnFunctions(supervision: Supervision): void {
+  const { run } = supervision;
+  const started = Date.now();
+  const proc = fork(resolve(REPO_ROOT, 'local/functions.ts'), [], {
+    cwd: REPO_ROOT,
+    env: supervision.env,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  run.child = proc;
+  if (proc.pid !== undefined) writeFileSync(run.pidFile, `${proc.pid}\n`);
+  proc.on('message', (message: { type?: string }) => {
+    if (message?.type === 'ready') onFunctionsReady(supervision, proc);
+  });
+  proc.once('exit', (code, signal) => onFunctionsExit(supervision, proc, Date.now() - started, code, signal));
+}
+
+/** The sweep starts once the tables exist; the first ready resolves the start, later ones are reported. */
+function onFunctionsReady(supervision: Supervision, proc: ChildProcess): void {
+  supervision.tablesReady.then(
+    () => proc.connected && proc.send({ type: 'start-sweep' }),
+    () => {},
+  );
+  if (supervision.firstReady) {
+    supervision.firstReady();
+    supervision.firstReady = undefined;
+  } else supervision.run.print(`functions process restarted (pid ${proc.pid})`);
+}
+
+function onFunctionsExit(
+  supervision: Supervision,
+  proc: ChildProcess,
+  livedMs: number,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+): void {
+  const { run } = supervision;
+  if (run.stopping || run.child !== proc) return;
+  supervision.restarts = livedMs < YOUNG_MS ? supervision.restarts + 1 : 0;
+  const pause = restartPause(supervision.restarts);
+  run.print(`functions process ${proc.pid} exited (${signal ?? `code ${code}`}); restarting in ${pause} ms`);
+  setTimeout(() => {
+    if (!run.stopping) spawnFunctions(supervision);
+  }, pause);
+}
+
+/** 250 ms after a process that lived, doubling per young death in a row, at most 10 s. */
+export const restartPause = (youngDeathsInARow: number): number =>
+  Math.min(10_000, 250 * 2 ** youngDeathsInARow);
+
+// ── Ready ────────────────────────────────────────────────────────────────────────────────────────────
+
+export type ReadinessCheck = readonly [name: string, check: () => Promise<boolean>];
+
+/** Ready means every part answers: the API (a token request), both simulators and both stand-ins. */
+export function readinessChecks(urls: StackUrls): ReadinessCheck[] {
+  const basic = Buffer.from('derms-local:x').toString('base64');
+  return [
+    [
+      'API',
+      () =>
+        answers(`${urls.api}/oauth2/token`, {
+          method: 'POST',
+          headers: { Authorization: `Basic ${basic}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials',
+        }),
+    ],
+    ['DERMS simulator', () => answers(`${urls.derms}/sim/calls?path=/none`)],
+    ['DACS simulator', () => answers(`${urls.dacs}/sim/calls?path=/none`)],
+    ['fauxqs', () => answers(`${urls.sqs}/health`)],
+    ['DynamoDB Local', () => answers(urls.dynamodb)],
+  ];
+}
+
+/** Whether anything answers at `url`, whatever the status. */
 async function answers(url: string, init?: RequestInit): Promise<boolean> {
   try {
     const response = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
@@ -71,248 +421,58 @@ async function answers(url: string, init?: RequestInit): Promise<boolean> {
   }
 }
 
-export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const env = options.env ?? process.env;
-  const print = options.print ?? ((line: string) => console.log(line));
-  const ports = {
-    api: optionalNumber('LOCAL_API_PORT', DEFAULT_PORTS.api, env),
-    derms: optionalNumber('DERMS_SIM_PORT', DEFAULT_PORTS.derms, env),
-    dacs: optionalNumber('DACS_SIM_PORT', DEFAULT_PORTS.dacs, env),
-    sqs: optionalNumber('LOCAL_SQS_PORT', DEFAULT_PORTS.sqs, env),
-    dynamodb: optionalNumber('LOCAL_DYNAMODB_PORT', DEFAULT_PORTS.dynamodb, env),
-  };
-  await assertPortsFree({
-    'integration API': ports.api,
-    'DERMS simulator': ports.derms,
-    'DACS simulator': ports.dacs,
-    'fauxqs (SQS, S3)': ports.sqs,
-    'DynamoDB Local': ports.dynamodb,
-  });
-  const dataDir = resolve(REPO_ROOT, optionalString('LOCAL_DATA_DIR', '.local', env));
-  mkdirSync(dataDir, { recursive: true });
-  const dbSetting = optionalString('LOCAL_DYNAMODB_PATH', resolve(dataDir, 'dynamodb'), env);
-  const dbPath = dbSetting === 'memory' ? undefined : resolve(REPO_ROOT, dbSetting);
-  const pidFile = resolve(dataDir, 'functions.pid');
-
-  /** Started or starting; stopped last started first. */
-  const services: Promise<LocalService>[] = [];
-  const closers: (() => Promise<void>)[] = [];
-  let child: ChildProcess | undefined;
-  let stopping = false;
-
-  const stopChild = async () => {
-    const running = child;
-    if (!running || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise((done) => running.once('exit', done));
-    running.kill('SIGTERM');
-    const timer = setTimeout(() => running.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await stopChild();
-    rmSync(pidFile, { force: true });
-    for (const close of closers.reverse()) await close().catch(() => {});
-    for (const service of services.reverse()) await service.then((s) => s.stop()).catch(() => {});
-  };
-
-  try {
-    // fauxqs is up in a moment; DynamoDB Local (a JVM) takes seconds. Everything that does not need
-    // the tables (simulators, the functions process and its warm-up) starts while it boots.
-    const dynamoStarting = startDynamoDbLocal({ port: ports.dynamodb, ...(dbPath ? { dbPath } : {}) });
-    services.push(dynamoStarting);
-    const fauxqsStarting = startFauxqs({ port: ports.sqs });
-    services.push(fauxqsStarting);
-    const fauxqs = await fauxqsStarting;
-    const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    const sqs = new SQSClient({ ...common, endpoint: fauxqs.endpoint });
-    const s3 = new S3Client({ ...common, endpoint: fauxqs.endpoint, forcePathStyle: true });
-    const queues = await ensureQueues(sqs, LOCAL_PREFIX, env);
-    const bucket = await ensureBucket(s3, `${LOCAL_PREFIX}claim-check`);
-    for (const client of [sqs, s3]) client.destroy();
-    const dynamodbEndpoint = `http://127.0.0.1:${ports.dynamodb}`;
-    const tablesReady = dynamoStarting.then(async (dynamodb) => {
-      const ddb = new DynamoDBClient({ ...common, endpoint: dynamodb.endpoint });
-      try {
-        return await ensureTables(ddb, LOCAL_PREFIX);
-      } finally {
-        ddb.destroy();
-      }
-    });
-    tablesReady.catch(() => {}); // awaited below
-    const resources: LocalResources = {
-      tables: tableNames(LOCAL_PREFIX),
-      queues,
-      bucket,
-      endpoints: { dynamodb: dynamodbEndpoint, sqs: fauxqs.endpoint, s3: fauxqs.endpoint },
-    };
-
-    const apiUrl = `http://127.0.0.1:${ports.api}`;
-    const urls = {
-      api: apiUrl,
-      derms: `http://127.0.0.1:${ports.derms}`,
-      dacs: `http://127.0.0.1:${ports.dacs}`,
-      sqs: fauxqs.endpoint,
-      dynamodb: dynamodbEndpoint,
-    };
-    const clients = localClients(env);
-    const log = (line: string) => console.error(line);
-
-    const derms = createDermsSimulator({
-      ackUrl: `${apiUrl}${FLOWS.assetSyncAck.route.path}`,
-      tokenUrl: `${apiUrl}/oauth2/token`,
-      clientId: 'derms-local',
-      clientSecret: clients.find((c) => c.clientId === 'derms-local')!.clientSecret,
-      ackDelayMs: optionalNumber('DERMS_SIM_ACK_DELAY_MS', 300, env),
-      ackChunkSize: optionalNumber('DERMS_SIM_ACK_CHUNK', 2, env),
-      paths: {
-        ...(env[FLOWS.assetSync.target.pathEnv]
-          ? { enrollmentSync: env[FLOWS.assetSync.target.pathEnv] }
-          : {}),
-        ...(env[FLOWS.optOut.target.pathEnv] ? { optOuts: env[FLOWS.optOut.target.pathEnv] } : {}),
-        ...(env[FLOWS.unavailability.target.pathEnv]
-          ? { unavailability: env[FLOWS.unavailability.target.pathEnv] }
-          : {}),
-      },
-      log,
-    });
-    const dacsAckPath = env[FLOWS.assetSyncAck.target.pathEnv];
-    const dacsLegacyPath = env[FLOWS.legacyAck.target.pathEnv];
-    const dacs = createDacsSimulator({
-      ...(dacsAckPath ? { ackPath: dacsAckPath } : {}),
-      ...(dacsLegacyPath ? { legacyAckPath: dacsLegacyPath } : {}),
-      log,
-    });
-    await derms.listen(ports.derms);
-    closers.push(() => derms.close());
-    await dacs.listen(ports.dacs);
-    closers.push(() => dacs.close());
-
-    const jwtSecret = optionalString('LOCAL_JWT_SECRET', randomBytes(32).toString('hex'), env);
-    const childEnv: Record<string, string | undefined> = {
-      ...env,
-      ...functionEnvironment(resources, {
-        dermsBaseUrl: urls.derms,
-        dacsBaseUrl: urls.dacs,
-        source: env,
-      }),
-      LOCAL_REPO_ROOT: REPO_ROOT,
-      LOCAL_API_HOST: '127.0.0.1',
-      LOCAL_API_PORT: String(ports.api),
-      LOCAL_JWT_SECRET: jwtSecret,
-      LOCAL_QUEUES: JSON.stringify(resources.queues),
-    };
-
-    // Supervision: a functions process that exits while we are not stopping is restarted, after a pause
-    // that grows while it keeps dying young.
-    let restarts = 0;
-    let readyResolve: (() => void) | undefined;
-    const firstReady = new Promise<void>((done, fail) => {
-      readyResolve = done;
-      setTimeout(() => fail(new Error('The functions process did not start within 60 s')), 60_000).unref();
-    });
-    const spawnFunctions = () => {
-      const started = Date.now();
-      const proc = fork(resolve(REPO_ROOT, 'local/functions.ts'), [], {
-        cwd: REPO_ROOT,
-        env: childEnv,
-        execArgv: ['--import', 'tsx'],
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
-      child = proc;
-      if (proc.pid !== undefined) writeFileSync(pidFile, `${proc.pid}\n`);
-      proc.on('message', (message: { type?: string }) => {
-        if (message?.type !== 'ready') return;
-        tablesReady.then(
-          () => proc.connected && proc.send({ type: 'start-sweep' }),
-          () => {},
-        );
-        if (readyResolve) {
-          readyResolve();
-          readyResolve = undefined;
-        } else print(`functions process restarted (pid ${proc.pid})`);
-      });
-      proc.once('exit', (code, signal) => {
-        if (stopping || child !== proc) return;
-        const young = Date.now() - started < 5000;
-        restarts = young ? restarts + 1 : 0;
-        const pause = Math.min(10_000, 250 * 2 ** restarts);
-        print(
-          `functions process ${proc.pid} exited (${signal ?? `code ${code}`}); restarting in ${pause} ms`,
-        );
-        setTimeout(() => {
-          if (!stopping) spawnFunctions();
-        }, pause);
-      });
-    };
-    spawnFunctions();
-    await Promise.all([firstReady, tablesReady]);
-
-    // Ready means every part answers.
-    const basic = Buffer.from('derms-local:x').toString('base64');
-    const checks: [string, () => Promise<boolean>][] = [
-      [
-        'API',
-        () =>
-          answers(`${apiUrl}/oauth2/token`, {
-            method: 'POST',
-            headers: { Authorization: `Basic ${basic}`, 'Content-Type': 'application/x-www-form-urlencoded' },
-            body: 'grant_type=client_credentials',
-          }),
-      ],
-      ['DERMS simulator', () => answers(`${urls.derms}/sim/calls?path=/none`)],
-      ['DACS simulator', () => answers(`${urls.dacs}/sim/calls?path=/none`)],
-      ['fauxqs', () => answers(`${urls.sqs}/health`)],
-      ['DynamoDB Local', () => answers(urls.dynamodb)],
-    ];
-    for (const [name, check] of checks) {
-      let ok = await check();
-      for (let i = 0; i < 50 && !ok; i++) {
-        await sleep(200);
-        ok = await check();
-      }
-      if (!ok) throw new Error(`${name} does not answer`);
+/** Runs each check in turn, retrying it every `pauseMs` up to `retries` times; fails naming the first that never answers. */
+export async function waitUntilAnswering(
+  checks: readonly ReadinessCheck[],
+  { retries = 50, pauseMs = 200 } = {},
+): Promise<void> {
+  for (const [name, check] of checks) {
+    let ok = await check();
+    for (let i = 0; i < retries && !ok; i++) {
+      await sleep(pauseMs);
+      ok = await check();
     }
-
-    const clientLines = clients.map((c) => `    ${c.clientId.padEnd(14)} scope ${c.scopes.join(' ')}`);
-    const dlqLines = FLOW_IDS.map((id) => `    ${id.padEnd(15)} ${resources.queues[id].dlqUrl}`);
-    const queueLines = FLOW_IDS.map((id) => `    ${id.padEnd(15)} ${resources.queues[id].url}`);
-    print(
-      [
-        '',
-        'DACS ⇄ DERMS integration, local stack',
-        `  Integration API     ${apiUrl}   (OpenAPI: ${apiUrl}/openapi.json)`,
-        `  Token endpoint      POST ${apiUrl}/oauth2/token  (grant_type=client_credentials, HTTP Basic)`,
-        `  Local clients       secret ${clients.every((c) => c.clientSecret === 'local-secret') ? '"local-secret"' : '(from the environment)'}`,
-        ...clientLines,
-        `  DERMS simulator     ${urls.derms}   (control: /sim/calls, /sim/faults, /sim/acks)`,
-        `  DACS simulator      ${urls.dacs}   (control: /sim/calls, /sim/faults, /sim/devices/{deviceId})`,
-        `  DynamoDB Local      ${urls.dynamodb}   (${dbPath ?? 'in memory'})`,
-        `    tables            ${Object.values(resources.tables).join(', ')}`,
-        `  SQS + S3 (fauxqs)   ${urls.sqs}   (bucket ${resources.bucket})`,
-        '  Queues',
-        ...queueLines,
-        '  Dead-letter queues  (npm run redrive -- <flowId> moves them back)',
-        ...dlqLines,
-        `  Functions process   pid in ${pidFile}; restarted if it dies`,
-        '',
-        READY_LINE,
-      ].join('\n'),
-    );
-
-    return {
-      urls,
-      resources,
-      functionsPid: () => child?.pid,
-      stop,
-    };
-  } catch (error) {
-    await stop();
-    throw error;
+    if (!ok) throw new Error(`${name} does not answer`);
   }
+}
+
+export interface BannerFacts {
+  readonly urls: StackUrls;
+  readonly resources: LocalResources;
+  readonly clients: readonly LocalClient[];
+  readonly dbPath: string | undefined;
+  readonly pidFile: string;
+}
+
+/** What `npm start` prints once ready: every address, client, table and queue, then {@link READY_LINE}. */
+export function banner({ urls, resources, clients, dbPath, pidFile }: BannerFacts): string {
+  const api = urls.api;
+  const clientLines = clients.map((c) => `    ${c.clientId.padEnd(14)} scope ${c.scopes.join(' ')}`);
+  const dlqLines = FLOW_IDS.map((id) => `    ${id.padEnd(15)} ${resources.queues[id].dlqUrl}`);
+  const queueLines = FLOW_IDS.map((id) => `    ${id.padEnd(15)} ${resources.queues[id].url}`);
+  const secret = clients.every((c) => c.clientSecret === 'local-secret')
+    ? '"local-secret"'
+    : '(from the environment)';
+  return [
+    '',
+    'DACS ⇄ DERMS integration, local stack',
+    `  Integration API     ${api}   (OpenAPI: ${api}/openapi.json)`,
+    `  Token endpoint      POST ${api}/oauth2/token  (grant_type=client_credentials, HTTP Basic)`,
+    `  Local clients       secret ${secret}`,
+    ...clientLines,
+    `  DERMS simulator     ${urls.derms}   (control: /sim/calls, /sim/faults, /sim/acks)`,
+    `  DACS simulator      ${urls.dacs}   (control: /sim/calls, /sim/faults, /sim/devices/{deviceId})`,
+    `  DynamoDB Local      ${urls.dynamodb}   (${dbPath ?? 'in memory'})`,
+    `    tables            ${Object.values(resources.tables).join(', ')}`,
+    `  SQS + S3 (fauxqs)   ${urls.sqs}   (bucket ${resources.bucket})`,
+    '  Queues',
+    ...queueLines,
+    '  Dead-letter queues  (npm run redrive -- <flowId> moves them back)',
+    ...dlqLines,
+    `  Functions process   pid in ${pidFile}; restarted if it dies`,
+    '',
+    READY_LINE,
+  ].join('\n');
 }
 
 async function main(): Promise<void> {

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createTokenService, localClients } from '#local/auth.ts';
-import { type ApiRoute, apiRoutes, createApiHost, matchRoute } from '#local/host.ts';
+import { type ApiRoute, apiRoutes, authorize, createApiHost, matchRoute } from '#local/host.ts';
 import { createHandlerLoader } from '#local/lambda.ts';
 import { FLOW_IDS, FLOWS, SUPPORT_ROUTES } from '#shared/flows/registry.ts';
 
@@ -218,5 +218,49 @@ describe('createThrottle', () => {
     expect([admit(), admit(), admit(), admit()]).toEqual([true, true, true, false]);
     now += 100; // one token back at 10 per second
     expect([admit(), admit()]).toEqual([true, false]);
+  });
+});
+
+describe('authorize', () => {
+  const tokens = createTokenService({
+    secret: 'authorize-test-secret-authorize-test-1',
+    clients: localClients(),
+  });
+  const bearer = async (scopes: string[], ttl?: number) =>
+    `Bearer ${await tokens.sign('dacs-local', scopes, ttl)}`;
+
+  it('asks for a bearer token when there is none', async () => {
+    expect(await authorize(tokens, 'Basic abc', 'integration/dacs')).toEqual({
+      ok: false,
+      status: 401,
+      detail: 'A bearer token is required.',
+      headers: { 'WWW-Authenticate': 'Bearer' },
+    });
+  });
+
+  it('refuses an expired token as invalid', async () => {
+    expect(await authorize(tokens, await bearer(['integration/dacs'], -5), 'integration/dacs')).toEqual({
+      ok: false,
+      status: 401,
+      detail: 'The bearer token was refused: token expired.',
+      headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+    });
+  });
+
+  it("refuses a valid token without the route's scope with 403", async () => {
+    expect(await authorize(tokens, await bearer(['integration/derms']), 'integration/dacs')).toEqual({
+      ok: false,
+      status: 403,
+      detail: 'This route needs the scope integration/dacs.',
+      headers: { 'WWW-Authenticate': 'Bearer error="insufficient_scope", scope="integration/dacs"' },
+    });
+  });
+
+  it("admits a token with the route's scope among others, with its claims", async () => {
+    const verdict = await authorize(tokens, await bearer(['a/b', 'integration/dacs']), 'integration/dacs');
+    expect(verdict).toMatchObject({
+      ok: true,
+      claims: { client_id: 'dacs-local', scope: 'a/b integration/dacs', token_use: 'access' },
+    });
   });
 });

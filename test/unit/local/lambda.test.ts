@@ -4,7 +4,9 @@ import {
   authorizerClaims,
   buildProxyEvent,
   buildSqsEvent,
+  headerMaps,
   lambdaContext,
+  queryParameterMaps,
   scheduledEvent,
   succeededRecords,
 } from '#local/lambda.ts';
@@ -73,6 +75,31 @@ describe('buildProxyEvent', () => {
 
   it('formats requestTime like API Gateway', () => {
     expect(apiGatewayTime(new Date('2026-01-02T03:04:05Z'))).toBe('02/Jan/2026:03:04:05 +0000');
+  });
+});
+
+describe('headerMaps', () => {
+  it("keeps the caller's spelling, the last value per name, and every value per name", () => {
+    expect(headerMaps(['X-A', '1', 'x-a', '2', 'X-A', '3', 'dangling'])).toEqual({
+      headers: { 'X-A': '3', 'x-a': '2' },
+      multiValueHeaders: { 'X-A': ['1', '3'], 'x-a': ['2'] },
+    });
+  });
+});
+
+describe('queryParameterMaps', () => {
+  it('is null for both maps without a query string', () => {
+    expect(queryParameterMaps(new URLSearchParams())).toEqual({
+      queryStringParameters: null,
+      multiValueQueryStringParameters: null,
+    });
+  });
+
+  it('keeps the last value per name, and every value per name', () => {
+    expect(queryParameterMaps(new URLSearchParams('a=1&b=x&a=2'))).toEqual({
+      queryStringParameters: { a: '2', b: 'x' },
+      multiValueQueryStringParameters: { a: ['1', '2'], b: ['x'] },
+    });
   });
 });
 
