@@ -27,6 +27,9 @@ export const E2E_TIMINGS = {
   // Several times the old budget of 8 receives (about 20 s at these delays), yet short enough to play.
   RETRY_WINDOW_SECONDS: '90',
   FOLLOW_UP_LEASE_SECONDS: '5',
+  // A deadline command may adopt an undelivered consolidated ack after 3 s: whatever must not be re-sent
+  // (a refusal) or must wait (a Retry-After) is then tested against eager adopters.
+  DEADLINE_REQUEUE_SECONDS: '3',
   SYNC_DEADLINE_SECONDS: '15',
   UNCORRELATED_ACK_WINDOW_SECONDS: '5',
   HTTP_TIMEOUT_MS: '3000',
