@@ -1,8 +1,9 @@
 /**
  * Errors shared by every flow. Each carries typed fields instead of meaning encoded in its message,
- * and HTTP-facing errors carry `statusCode` and `expose`: what is not exposed becomes a generic 500
- * problem and the diagnostics stay in the logs.
+ * and HTTP-facing errors carry their problem type (status, type, title) and `expose`: what is not
+ * exposed becomes a generic problem and the diagnostics stay in the logs.
  */
+import { PROBLEMS, type ProblemType } from '#shared/handlers/problems.ts';
 
 /** A single violation, reported in a problem+json `errors` array. `path` is a JSON Pointer into the body. */
 export interface Violation {
@@ -26,24 +27,26 @@ export class ConfigurationError extends IntegrationError {
   }
 }
 
-/** An error that maps to an RFC 9457 problem answer. */
+/** An error that maps to an RFC 9457 problem answer: one of {@link PROBLEMS}, and what happened. */
 export class HttpError extends IntegrationError {
   readonly statusCode: number;
+  readonly type: string;
   readonly title: string;
+  /** Whether the caller may read the detail; else it stays in the logs. @default below 500, or 503 */
   readonly expose: boolean;
   readonly violations?: Violation[];
   readonly headers?: Record<string, string>;
   constructor(
-    statusCode: number,
-    title: string,
+    problem: ProblemType,
     detail: string,
     options?: ErrorOptions & { violations?: Violation[]; headers?: Record<string, string>; expose?: boolean },
   ) {
     super(detail, options);
     this.name = 'HttpError';
-    this.statusCode = statusCode;
-    this.title = title;
-    this.expose = options?.expose ?? (statusCode < 500 || statusCode === 503);
+    this.statusCode = problem.status;
+    this.type = problem.type;
+    this.title = problem.title;
+    this.expose = options?.expose ?? (problem.status < 500 || problem.status === 503);
     if (options?.violations) this.violations = options.violations;
     if (options?.headers) this.headers = options.headers;
   }
@@ -55,7 +58,7 @@ export class ValidationError extends HttpError {
     violations: Violation[],
     detail = 'The message breaks the contract; see errors for every violation.',
   ) {
-    super(422, 'Unprocessable message', detail, { violations });
+    super(PROBLEMS.validationFailed, detail, { violations });
     this.name = 'ValidationError';
   }
 }

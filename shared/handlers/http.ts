@@ -5,24 +5,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { HttpError, type Violation } from '#shared/errors.ts';
 import type { Scope } from '#shared/flows/registry.ts';
+import { PROBLEM_CONTENT_TYPE, PROBLEMS } from '#shared/handlers/problems.ts';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-const PROBLEM_TYPE_BASE = 'https://integration.example/problems/';
-
-/** Problem type slugs per status, so a client can branch on `type` rather than on `title`. */
-const PROBLEM_TYPES: Record<number, string> = {
-  400: 'malformed-json',
-  401: 'unauthenticated',
-  403: 'forbidden',
-  404: 'not-found',
-  409: 'conflicting-duplicate',
-  410: 'gone',
-  413: 'payload-too-large',
-  415: 'unsupported-media-type',
-  422: 'validation-failed',
-  429: 'throttled',
-  503: 'unavailable',
-};
+export { PROBLEM_CONTENT_TYPE };
 
 export interface Problem {
   type: string;
@@ -35,7 +20,7 @@ export interface Problem {
 
 export function problemResponse(error: HttpError, requestId?: string): APIGatewayProxyResult {
   const body: Problem = {
-    type: `${PROBLEM_TYPE_BASE}${PROBLEM_TYPES[error.statusCode] ?? 'error'}`,
+    type: error.type,
     title: error.title,
     status: error.statusCode,
     // What is not exposed stays in the logs; the caller gets a request id to quote.
@@ -50,25 +35,6 @@ export function problemResponse(error: HttpError, requestId?: string): APIGatewa
     headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, ...(error.headers ?? {}) },
     body: JSON.stringify(body),
   };
-}
-
-/**
- * What the caller sees for an unexpected failure: the contract's 503 (nothing was accepted, retry),
- * nothing internal, and a request id to quote. The diagnostics are in the logs.
- */
-export function internalErrorResponse(requestId?: string): APIGatewayProxyResult {
-  return problemResponse(
-    new HttpError(
-      503,
-      'Service unavailable',
-      'The integration failed unexpectedly; nothing was accepted. Retry.',
-      {
-        expose: false,
-        headers: { 'Retry-After': '5' },
-      },
-    ),
-    requestId,
-  );
 }
 
 export function jsonResponse(
@@ -100,8 +66,7 @@ export function parseJsonBody(event: APIGatewayProxyEvent, maxBytes: number): un
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
   if (mediaType !== 'application/json' && !mediaType?.endsWith('+json')) {
     throw new HttpError(
-      415,
-      'Unsupported media type',
+      PROBLEMS.unsupportedMediaType,
       `Send Content-Type: application/json (got ${contentType ?? 'none'}).`,
     );
   }
@@ -110,17 +75,16 @@ export function parseJsonBody(event: APIGatewayProxyEvent, maxBytes: number): un
   const size = Buffer.byteLength(text, 'utf-8');
   if (size > maxBytes) {
     throw new HttpError(
-      413,
-      'Payload too large',
+      PROBLEMS.contentTooLarge,
       `The body is ${size} bytes; the limit is ${maxBytes} bytes.`,
     );
   }
   if (text.trim() === '')
-    throw new HttpError(400, 'Malformed JSON', 'The body is empty; a JSON document is required.');
+    throw new HttpError(PROBLEMS.malformedJson, 'The body is empty; a JSON document is required.');
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new HttpError(400, 'Malformed JSON', `The body is not valid JSON: ${(cause as Error).message}`, {
+    throw new HttpError(PROBLEMS.malformedJson, `The body is not valid JSON: ${(cause as Error).message}`, {
       cause,
     });
   }
@@ -153,7 +117,7 @@ function authorizerClaims(event: APIGatewayProxyEvent): Record<string, unknown> 
 export function authorize(event: APIGatewayProxyEvent, scope: Scope): Caller {
   const claims = authorizerClaims(event);
   if (!claims) {
-    throw new HttpError(401, 'Unauthenticated', 'A bearer token issued to this integration is required.', {
+    throw new HttpError(PROBLEMS.unauthenticated, 'A bearer token issued to this integration is required.', {
       headers: { 'WWW-Authenticate': 'Bearer' },
     });
   }
@@ -162,8 +126,7 @@ export function authorize(event: APIGatewayProxyEvent, scope: Scope): Caller {
   const clientId = String(claims.client_id ?? claims.sub ?? 'unknown');
   if (!scopes.includes(scope)) {
     throw new HttpError(
-      403,
-      'Forbidden',
+      PROBLEMS.forbidden,
       `This route needs the scope ${scope}; the token carries ${scopes.join(' ') || 'none'}.`,
       {
         headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"` },

@@ -43,7 +43,6 @@ import { createHash } from 'node:crypto';
 import {
   IdempotencyAlreadyInProgressError,
   IdempotencyConfig,
-  IdempotencyValidationError,
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
@@ -56,13 +55,9 @@ import { optionalEnum, optionalNumber, requireString } from '#shared/config/env.
 import { validateMessage } from '#shared/contracts/validate.ts';
 import { HttpError, ValidationError } from '#shared/errors.ts';
 import { FLOWS, type FlowDefinition } from '#shared/flows/registry.ts';
-import {
-  authorize,
-  internalErrorResponse,
-  jsonResponse,
-  parseJsonBody,
-  problemResponse,
-} from '#shared/handlers/http.ts';
+import { problemErrorHandler } from '#shared/handlers/errorHandler.ts';
+import { authorize, type Caller, jsonResponse, parseJsonBody } from '#shared/handlers/http.ts';
+import { PROBLEMS } from '#shared/handlers/problems.ts';
 import { countMetric, logger, METRIC, tracer } from '#shared/observability.ts';
 import { enqueueMessage } from '#shared/queue/envelope.ts';
 import { DEFAULT_RETENTION_DAYS, IDEMPOTENCY_TABLE, RETENTION_DAYS_ENV } from '#shared/store/tables.ts';
@@ -126,10 +121,37 @@ interface Progress {
   queued?: Accepted;
 }
 
-const isConditionalCheckFailure = (error: unknown): boolean =>
-  (error as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+/** What the handler of one flow holds from its cold start: its settings and Powertools' idempotency. */
+interface Ingest {
+  readonly flow: FlowDefinition;
+  readonly maxBodyBytes: number;
+  readonly legacyMode: LegacyAckMode;
+  readonly idempotencyConfig: IdempotencyConfig;
+  readonly persistenceStore: DynamoDBPersistenceLayer;
+  /** {@link traceAndQueue}, run once per business key: Powertools holds the key INPROGRESS meanwhile. */
+  readonly acceptOnce: (input: AcceptInput, progress: Progress) => Promise<Accepted>;
+}
 
+/**
+ * The ingest Lambda handler of `flow`. Every refusal or failure is thrown and answered as problem+json by
+ * {@link problemErrorHandler}, used last so that it runs first on error, while the log keys are set.
+ */
 export function createIngestHandler(flow: FlowDefinition) {
+  const ingest = ingestFor(flow);
+  return middy((event: APIGatewayProxyEvent, context: Context) => takeIn(ingest, event, context))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(
+      problemErrorHandler({
+        headers: deprecationHeaders(flow),
+        logKeys: { flow: flow.id },
+        unavailableDetail: 'The integration could not accept the message now; nothing was accepted. Retry.',
+      }),
+    );
+}
+
+/** Reads the flow's settings and sets up Powertools' idempotency for it, once per cold start. */
+function ingestFor(flow: FlowDefinition): Ingest {
   const maxBodyBytes = optionalNumber('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES);
   const legacyMode: LegacyAckMode = optionalEnum('LEGACY_ACK_MODE', LEGACY_ACK_MODES, 'forward');
   const retentionSeconds = optionalNumber(RETENTION_DAYS_ENV, DEFAULT_RETENTION_DAYS) * 86_400;
@@ -145,248 +167,256 @@ export function createIngestHandler(flow: FlowDefinition) {
     tableName: requireString(IDEMPOTENCY_TABLE.nameEnv),
     awsSdkV3Client: dynamoClient(),
   });
-
-  /**
-   * Runs once per business key (Powertools holds the key INPROGRESS meanwhile): trace, then queue. A
-   * failure before the message is queued deletes the idempotency record and answers 503.
-   */
   const acceptOnce = makeIdempotent(
-    async (input: AcceptInput, progress: Progress): Promise<Accepted> => {
-      const messageId = messageIdFor(flow.id, input.businessKey, input.bodyHash);
-      let receivedAt = new Date();
-      const keys = flow.traceKeys(input.message);
-      const trace = { messageId, flow: flow.id, businessKey: input.businessKey, keys, receivedAt };
-      let recovering = false;
-      try {
-        await createTrace(trace);
-      } catch (error) {
-        if (!isConditionalCheckFailure(error)) throw error;
-        const earlier = await recover(messageId);
-        if (earlier === 'queued') return { messageId, status: 'ACCEPTED', duplicate: true };
-        if (earlier === 'absent') await createTrace(trace);
-        else {
-          receivedAt = earlier;
-          recovering = true;
-        }
-      }
-      try {
-        await enqueueMessage(
-          flow,
-          {
-            messageId,
-            flowId: flow.id,
-            businessKey: input.businessKey,
-            receivedAt: receivedAt.toISOString(),
-            callerId: input.callerId,
-            payload: input.message,
-          },
-          flow.queue.messageGroupId ? { groupId: flow.queue.messageGroupId(input.message) } : {},
-        );
-      } catch (cause) {
-        // Not queued means not accepted: remove the trace so support never chases a message that does
-        // not exist. A trace found from an earlier attempt stays: that attempt may have queued it.
-        if (!recovering) {
-          await deleteTrace(messageId).catch((error: unknown) =>
-            logger.error('Could not remove trace', { messageId, error }),
-          );
-        }
-        throw new HttpError(
-          503,
-          'Service unavailable',
-          'The message could not be queued; nothing was accepted. Retry.',
-          {
-            cause,
-            headers: { 'Retry-After': '5' },
-          },
-        );
-      }
-      progress.queued = { messageId, status: 'ACCEPTED', duplicate: recovering };
-      return progress.queued;
-    },
+    (input: AcceptInput, progress: Progress) => traceAndQueue(flow, retentionSeconds, input, progress),
     { persistenceStore, config: idempotencyConfig },
   );
-
-  /**
-   * The trace of this very message exists already, so an earlier attempt got at least that far and then
-   * died or lost its idempotency record. 'queued' when the process function has seen it (nothing to
-   * send); 'absent' when it is gone or older than the retention (a leftover TTL has not removed yet),
-   * so this is a first attempt after all; else its receivedAt: it may or may not be on the queue, so it
-   * is sent again under the same messageId.
-   */
-  async function recover(messageId: string): Promise<'queued' | 'absent' | Date> {
-    const earlier = await getTrace(messageId);
-    if (!earlier) return 'absent';
-    const receivedAt = new Date(earlier.receivedAt);
-    if (receivedAt.getTime() + retentionSeconds * 1000 <= Date.now()) {
-      await deleteTrace(messageId);
-      return 'absent';
-    }
-    logger.warn('Earlier attempt at this message found', { flow: flow.id, messageId, state: earlier.state });
-    return earlier.state === TRACE_STATES.ACCEPTED ? receivedAt : 'queued';
-  }
-
-  /** Accepts the message; once it is on the queue, the answer is 202 whatever fails afterwards. */
-  async function accept(input: AcceptInput): Promise<Accepted> {
-    const progress: Progress = {};
-    try {
-      return await acceptWithRetry(input, progress);
-    } catch (error) {
-      const queued = progress.queued;
-      if (!queued) throw error;
-      // On the queue but the idempotency record is not COMPLETED: say so loudly, try once more, answer 202.
-      countMetric(METRIC.IngestBookkeepingFailed, flow.id);
-      const repaired = await persistenceStore.saveSuccess(input as never, queued as never).then(
-        () => true,
-        (repairError: unknown) => {
-          logger.error('Could not complete the idempotency record on the second try either', {
-            flow: flow.id,
-            messageId: queued.messageId,
-            error: repairError,
-          });
-          return false;
-        },
-      );
-      logger.error('Message queued, but its idempotency record was not completed; answered 202', {
-        flow: flow.id,
-        messageId: queued.messageId,
-        businessKey: input.businessKey,
-        repaired,
-        error,
-      });
-      return queued;
-    } finally {
-      if (progress.queued) {
-        logger.info('Message accepted', {
-          flow: flow.id,
-          messageId: progress.queued.messageId,
-          businessKey: input.businessKey,
-          ...flow.traceKeys(input.message),
-        });
-        countMetric(METRIC.MessageReceived, flow.id);
-      }
-    }
-  }
-
-  const handle = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
-    const headers = deprecationHeaders(flow);
-    try {
-      const caller = authorize(event, flow.scope);
-      if (flow.deprecated) {
-        logger.warn(
-          'Deprecated legacy acknowledgement received; the caller should move to the device-level ack route',
-          {
-            flow: flow.id,
-            callerId: caller.clientId,
-            mode: legacyMode,
-            successor: FLOWS.assetSyncAck.route.path,
-          },
-        );
-        countMetric(METRIC.LegacyAckReceived, flow.id, 1, undefined, { caller: caller.clientId });
-        if (legacyMode === 'reject') {
-          throw new HttpError(
-            410,
-            'Gone',
-            `The legacy message-level acknowledgement is switched off. Post device-level acknowledgements to ${FLOWS.assetSyncAck.route.path}.`,
-            { headers: { ...headers } },
-          );
-        }
-      }
-      const body = parseJsonBody(event, maxBodyBytes);
-      const result = validateMessage(flow.messageType, body);
-      if (!result.ok) throw new ValidationError(result.violations);
-      const businessKey = flow.businessKey(result.value);
-      idempotencyConfig.registerLambdaContext(context);
-      const accepted = await accept({
-        idempotencyKey: `${flow.id}:${businessKey}`,
-        bodyHash: bodyHash(body),
-        businessKey,
-        message: result.value,
-        callerId: caller.clientId,
-      });
-      if (accepted.duplicate) {
-        logger.info('Duplicate message', { flow: flow.id, messageId: accepted.messageId, businessKey });
-      }
-      return jsonResponse(202, accepted, headers);
-    } catch (error) {
-      if (error instanceof IdempotencyValidationError) {
-        return problemResponse(
-          new HttpError(
-            409,
-            'Conflicting duplicate',
-            'A different message with the same business key was already accepted.',
-            {
-              headers,
-            },
-          ),
-          context.awsRequestId,
-        );
-      }
-      if (error instanceof HttpError) {
-        if (error.statusCode >= 500) logger.error('Request not accepted', { flow: flow.id, error });
-        else
-          logger.info('Request refused', { flow: flow.id, status: error.statusCode, detail: error.message });
-        const refused = problemResponse(error, context.awsRequestId);
-        return { ...refused, headers: { ...headers, ...refused.headers } };
-      }
-      // Anything else is ours (DynamoDB down, a bug): the caller can retry, nothing was accepted.
-      logger.error('Ingest failed', { flow: flow.id, error });
-      if (isTransientAwsError(error)) {
-        return problemResponse(
-          new HttpError(
-            503,
-            'Service unavailable',
-            'The integration could not accept the message now; nothing was accepted. Retry.',
-            {
-              headers: { 'Retry-After': '5' },
-            },
-          ),
-          context.awsRequestId,
-        );
-      }
-      return internalErrorResponse(context.awsRequestId);
-    }
-  };
-
-  /** The same key in flight from a parallel call: wait briefly for its answer rather than failing at once. */
-  async function acceptWithRetry(input: AcceptInput, progress: Progress, attempts = 5): Promise<Accepted> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return (await acceptOnce(input, progress)) as Accepted;
-      } catch (error) {
-        if (!(error instanceof IdempotencyAlreadyInProgressError)) throw error;
-        if (attempt >= attempts) {
-          throw new HttpError(
-            503,
-            'Service unavailable',
-            'The same message is being accepted by a parallel request. Retry.',
-            {
-              headers: { 'Retry-After': '1' },
-            },
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-      }
-    }
-  }
-
-  return middy(handle)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }));
+  return { flow, maxBodyBytes, legacyMode, idempotencyConfig, persistenceStore, acceptOnce };
 }
 
-/** AWS SDK errors that mean "try again": throttling, timeouts, service unavailability. */
-function isTransientAwsError(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const e = error as {
-    $retryable?: unknown;
-    $metadata?: { httpStatusCode?: number };
-    name?: string;
-    cause?: unknown;
+/** The handler, step by step. Every refusal is thrown; {@link problemErrorHandler} answers it. */
+async function takeIn(
+  ingest: Ingest,
+  event: APIGatewayProxyEvent,
+  context: Context,
+): Promise<APIGatewayProxyResult> {
+  const { flow } = ingest;
+  const caller = authorize(event, flow.scope);
+  if (flow.deprecated) noteLegacyAck(ingest, caller);
+  const input = readMessage(ingest, event, caller);
+  ingest.idempotencyConfig.registerLambdaContext(context);
+  const accepted = await accept(ingest, input);
+  if (accepted.duplicate) {
+    logger.info('Duplicate message', {
+      flow: flow.id,
+      messageId: accepted.messageId,
+      businessKey: input.businessKey,
+    });
+  }
+  return jsonResponse(202, accepted, deprecationHeaders(flow));
+}
+
+/** A legacy ack is warned about and counted, and refused with 410 when the legacy route is switched off. */
+function noteLegacyAck({ flow, legacyMode }: Ingest, caller: Caller): void {
+  const successor = FLOWS.assetSyncAck.route.path;
+  logger.warn(
+    'Deprecated legacy acknowledgement received; the caller should move to the device-level ack route',
+    { flow: flow.id, callerId: caller.clientId, mode: legacyMode, successor },
+  );
+  countMetric(METRIC.LegacyAckReceived, flow.id, 1, undefined, { caller: caller.clientId });
+  if (legacyMode === 'reject') {
+    throw new HttpError(
+      PROBLEMS.legacyAckSwitchedOff,
+      `The legacy message-level acknowledgement is switched off. Post device-level acknowledgements to ${successor}.`,
+    );
+  }
+}
+
+/** The body checked (415, 413, 400) and validated (422), keyed for idempotency. */
+function readMessage(
+  { flow, maxBodyBytes }: Ingest,
+  event: APIGatewayProxyEvent,
+  caller: Caller,
+): AcceptInput {
+  const body = parseJsonBody(event, maxBodyBytes);
+  const result = validateMessage(flow.messageType, body);
+  if (!result.ok) throw new ValidationError(result.violations);
+  const businessKey = flow.businessKey(result.value);
+  return {
+    idempotencyKey: `${flow.id}:${businessKey}`,
+    bodyHash: bodyHash(body),
+    businessKey,
+    message: result.value,
+    callerId: caller.clientId,
   };
-  if (e.$retryable) return true;
-  const status = e.$metadata?.httpStatusCode;
-  if (status !== undefined && (status >= 500 || status === 429)) return true;
-  if (e.name === 'IdempotencyPersistenceLayerError' || e.name === 'TimeoutError') return true;
-  if (e.cause) return isTransientAwsError(e.cause);
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].some((code) => (e as { code?: string }).code === code);
+}
+
+/** Accepts the message; once it is on the queue, the answer is 202 whatever fails afterwards. */
+async function accept(ingest: Ingest, input: AcceptInput): Promise<Accepted> {
+  const progress: Progress = {};
+  try {
+    return await acceptWithRetry(ingest, input, progress);
+  } catch (error) {
+    if (!progress.queued) throw error;
+    return await completeAfterQueued(ingest, input, progress.queued, error);
+  } finally {
+    if (progress.queued) noteAccepted(ingest.flow, input, progress.queued);
+  }
+}
+
+/**
+ * The same key in flight from a parallel call: wait briefly for its answer rather than failing at once.
+ * Still in flight after that, the in-progress error is answered 503 (see {@link problemErrorHandler}).
+ */
+async function acceptWithRetry(
+  ingest: Ingest,
+  input: AcceptInput,
+  progress: Progress,
+  attempts = 5,
+): Promise<Accepted> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ingest.acceptOnce(input, progress);
+    } catch (error) {
+      if (!(error instanceof IdempotencyAlreadyInProgressError) || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
+/**
+ * On the queue, but the idempotency record is not COMPLETED: say so loudly (an error and the metric
+ * `IngestBookkeepingFailed`), write the record once more, and answer 202 all the same.
+ */
+async function completeAfterQueued(
+  { flow, persistenceStore }: Ingest,
+  input: AcceptInput,
+  queued: Accepted,
+  error: unknown,
+): Promise<Accepted> {
+  countMetric(METRIC.IngestBookkeepingFailed, flow.id);
+  const repaired = await persistenceStore.saveSuccess(input as never, queued as never).then(
+    () => true,
+    (repairError: unknown) => {
+      logger.error('Could not complete the idempotency record on the second try either', {
+        flow: flow.id,
+        messageId: queued.messageId,
+        error: repairError,
+      });
+      return false;
+    },
+  );
+  logger.error('Message queued, but its idempotency record was not completed; answered 202', {
+    flow: flow.id,
+    messageId: queued.messageId,
+    businessKey: input.businessKey,
+    repaired,
+    error,
+  });
+  return queued;
+}
+
+function noteAccepted(flow: FlowDefinition, input: AcceptInput, accepted: Accepted): void {
+  logger.info('Message accepted', {
+    flow: flow.id,
+    messageId: accepted.messageId,
+    businessKey: input.businessKey,
+    ...flow.traceKeys(input.message),
+  });
+  countMetric(METRIC.MessageReceived, flow.id);
+}
+
+/**
+ * Runs once per business key (Powertools holds the key INPROGRESS meanwhile): trace, then queue. A
+ * failure before the message is queued deletes the idempotency record and answers 503.
+ */
+async function traceAndQueue(
+  flow: FlowDefinition,
+  retentionSeconds: number,
+  input: AcceptInput,
+  progress: Progress,
+): Promise<Accepted> {
+  const messageId = messageIdFor(flow.id, input.businessKey, input.bodyHash);
+  const traced = await recordTrace(flow, retentionSeconds, messageId, input);
+  if (traced === 'queued') return { messageId, status: 'ACCEPTED', duplicate: true };
+  await enqueue(flow, messageId, input, traced);
+  progress.queued = { messageId, status: 'ACCEPTED', duplicate: traced.recovering };
+  return progress.queued;
+}
+
+/** The trace this attempt goes on with. */
+interface Traced {
+  receivedAt: Date;
+  /** The trace is an earlier attempt's, which may have queued the message already. */
+  recovering: boolean;
+}
+
+/**
+ * Writes the trace (ACCEPTED). When this very message has a trace already, an earlier attempt got that
+ * far: {@link recover} tells whether to send nothing ('queued'), to start over, or to send it again.
+ */
+async function recordTrace(
+  flow: FlowDefinition,
+  retentionSeconds: number,
+  messageId: string,
+  input: AcceptInput,
+): Promise<Traced | 'queued'> {
+  const keys = flow.traceKeys(input.message);
+  const trace = { messageId, flow: flow.id, businessKey: input.businessKey, keys, receivedAt: new Date() };
+  const fresh: Traced = { receivedAt: trace.receivedAt, recovering: false };
+  try {
+    await createTrace(trace);
+    return fresh;
+  } catch (error) {
+    if (!isConditionalCheckFailure(error)) throw error;
+  }
+  const earlier = await recover(flow, retentionSeconds, messageId);
+  if (earlier === 'queued') return 'queued';
+  if (earlier !== 'absent') return { receivedAt: earlier, recovering: true };
+  await createTrace(trace);
+  return fresh;
+}
+
+const isConditionalCheckFailure = (error: unknown): boolean =>
+  (error as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+
+/**
+ * The trace of this very message exists already, so an earlier attempt got at least that far and then
+ * died or lost its idempotency record. 'queued' when the process function has seen it (nothing to
+ * send); 'absent' when it is gone or older than the retention (a leftover TTL has not removed yet),
+ * so this is a first attempt after all; else its receivedAt: it may or may not be on the queue, so it
+ * is sent again under the same messageId.
+ */
+async function recover(
+  flow: FlowDefinition,
+  retentionSeconds: number,
+  messageId: string,
+): Promise<'queued' | 'absent' | Date> {
+  const earlier = await getTrace(messageId);
+  if (!earlier) return 'absent';
+  const receivedAt = new Date(earlier.receivedAt);
+  if (receivedAt.getTime() + retentionSeconds * 1000 <= Date.now()) {
+    await deleteTrace(messageId);
+    return 'absent';
+  }
+  logger.warn('Earlier attempt at this message found', { flow: flow.id, messageId, state: earlier.state });
+  return earlier.state === TRACE_STATES.ACCEPTED ? receivedAt : 'queued';
+}
+
+/**
+ * Puts the message on its queue. Not queued means not accepted: 503, and a trace written by this very
+ * attempt is removed so support never chases a message that does not exist. A trace found from an
+ * earlier attempt stays: that attempt may have queued it.
+ */
+async function enqueue(
+  flow: FlowDefinition,
+  messageId: string,
+  input: AcceptInput,
+  { receivedAt, recovering }: Traced,
+): Promise<void> {
+  try {
+    await enqueueMessage(
+      flow,
+      {
+        messageId,
+        flowId: flow.id,
+        businessKey: input.businessKey,
+        receivedAt: receivedAt.toISOString(),
+        callerId: input.callerId,
+        payload: input.message,
+      },
+      flow.queue.messageGroupId ? { groupId: flow.queue.messageGroupId(input.message) } : {},
+    );
+  } catch (cause) {
+    if (!recovering) {
+      await deleteTrace(messageId).catch((error: unknown) =>
+        logger.error('Could not remove trace', { messageId, error }),
+      );
+    }
+    throw new HttpError(
+      PROBLEMS.unavailable,
+      'The message could not be queued; nothing was accepted. Retry.',
+      { cause, headers: { 'Retry-After': '5' } },
+    );
+  }
 }

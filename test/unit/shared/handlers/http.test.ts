@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { HttpError, ValidationError } from '#shared/errors.ts';
 import { authorize, PROBLEM_CONTENT_TYPE, parseJsonBody, problemResponse } from '#shared/handlers/http.ts';
 import { canonicalJson } from '#shared/handlers/ingest.ts';
+import { PROBLEMS } from '#shared/handlers/problems.ts';
 import { apiEvent } from '#test/helpers/events.ts';
 
 const status = (fn: () => unknown): number | undefined => {
@@ -114,7 +115,7 @@ describe('problemResponse', () => {
   });
   it('carries extra headers such as Retry-After', () => {
     const response = problemResponse(
-      new HttpError(503, 'Service unavailable', 'retry', { headers: { 'Retry-After': '5' } }),
+      new HttpError(PROBLEMS.unavailable, 'retry', { headers: { 'Retry-After': '5' } }),
     );
     expect(response.headers).toMatchObject({ 'Retry-After': '5' });
   });

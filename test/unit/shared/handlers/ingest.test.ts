@@ -94,6 +94,11 @@ describe('createIngestHandler', () => {
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 
+  it('titles a body over the limit as RFC 9110 does', async () => {
+    const result = await call(FLOWS.optOut, { rawBody: JSON.stringify({ pad: 'x'.repeat(5000) }) });
+    expect(result.json).toMatchObject({ status: 413, title: 'Content Too Large' });
+  });
+
   it('lists every violation in a 422', async () => {
     const result = await call(FLOWS.optOut, {
       body: { ...optOut(), channel: 'FAX', unknownField: 1, deviceId: '' },
@@ -126,6 +131,11 @@ describe('createIngestHandler', () => {
       const handler = createIngestHandler(FLOWS.legacyAck);
       const result = await call(FLOWS.legacyAck, { body: legacyAck() }, handler);
       expect(result.statusCode).toBe(410);
+      expect(result.headers).toMatchObject({
+        'Content-Type': 'application/problem+json',
+        Deprecation: 'true',
+      });
+      expect(result.json).toMatchObject({ type: expect.stringContaining('/gone'), title: 'Gone' });
       expect(result.json.detail).toContain('/v1/derms/asset-sync-acks');
       expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
     } finally {
