@@ -76,37 +76,54 @@ function url(value: unknown, what: string): string {
   return s.replace(/\/+$/, '');
 }
 
-/**
- * Builds the stage configuration from context. Throws with the offending key when the stage or a value
- * is missing or malformed, so a misconfigured `cdk synth` fails before any resource is created.
- */
-export function readStageConfig(tryGetContext: ContextReader): StageConfig {
+function readStage(tryGetContext: ContextReader): Stage {
   const stage = (tryGetContext('stage') ?? 'dev') as string;
   if (!(STAGES as readonly string[]).includes(stage)) {
     throw new Error(`Context "stage" must be one of ${STAGES.join(', ')}, got "${stage}"`);
   }
-  const block = asRecord(asRecord(tryGetContext('stages'), 'context "stages"')[stage], `stages.${stage}`);
-  const get = (key: string): unknown => tryGetContext(key) ?? block[key];
+  return stage as Stage;
+}
 
-  const paths = asRecord(get('paths'), `stages.${stage}.paths`);
+/** Checks that every path override names a flow's path variable; answers the overrides of one receiver. */
+function readPaths(
+  paths: Record<string, unknown>,
+  stage: Stage,
+): (system: TargetSystem) => Record<string, string> {
   for (const key of Object.keys(paths)) {
     if (!PATH_ENVS.has(key))
       throw new Error(`stages.${stage}.paths.${key} is not a path variable of any flow`);
   }
-  const pathsFor = (system: TargetSystem): Record<string, string> =>
+  return (system) =>
     Object.fromEntries(
       flowList()
         .filter((f) => f.target.system === system && paths[f.target.pathEnv] !== undefined)
         .map((f) => [f.target.pathEnv, str(paths[f.target.pathEnv], `paths.${f.target.pathEnv}`)]),
     );
+}
 
-  const fnEnv = asRecord(get('functionEnvironment'), `stages.${stage}.functionEnvironment`);
+/** Only the settings in `TUNABLE_ENV` may be set per stage; values become strings. */
+function readFunctionEnvironment(fnEnv: Record<string, unknown>, stage: Stage): Record<string, string> {
   for (const key of Object.keys(fnEnv)) {
     if (!(TUNABLE_ENV as readonly string[]).includes(key)) {
       throw new Error(`stages.${stage}.functionEnvironment.${key} is not one of ${TUNABLE_ENV.join(', ')}`);
     }
   }
+  return Object.fromEntries(Object.entries(fnEnv).map(([k, v]) => [k, String(v)]));
+}
 
+/**
+ * Builds the stage configuration from context. Throws with the offending key when the stage or a value
+ * is missing or malformed, so a misconfigured `cdk synth` fails before any resource is created.
+ */
+export function readStageConfig(tryGetContext: ContextReader): StageConfig {
+  const stage = readStage(tryGetContext);
+  const block = asRecord(asRecord(tryGetContext('stages'), 'context "stages"')[stage], `stages.${stage}`);
+  const get = (key: string): unknown => tryGetContext(key) ?? block[key];
+  const pathsFor = readPaths(asRecord(get('paths'), `stages.${stage}.paths`), stage);
+  const fnEnv = readFunctionEnvironment(
+    asRecord(get('functionEnvironment'), `stages.${stage}.functionEnvironment`),
+    stage,
+  );
   const legacyAckMode = (get('legacyAckMode') ?? 'forward') as string;
   if (legacyAckMode !== 'forward' && legacyAckMode !== 'reject') {
     throw new Error(`legacyAckMode must be forward or reject, got "${legacyAckMode}"`);
@@ -117,7 +134,7 @@ export function readStageConfig(tryGetContext: ContextReader): StageConfig {
   const domainPrefix = get('cognitoDomainPrefix');
 
   return {
-    stage: stage as Stage,
+    stage,
     prefix: `dacs-derms-${stage}`,
     targets: {
       DERMS: { baseUrl: url(get('dermsBaseUrl'), `stages.${stage}.dermsBaseUrl`), paths: pathsFor('DERMS') },
@@ -136,7 +153,7 @@ export function readStageConfig(tryGetContext: ContextReader): StageConfig {
     maxMessageAgeSeconds: num(get('maxMessageAgeSeconds'), 1800, 'maxMessageAgeSeconds'),
     cognitoDomainPrefix: domainPrefix === undefined ? undefined : str(domainPrefix, 'cognitoDomainPrefix'),
     apiGatewayAccountRole: accountRole === undefined ? true : accountRole === true || accountRole === 'true',
-    functionEnvironment: Object.fromEntries(Object.entries(fnEnv).map(([k, v]) => [k, String(v)])),
+    functionEnvironment: fnEnv,
     retainData: stage === 'prod',
   };
 }

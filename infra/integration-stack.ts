@@ -7,7 +7,7 @@ import { ClaimCheckBucket } from '#infra/constructs/claim-check-bucket.ts';
 import { DeadlineSweep } from '#infra/constructs/deadline-sweep.ts';
 import { IngestRoute } from '#infra/constructs/ingest-route.ts';
 import { IntegrationApi } from '#infra/constructs/integration-api.ts';
-import { REPO_ROOT } from '#infra/constructs/integration-function.ts';
+import { type FunctionDefaults, REPO_ROOT } from '#infra/constructs/integration-function.ts';
 import { IntegrationTables } from '#infra/constructs/integration-tables.ts';
 import { Monitoring } from '#infra/constructs/monitoring.ts';
 import { QueueProcessor } from '#infra/constructs/queue-processor.ts';
@@ -15,6 +15,7 @@ import { SupportRoute } from '#infra/constructs/support-route.ts';
 import { acknowledge } from '#infra/nag.ts';
 import {
   FLOWS,
+  type FlowDefinition,
   type FlowId,
   flowList,
   SUPPORT_ROUTES,
@@ -65,129 +66,135 @@ export class IntegrationStack extends Stack {
     super(scope, id, props);
     const config = props.config;
     this.config = config;
-    const retain = config.retainData;
-    const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const logRetention = toRetention(config.logRetentionDays);
-    const functionDefaults = {
-      powertools: {
-        serviceName: SERVICE_NAME,
-        metricsNamespace: metricsNamespace(config.stage),
-        logLevel: config.logLevel,
-      },
-      logRetention,
-      logRemovalPolicy: removalPolicy,
-      projectRoot: props.projectRoot ?? REPO_ROOT,
-      logGroupPrefix: `/${config.prefix}`,
-    };
-    const environment = { [RETENTION_DAYS_ENV]: String(config.retentionDays), ...config.functionEnvironment };
-
-    this.tables = new IntegrationTables(this, 'Tables', { prefix: config.prefix, retain });
+    const wiring = functionWiring(config, props.projectRoot ?? REPO_ROOT);
+    this.tables = new IntegrationTables(this, 'Tables', { prefix: config.prefix, retain: config.retainData });
     this.claimCheck = new ClaimCheckBucket(this, 'ClaimCheck', {
       retentionDays: config.retentionDays,
-      retain,
+      retain: config.retainData,
     });
-    this.api = new IntegrationApi(this, 'Api', {
+    this.api = this.createApi(wiring);
+    this.credentials = Object.fromEntries(
+      TARGET_SYSTEMS.map((system) => [system, this.createReceiverCredentials(system)]),
+    ) as Record<TargetSystem, secretsmanager.Secret>;
+    const flows = flowList().map((flow) => this.createFlow(flow, wiring));
+    this.processors = byFlow(flows, (f) => f.processor);
+    this.ingestRoutes = byFlow(flows, (f) => f.ingestRoute);
+    this.supportRoutes = Object.fromEntries(
+      (Object.keys(SUPPORT_ROUTES) as SupportRouteId[]).map((routeId) => [
+        routeId,
+        this.createSupportRoute(routeId, wiring),
+      ]),
+    ) as Record<SupportRouteId, SupportRoute>;
+    this.sweep = this.createSweep(wiring);
+    this.monitoring = this.createMonitoring();
+    this.outputs();
+  }
+
+  /** The tables every function construct takes (each grants itself only what it needs). */
+  private get functionTables() {
+    return {
+      correlation: this.tables.correlation,
+      trace: this.tables.trace,
+      idempotency: this.tables.idempotency,
+    };
+  }
+
+  private createApi(wiring: FunctionWiring): IntegrationApi {
+    const { config } = this;
+    return new IntegrationApi(this, 'Api', {
       prefix: config.prefix,
       stageName: config.stage,
-      functionDefaults,
+      functionDefaults: wiring.functionDefaults,
       throttleRateLimit: config.apiThrottle.rateLimit,
       throttleBurstLimit: config.apiThrottle.burstLimit,
       wafRateLimitPer5Min: config.wafRateLimitPer5Min,
       cognitoDomainPrefix: config.cognitoDomainPrefix,
       accountCloudWatchRole: config.apiGatewayAccountRole,
-      logRetention,
+      logRetention: wiring.functionDefaults.logRetention,
       accessLogGroupName: `/${config.prefix}/api-access`,
-      retain,
+      retain: config.retainData,
     });
+  }
 
-    this.credentials = Object.fromEntries(
-      TARGET_SYSTEMS.map((system) => {
-        const secret = new secretsmanager.Secret(this, `${pascal(system)}Credentials`, {
-          secretName: `${config.prefix}/${system.toLowerCase()}-credentials`,
-          description:
-            `OAuth client credentials the integration presents to ${system}: ` +
-            '{"clientId","clientSecret","tokenUrl","scope"?}. Created with a generated placeholder; ' +
-            'the platform team writes the real value (docs/deploy.md).',
-          generateSecretString: {
-            secretStringTemplate: JSON.stringify({ clientId: 'UNSET', tokenUrl: 'UNSET' }),
-            generateStringKey: 'clientSecret',
-            excludePunctuation: true,
-          },
-          removalPolicy,
-        });
-        acknowledge(
-          secret,
-          'AwsSolutions-SMG4',
-          `The ${system} client secret is issued by ${system}'s identity provider; a Lambda here cannot ` +
-            'rotate it there. It is rotated by the procedure in docs/deploy.md (new secret from the ' +
-            'receiver, then put-secret-value).',
-        );
-        return [system, secret];
-      }),
-    ) as Record<TargetSystem, secretsmanager.Secret>;
+  /** The OAuth client credentials the integration presents to a receiver, filled in by the platform team. */
+  private createReceiverCredentials(system: TargetSystem): secretsmanager.Secret {
+    const secret = new secretsmanager.Secret(this, `${pascal(system)}Credentials`, {
+      secretName: `${this.config.prefix}/${system.toLowerCase()}-credentials`,
+      description:
+        `OAuth client credentials the integration presents to ${system}: ` +
+        '{"clientId","clientSecret","tokenUrl","scope"?}. Created with a generated placeholder; ' +
+        'the platform team writes the real value (docs/deploy.md).',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ clientId: 'UNSET', tokenUrl: 'UNSET' }),
+        generateStringKey: 'clientSecret',
+        excludePunctuation: true,
+      },
+      removalPolicy: this.config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    acknowledge(
+      secret,
+      'AwsSolutions-SMG4',
+      `The ${system} client secret is issued by ${system}'s identity provider; a Lambda here cannot ` +
+        'rotate it there. It is rotated by the procedure in docs/deploy.md (new secret from the ' +
+        'receiver, then put-secret-value).',
+    );
+    return secret;
+  }
 
-    const tables = {
-      correlation: this.tables.correlation,
-      trace: this.tables.trace,
-      idempotency: this.tables.idempotency,
-    };
-    const processors = {} as Record<FlowId, QueueProcessor>;
-    const ingestRoutes = {} as Record<FlowId, IngestRoute>;
-    for (const flow of flowList()) {
-      const system = flow.target.system;
-      const processor = new QueueProcessor(this, `${pascal(flow.id)}Processor`, {
-        flow,
-        prefix: config.prefix,
-        target: {
-          system,
-          baseUrl: config.targets[system].baseUrl,
-          path: pathFor(config, flow.id),
-          credentials: this.credentials[system],
-        },
-        tables,
-        claimCheckBucket: this.claimCheck.bucket,
-        functionDefaults,
-        environment,
-      });
-      processors[flow.id] = processor;
-      ingestRoutes[flow.id] = new IngestRoute(this, `${pascal(flow.id)}Route`, {
-        flow,
-        api: this.api,
-        queue: processor.queue,
-        tables,
-        claimCheckBucket: this.claimCheck.bucket,
-        functionDefaults,
-        legacyAckMode: config.legacyAckMode,
-        environment,
-      });
-    }
-    this.processors = processors;
-    this.ingestRoutes = ingestRoutes;
+  /** A flow's queue, DLQ and process function, and its route into the queue. */
+  private createFlow(flow: FlowDefinition, wiring: FunctionWiring) {
+    const { config } = this;
+    const system = flow.target.system;
+    const processor = new QueueProcessor(this, `${pascal(flow.id)}Processor`, {
+      flow,
+      prefix: config.prefix,
+      target: {
+        system,
+        baseUrl: config.targets[system].baseUrl,
+        path: pathFor(config, flow.id),
+        credentials: this.credentials[system],
+      },
+      tables: this.functionTables,
+      claimCheckBucket: this.claimCheck.bucket,
+      ...wiring,
+    });
+    const ingestRoute = new IngestRoute(this, `${pascal(flow.id)}Route`, {
+      flow,
+      api: this.api,
+      queue: processor.queue,
+      tables: this.functionTables,
+      claimCheckBucket: this.claimCheck.bucket,
+      functionDefaults: wiring.functionDefaults,
+      legacyAckMode: config.legacyAckMode,
+      environment: wiring.environment,
+    });
+    return { id: flow.id, processor, ingestRoute };
+  }
 
-    this.supportRoutes = Object.fromEntries(
-      (Object.keys(SUPPORT_ROUTES) as SupportRouteId[]).map((routeId) => [
-        routeId,
-        new SupportRoute(this, `${pascal(routeId)}SupportRoute`, {
-          routeId,
-          route: SUPPORT_ROUTES[routeId],
-          api: this.api,
-          tables,
-          functionDefaults,
-        }),
-      ]),
-    ) as Record<SupportRouteId, SupportRoute>;
+  private createSupportRoute(routeId: SupportRouteId, wiring: FunctionWiring): SupportRoute {
+    return new SupportRoute(this, `${pascal(routeId)}SupportRoute`, {
+      routeId,
+      route: SUPPORT_ROUTES[routeId],
+      api: this.api,
+      tables: this.functionTables,
+      functionDefaults: wiring.functionDefaults,
+    });
+  }
 
-    const consolidation = processors[CONSOLIDATION_FLOW];
-    this.sweep = new DeadlineSweep(this, 'DeadlineSweep', {
+  private createSweep(wiring: FunctionWiring): DeadlineSweep {
+    return new DeadlineSweep(this, 'DeadlineSweep', {
       entry: SWEEP.handler,
       rateMinutes: SWEEP.rateMinutes,
       correlationTable: this.tables.correlation,
-      consolidationQueue: consolidation.queue,
+      consolidationQueue: this.processors[CONSOLIDATION_FLOW].queue,
       consolidationQueueUrlEnv: FLOWS[CONSOLIDATION_FLOW].queue.urlEnv,
-      functionDefaults,
-      environment,
+      ...wiring,
     });
+  }
 
+  /** The dashboard and alarms, and the `AlarmEmail` parameter their subscription goes to. */
+  private createMonitoring(): Monitoring {
+    const { config } = this;
     const alarmEmail = new CfnParameter(this, 'AlarmEmail', {
       type: 'String',
       description:
@@ -196,16 +203,16 @@ export class IntegrationStack extends Stack {
       allowedPattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$',
       constraintDescription: 'an e-mail address',
     });
-    this.monitoring = new Monitoring(this, 'Monitoring', {
+    return new Monitoring(this, 'Monitoring', {
       prefix: config.prefix,
       metricsNamespace: metricsNamespace(config.stage),
       serviceName: SERVICE_NAME,
       flows: flowList().map((flow) => ({
         flow,
-        queue: processors[flow.id].queue,
-        deadLetterQueue: processors[flow.id].deadLetterQueue,
-        ingest: ingestRoutes[flow.id].function.function,
-        process: processors[flow.id].function.function,
+        queue: this.processors[flow.id].queue,
+        deadLetterQueue: this.processors[flow.id].deadLetterQueue,
+        ingest: this.ingestRoutes[flow.id].function.function,
+        process: this.processors[flow.id].function.function,
       })),
       api: this.api.api,
       apiStageName: config.stage,
@@ -220,19 +227,21 @@ export class IntegrationStack extends Stack {
       },
       alarmEmail: alarmEmail.valueAsString,
       maxMessageAge: Duration.seconds(config.maxMessageAgeSeconds),
-      retain,
+      retain: config.retainData,
     });
-
-    this.outputs();
   }
 
   private outputs(): void {
     const out = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
     out('ApiUrl', this.api.api.url, 'Base URL of the integration API (append /v1/...)');
-    out('TokenUrl', this.api.tokenUrl, 'Cognito token endpoint for the client-credentials grant');
-    out('UserPoolId', this.api.userPool.userPoolId, 'Cognito user pool holding one app client per caller');
-    for (const [caller, client] of Object.entries(this.api.clients)) {
+    out('TokenUrl', this.api.callers.tokenUrl, 'Cognito token endpoint for the client-credentials grant');
+    out(
+      'UserPoolId',
+      this.api.callers.userPool.userPoolId,
+      'Cognito user pool holding one app client per caller',
+    );
+    for (const [caller, client] of Object.entries(this.api.callers.clients)) {
       out(`${pascal(caller)}ClientId`, client.userPoolClientId, `App client id of the ${caller} caller`);
     }
     for (const [system, secret] of Object.entries(this.credentials)) {
@@ -246,6 +255,38 @@ export class IntegrationStack extends Stack {
     out('DashboardName', this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard of this stage');
     out('AlarmTopicArn', this.monitoring.alarmTopic.topicArn, 'SNS topic the alarms publish to');
   }
+}
+
+/** What every function of the stage shares: Powertools, logs, the project root and the tunable settings. */
+interface FunctionWiring {
+  readonly functionDefaults: FunctionDefaults;
+  /** Retention days and `functionEnvironment` of the stage config, for the flow and sweep functions. */
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+function functionWiring(config: StageConfig, projectRoot: string): FunctionWiring {
+  return {
+    functionDefaults: {
+      powertools: {
+        serviceName: SERVICE_NAME,
+        metricsNamespace: metricsNamespace(config.stage),
+        logLevel: config.logLevel,
+      },
+      logRetention: toRetention(config.logRetentionDays),
+      logRemovalPolicy: config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      projectRoot,
+      logGroupPrefix: `/${config.prefix}`,
+    },
+    environment: { [RETENTION_DAYS_ENV]: String(config.retentionDays), ...config.functionEnvironment },
+  };
+}
+
+/** One value per flow, keyed by flow id. */
+function byFlow<F extends { readonly id: FlowId }, T>(
+  flows: readonly F[],
+  pick: (f: F) => T,
+): Record<FlowId, T> {
+  return Object.fromEntries(flows.map((f) => [f.id, pick(f)])) as Record<FlowId, T>;
 }
 
 /** `assetSync` → `AssetSync`, `DERMS` → `Derms`: construct ids and output names. */

@@ -1,14 +1,15 @@
-import { Aws, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
-import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { ApiFirewall } from '#infra/constructs/api-firewall.ts';
+import { CallerPool } from '#infra/constructs/caller-pool.ts';
 import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
+import { addProblemResponses } from '#infra/constructs/problem-responses.ts';
 import { acknowledge } from '#infra/nag.ts';
 import { AUTHORIZER, ROUTE_GRANTS } from '#shared/auth/policy.ts';
-import { CALLERS, type Caller, type Scope } from '#shared/flows/registry.ts';
+import type { Scope } from '#shared/flows/registry.ts';
 
 export interface IntegrationApiProps {
   /** Physical name prefix, e.g. `dacs-derms-dev`. */
@@ -80,170 +81,41 @@ export interface ApiRouteOptions {
   readonly handler: lambda.IFunction;
 }
 
-/** The resource server identifier: the part before `/` of every caller scope (`integration`). */
-const RESOURCE_SERVER_ID = (() => {
-  const ids = new Set(Object.values(CALLERS).map((scope) => scope.split('/')[0]));
-  if (ids.size !== 1) throw new Error('Every caller scope must share one resource server identifier');
-  return [...ids][0] as string;
-})();
-
 /**
- * The REST API the callers reach: a Cognito user pool whose resource server holds one scope per caller
- * and one client-credentials app client per caller (granted its own scope only); every method behind a
- * Lambda TOKEN authorizer that verifies the pool's access tokens and answers as the contract says (401
+ * The REST API the callers reach: the callers' Cognito user pool ({@link CallerPool}); every method behind
+ * a Lambda TOKEN authorizer that verifies the pool's access tokens and answers as the contract says (401
  * for a missing, expired or forged token, 403 for a valid token without the route's scope; the Cognito
  * user-pool authorizer answers both with 401); request validation; stage throttling; JSON access logs;
- * X-Ray; a WAFv2 web ACL (AWS managed rule groups and a per-IP rate rule) on the stage; gateway errors
- * answered as `application/problem+json` like the handlers' own errors.
+ * X-Ray; a WAFv2 web ACL on the stage ({@link ApiFirewall}); gateway errors answered as
+ * `application/problem+json` like the handlers' own errors.
  */
 export class IntegrationApi extends Construct {
+  /** The callers' user pool, its scopes, app clients and token endpoint. */
+  public readonly callers: CallerPool;
+  public readonly accessLogs: logs.LogGroup;
   public readonly api: apigw.RestApi;
-  public readonly userPool: cognito.UserPool;
-  public readonly resourceServer: cognito.UserPoolResourceServer;
-  public readonly domain: cognito.UserPoolDomain;
-  /** One app client per caller, keyed like `CALLERS`. */
-  public readonly clients: Readonly<Record<Caller, cognito.UserPoolClient>>;
   /** The Lambda TOKEN authorizer every route uses, and its function. */
-  public readonly authorizer: apigw.TokenAuthorizer;
   public readonly authorizerFunction: IntegrationFunction;
+  public readonly authorizer: apigw.TokenAuthorizer;
   public readonly requestValidator: apigw.RequestValidator;
   public readonly jsonBodyModel: apigw.Model;
-  public readonly accessLogs: logs.LogGroup;
-  public readonly webAcl: wafv2.CfnWebACL;
-  public readonly webAclAssociation: wafv2.CfnWebACLAssociation;
-
-  private readonly oauthScopes: Record<string, cognito.OAuthScope>;
+  /** The web ACL on the stage. */
+  public readonly firewall: ApiFirewall;
 
   constructor(scope: Construct, id: string, props: IntegrationApiProps) {
     super(scope, id);
-    const removalPolicy = props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-
-    // --- Cognito: machine-to-machine only, no users sign in.
-    this.userPool = new cognito.UserPool(this, 'UserPool', {
-      userPoolName: `${props.prefix}-callers`,
-      selfSignUpEnabled: false,
-      signInAliases: { username: true },
-      passwordPolicy: {
-        minLength: 14,
-        requireLowercase: true,
-        requireUppercase: true,
-        requireDigits: true,
-        requireSymbols: true,
-        tempPasswordValidity: Duration.days(1),
-      },
-      mfa: cognito.Mfa.REQUIRED,
-      mfaSecondFactor: { sms: false, otp: true },
-      accountRecovery: cognito.AccountRecovery.NONE,
-      deletionProtection: props.retain ?? false,
-      removalPolicy,
+    this.callers = new CallerPool(this, 'Callers', {
+      prefix: props.prefix,
+      domainPrefix: props.cognitoDomainPrefix,
+      retain: props.retain,
     });
-    acknowledge(
-      this.userPool,
-      'AwsSolutions-COG8',
-      'The pool has no users: callers are machine clients using the client-credentials grant, which the ' +
-        'threat protection of the Plus plan does not evaluate. Plus would add cost without protecting anything.',
-    );
-
-    const scopeNames = Object.values(CALLERS).map((s) => s.split('/')[1] as string);
-    const resourceScopes = Object.fromEntries(
-      scopeNames.map((name) => [
-        name,
-        new cognito.ResourceServerScope({ scopeName: name, scopeDescription: `${name} caller` }),
-      ]),
-    );
-    this.resourceServer = this.userPool.addResourceServer('ResourceServer', {
-      identifier: RESOURCE_SERVER_ID,
-      userPoolResourceServerName: `${props.prefix}-integration`,
-      scopes: Object.values(resourceScopes),
-    });
-    // Literal scope strings (not resource-server tokens) so the template states exactly what each client
-    // may ask for; the explicit dependency keeps the scopes created before the clients that use them.
-    this.oauthScopes = Object.fromEntries(
-      Object.values(CALLERS).map((scope) => [scope, cognito.OAuthScope.custom(scope)]),
-    );
-    this.clients = Object.fromEntries(
-      (Object.keys(CALLERS) as Caller[]).map((caller) => [
-        caller,
-        this.userPool.addClient(`${caller}Client`, {
-          userPoolClientName: `${props.prefix}-${caller}`,
-          generateSecret: true,
-          authFlows: {},
-          oAuth: {
-            flows: { clientCredentials: true },
-            scopes: [this.oauthScopes[CALLERS[caller]]!],
-          },
-          accessTokenValidity: Duration.hours(1),
-          enableTokenRevocation: true,
-          preventUserExistenceErrors: true,
-        }),
-      ]),
-    ) as Record<Caller, cognito.UserPoolClient>;
-    for (const client of Object.values(this.clients)) client.node.addDependency(this.resourceServer);
-    this.domain = this.userPool.addDomain('Domain', {
-      cognitoDomain: { domainPrefix: props.cognitoDomainPrefix ?? `${props.prefix}-${Aws.ACCOUNT_ID}` },
-    });
-
-    // --- REST API.
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       logGroupName: props.accessLogGroupName,
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy,
+      removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
-    this.api = new apigw.RestApi(this, 'Api', {
-      restApiName: `${props.prefix}-api`,
-      description: 'DACS <-> Edge DERMS integration',
-      endpointTypes: [apigw.EndpointType.REGIONAL],
-      cloudWatchRole: props.accountCloudWatchRole ?? true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
-      deployOptions: {
-        stageName: props.stageName,
-        throttlingRateLimit: props.throttleRateLimit ?? 50,
-        throttlingBurstLimit: props.throttleBurstLimit ?? 100,
-        tracingEnabled: true,
-        metricsEnabled: true,
-        loggingLevel: apigw.MethodLoggingLevel.ERROR,
-        dataTraceEnabled: false,
-        accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogs),
-        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
-          caller: true,
-          httpMethod: true,
-          ip: true,
-          protocol: true,
-          requestTime: true,
-          resourcePath: true,
-          responseLength: true,
-          status: true,
-          user: true,
-        }),
-      },
-    });
-    if (props.accountCloudWatchRole ?? true) {
-      const role = this.api.node.findChild('CloudWatchRole');
-      acknowledge(
-        role,
-        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-        'The account-wide role API Gateway uses to write execution logs. AWS maintains this managed policy ' +
-          'for exactly that purpose, and the role is assumable by apigateway.amazonaws.com only.',
-      );
-    }
-
-    // The authorizer verifies the pool's access tokens itself (aws-jwt-verify); it needs no AWS
-    // permission beyond its log group and X-Ray, which IntegrationFunction grants.
-    this.authorizerFunction = new IntegrationFunction(this, 'AuthorizerFunction', {
-      ...props.functionDefaults,
-      logName: 'authorizer',
-      entry: AUTHORIZER.handler,
-      description: 'API authorizer: verifies Cognito access tokens, allows the routes of their scopes',
-      timeout: Duration.seconds(10),
-      memorySize: 512,
-      environment: {
-        [AUTHORIZER.userPoolIdEnv]: this.userPool.userPoolId,
-        [AUTHORIZER.clientIdsEnv]: Fn.join(
-          ',',
-          (Object.keys(CALLERS) as Caller[]).map((caller) => this.clients[caller].userPoolClientId),
-        ),
-      },
-    });
+    this.api = createRestApi(this, props, this.accessLogs);
+    this.authorizerFunction = createAuthorizerFunction(this, props.functionDefaults, this.callers);
     this.authorizer = new apigw.TokenAuthorizer(this, 'Authorizer', {
       authorizerName: `${props.prefix}-token`,
       handler: this.authorizerFunction.function,
@@ -255,55 +127,13 @@ export class IntegrationApi extends Construct {
       validateRequestParameters: true,
       validateRequestBody: true,
     });
-    // Well-formed JSON only: the handler validates the schema and lists every violation as a 422, which
-    // API Gateway's draft-04 validation cannot do.
-    this.jsonBodyModel = this.api.addModel('JsonBody', {
-      contentType: 'application/json',
-      modelName: 'JsonBody',
-      description: 'Any well-formed JSON; the contract schema is applied by the ingest function.',
-      schema: { schema: apigw.JsonSchemaVersion.DRAFT4, title: 'JsonBody' },
+    this.jsonBodyModel = addJsonBodyModel(this.api);
+    addProblemResponses(this.api);
+    this.firewall = new ApiFirewall(this, 'Firewall', {
+      prefix: props.prefix,
+      stage: this.api.deploymentStage,
+      rateLimitPer5Min: props.wafRateLimitPer5Min,
     });
-    this.addProblemResponses();
-
-    // --- WAF.
-    this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
-      name: `${props.prefix}-api`,
-      scope: 'REGIONAL',
-      defaultAction: { allow: {} },
-      visibilityConfig: visibility(`${props.prefix}-api`),
-      rules: [
-        {
-          name: 'RatePerSourceIp',
-          priority: 0,
-          action: { block: {} },
-          statement: {
-            rateBasedStatement: { limit: props.wafRateLimitPer5Min ?? 3000, aggregateKeyType: 'IP' },
-          },
-          visibilityConfig: visibility('RatePerSourceIp'),
-        },
-        managedRuleGroup('AWSManagedRulesAmazonIpReputationList', 1),
-        managedRuleGroup('AWSManagedRulesCommonRuleSet', 2, [
-          // Asset syncs and acks of 10,000 devices run to megabytes; the contract allows 5 MiB bodies,
-          // which the function checks (413). This rule would block anything over 8 KB.
-          { name: 'SizeRestrictions_BODY', actionToUse: { count: {} } },
-        ]),
-        managedRuleGroup('AWSManagedRulesKnownBadInputsRuleSet', 3),
-      ],
-    });
-    this.webAclAssociation = new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
-      resourceArn: this.api.deploymentStage.stageArn,
-      webAclArn: this.webAcl.attrArn,
-    });
-  }
-
-  /** The OAuth scope object for a caller's scope, e.g. for extra clients. */
-  public oauthScope(scope: Scope): cognito.OAuthScope {
-    return this.oauthScopes[scope]!;
-  }
-
-  /** The Cognito token endpoint callers post `grant_type=client_credentials` to. */
-  public get tokenUrl(): string {
-    return `${this.domain.baseUrl()}/oauth2/token`;
   }
 
   /**
@@ -311,13 +141,7 @@ export class IntegrationApi extends Construct {
    * scope in the flow registry. Throws when the registry grants the route no scope, or another one.
    */
   public addRoute(route: ApiRouteOptions): apigw.Method {
-    const grant = ROUTE_GRANTS.find((g) => g.method === route.method && g.path === route.path);
-    if (grant?.scope !== route.scope) {
-      throw new Error(
-        `Route ${route.method} ${route.path} needs ${route.scope}, but the authorizer grants it ` +
-          `${grant ? grant.scope : 'to no scope'} (ROUTE_GRANTS in shared/auth/policy.ts)`,
-      );
-    }
+    assertRegistryGrants(route);
     const resource = this.api.root.resourceForPath(route.path);
     const pathParameters = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1] as string);
     const method = resource.addMethod(route.method, new apigw.LambdaIntegration(route.handler), {
@@ -340,84 +164,100 @@ export class IntegrationApi extends Construct {
     );
     return method;
   }
+}
 
-  private addProblemResponses(): void {
-    const problem = (status: number, title: string, detail: string) =>
-      `{"type":"about:blank","title":"${title}","status":${status},"detail":${detail}}`;
-    const responses: [string, apigw.ResponseType, number, string, string][] = [
-      [
-        'BadRequestBody',
-        apigw.ResponseType.BAD_REQUEST_BODY,
-        400,
-        'Bad Request',
-        '"$context.error.validationErrorString"',
-      ],
-      [
-        'BadRequestParameters',
-        apigw.ResponseType.BAD_REQUEST_PARAMETERS,
-        400,
-        'Bad Request',
-        '"$context.error.validationErrorString"',
-      ],
-      ['Unauthorized', apigw.ResponseType.UNAUTHORIZED, 401, 'Unauthorized', '$context.error.messageString'],
-      [
-        'MissingToken',
-        apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
-        401,
-        'Unauthorized',
-        '$context.error.messageString',
-      ],
-      ['AccessDenied', apigw.ResponseType.ACCESS_DENIED, 403, 'Forbidden', '$context.error.messageString'],
-      [
-        'TooLarge',
-        apigw.ResponseType.REQUEST_TOO_LARGE,
-        413,
-        'Content Too Large',
-        '$context.error.messageString',
-      ],
-      ['Throttled', apigw.ResponseType.THROTTLED, 429, 'Too Many Requests', '$context.error.messageString'],
-      ['WafBlocked', apigw.ResponseType.WAF_FILTERED, 403, 'Forbidden', '$context.error.messageString'],
-      [
-        'Default5xx',
-        apigw.ResponseType.DEFAULT_5XX,
-        503,
-        'Service Unavailable',
-        '"The request may not have been accepted; retrying with the same body is safe."',
-      ],
-    ];
-    // The authorizer's two answers carry the challenge the handlers' own 401/403 carry (RFC 6750).
-    const challenges: Record<string, string> = {
-      Unauthorized: "'Bearer'",
-      AccessDenied: '\'Bearer error="insufficient_scope"\'',
-    };
-    for (const [id, type, status, title, detail] of responses) {
-      this.api.addGatewayResponse(id, {
-        type,
-        statusCode: String(status),
-        responseHeaders: {
-          'Content-Type': "'application/problem+json'",
-          ...(challenges[id] ? { 'WWW-Authenticate': challenges[id] } : {}),
-        },
-        templates: { 'application/json': problem(status, title, detail) },
-      });
-    }
+/** A route whose scope is not the one the authorizer grants it (`ROUTE_GRANTS`) could never be called. */
+function assertRegistryGrants(route: ApiRouteOptions): void {
+  const grant = ROUTE_GRANTS.find((g) => g.method === route.method && g.path === route.path);
+  if (grant?.scope !== route.scope) {
+    throw new Error(
+      `Route ${route.method} ${route.path} needs ${route.scope}, but the authorizer grants it ` +
+        `${grant ? grant.scope : 'to no scope'} (ROUTE_GRANTS in shared/auth/policy.ts)`,
+    );
   }
 }
 
-function visibility(metricName: string): wafv2.CfnWebACL.VisibilityConfigProperty {
-  return { cloudWatchMetricsEnabled: true, metricName, sampledRequestsEnabled: true };
+/**
+ * Regional, throttled, traced, with JSON access logs and execution errors logged. Unless
+ * `accountCloudWatchRole` is off, it also sets the account-wide role API Gateway writes execution logs with.
+ */
+function createRestApi(
+  scope: Construct,
+  props: IntegrationApiProps,
+  accessLogs: logs.LogGroup,
+): apigw.RestApi {
+  const accountCloudWatchRole = props.accountCloudWatchRole ?? true;
+  const api = new apigw.RestApi(scope, 'Api', {
+    restApiName: `${props.prefix}-api`,
+    description: 'DACS <-> Edge DERMS integration',
+    endpointTypes: [apigw.EndpointType.REGIONAL],
+    cloudWatchRole: accountCloudWatchRole,
+    cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+    deployOptions: {
+      stageName: props.stageName,
+      throttlingRateLimit: props.throttleRateLimit ?? 50,
+      throttlingBurstLimit: props.throttleBurstLimit ?? 100,
+      tracingEnabled: true,
+      metricsEnabled: true,
+      loggingLevel: apigw.MethodLoggingLevel.ERROR,
+      dataTraceEnabled: false,
+      accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+      accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
+        caller: true,
+        httpMethod: true,
+        ip: true,
+        protocol: true,
+        requestTime: true,
+        resourcePath: true,
+        responseLength: true,
+        status: true,
+        user: true,
+      }),
+    },
+  });
+  if (accountCloudWatchRole) {
+    acknowledge(
+      api.node.findChild('CloudWatchRole'),
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      'The account-wide role API Gateway uses to write execution logs. AWS maintains this managed policy ' +
+        'for exactly that purpose, and the role is assumable by apigateway.amazonaws.com only.',
+    );
+  }
+  return api;
 }
 
-function managedRuleGroup(
-  name: string,
-  priority: number,
-  ruleActionOverrides?: wafv2.CfnWebACL.RuleActionOverrideProperty[],
-): wafv2.CfnWebACL.RuleProperty {
-  return {
-    name,
-    priority,
-    overrideAction: { none: {} },
-    statement: { managedRuleGroupStatement: { vendorName: 'AWS', name, ruleActionOverrides } },
-    visibilityConfig: visibility(name),
-  };
+/**
+ * The authorizer verifies the pool's access tokens itself (aws-jwt-verify); it needs no AWS permission
+ * beyond its log group and X-Ray, which IntegrationFunction grants.
+ */
+function createAuthorizerFunction(
+  scope: Construct,
+  functionDefaults: FunctionDefaults,
+  callers: CallerPool,
+): IntegrationFunction {
+  return new IntegrationFunction(scope, 'AuthorizerFunction', {
+    ...functionDefaults,
+    logName: 'authorizer',
+    entry: AUTHORIZER.handler,
+    description: 'API authorizer: verifies Cognito access tokens, allows the routes of their scopes',
+    timeout: Duration.seconds(10),
+    memorySize: 512,
+    environment: {
+      [AUTHORIZER.userPoolIdEnv]: callers.userPool.userPoolId,
+      [AUTHORIZER.clientIdsEnv]: Fn.join(',', callers.clientIds),
+    },
+  });
+}
+
+/**
+ * Well-formed JSON only: the handler validates the schema and lists every violation as a 422, which
+ * API Gateway's draft-04 validation cannot do.
+ */
+function addJsonBodyModel(api: apigw.RestApi): apigw.Model {
+  return api.addModel('JsonBody', {
+    contentType: 'application/json',
+    modelName: 'JsonBody',
+    description: 'Any well-formed JSON; the contract schema is applied by the ingest function.',
+    schema: { schema: apigw.JsonSchemaVersion.DRAFT4, title: 'JsonBody' },
+  });
 }

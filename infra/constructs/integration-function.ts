@@ -3,7 +3,12 @@ import path from 'node:path';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  LogLevel,
+  NodejsFunction,
+  type NodejsFunctionProps,
+  OutputFormat,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeXrayWildcard } from '#infra/nag.ts';
@@ -121,29 +126,36 @@ export class IntegrationFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      ...(entryExists
-        ? {
-            entry,
-            projectRoot: root,
-            depsLockFilePath: path.join(root, 'package-lock.json'),
-            bundling: {
-              format: OutputFormat.ESM,
-              mainFields: ['module', 'main'],
-              banner: ESM_REQUIRE_BANNER,
-              minify: true,
-              sourceMap: true,
-              // The SDK is bundled so that the version the tests ran against is the one deployed.
-              bundleAwsSDK: true,
-              forceDockerBundling: false,
-              logLevel: LogLevel.WARNING,
-            },
-          }
-        : {
-            // Only reachable when bundling is skipped: no code is produced for this stack anyway.
-            code: lambda.Code.fromInline('export const handler = () => { throw new Error("not bundled"); };'),
-            handler: 'index.handler',
-          }),
+      ...(entryExists ? bundledCode(entry, root) : notBundled()),
     });
     acknowledgeXrayWildcard(this.role.node.findChild('DefaultPolicy'));
   }
+}
+
+/** The entry bundled by the local esbuild: ESM, minified, with source maps and the SDK inside. */
+function bundledCode(entry: string, projectRoot: string): NodejsFunctionProps {
+  return {
+    entry,
+    projectRoot,
+    depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
+    bundling: {
+      format: OutputFormat.ESM,
+      mainFields: ['module', 'main'],
+      banner: ESM_REQUIRE_BANNER,
+      minify: true,
+      sourceMap: true,
+      // The SDK is bundled so that the version the tests ran against is the one deployed.
+      bundleAwsSDK: true,
+      forceDockerBundling: false,
+      logLevel: LogLevel.WARNING,
+    },
+  };
+}
+
+/** Only reachable when bundling is skipped: no code is produced for this stack anyway. */
+function notBundled(): NodejsFunctionProps {
+  return {
+    code: lambda.Code.fromInline('export const handler = () => { throw new Error("not bundled"); };'),
+    handler: 'index.handler',
+  };
 }

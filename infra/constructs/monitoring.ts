@@ -89,28 +89,12 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const maxAge = (props.maxMessageAge ?? Duration.minutes(30)).toSeconds();
-    const maxErrorRate = props.maxErrorRate ?? 0.05;
-
-    this.alarmKey = new kms.Key(this, 'AlarmTopicKey', {
-      description: `${props.prefix} alarm topic`,
-      enableKeyRotation: true,
-      removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-    });
-    // CloudWatch publishes alarms to the encrypted topic.
-    this.alarmKey.grant(
-      new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
-      'kms:Decrypt',
-      'kms:GenerateDataKey*',
-    );
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
-      topicName: `${props.prefix}-alarms`,
-      displayName: `${props.prefix} alarms`,
-      masterKey: this.alarmKey,
-      enforceSSL: true,
-    });
-    this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
-
+    const thresholds: Thresholds = {
+      maxAgeInSeconds: (props.maxMessageAge ?? Duration.minutes(30)).toSeconds(),
+      maxErrorRate: props.maxErrorRate ?? 0.05,
+    };
+    this.alarmKey = createAlarmKey(this, props);
+    this.alarmTopic = createAlarmTopic(this, props, this.alarmKey);
     const dashboards = new DefaultDashboardFactory(this, 'Dashboards', {
       dashboardNamePrefix: props.prefix,
       createDashboard: true,
@@ -129,80 +113,67 @@ export class Monitoring extends Construct {
       dashboardFactory: dashboards,
     });
 
-    const custom = (metricName: string, flow: string, statistic = cw.Stats.SUM, label = metricName) =>
-      new cw.Metric({
-        namespace: props.metricsNamespace,
-        metricName,
-        dimensionsMap: { service: props.serviceName, flow },
-        statistic,
-        period: Duration.minutes(5),
-        label,
-      });
-
-    for (const { flow, queue, deadLetterQueue, ingest, process } of props.flows) {
-      this.facade.addLargeHeader(`${flow.id}: ${flow.summary}`);
-      const groups: CustomMetricGroup[] = [
-        {
-          title: 'Messages',
-          metrics: [
-            custom(FLOW_METRICS.received, flow.id, cw.Stats.SUM, 'received'),
-            custom(FLOW_METRICS.delivered, flow.id, cw.Stats.SUM, 'delivered'),
-            custom(FLOW_METRICS.retried, flow.id, cw.Stats.SUM, 'retried'),
-            custom(FLOW_METRICS.deadLettered, flow.id, cw.Stats.SUM, 'dead-lettered'),
-          ],
-        },
-        {
-          title: 'End-to-end latency (ms)',
-          metrics: [
-            custom(FLOW_METRICS.latency, flow.id, cw.Stats.p(50), 'p50'),
-            custom(FLOW_METRICS.latency, flow.id, cw.Stats.p(99), 'p99'),
-            custom(FLOW_METRICS.latency, flow.id, cw.Stats.MAXIMUM, 'max'),
-          ],
-        },
-      ];
-      const specific = FLOW_SPECIFIC_METRICS[flow.id];
-      if (specific) {
-        groups.push({ title: 'Flow events', metrics: specific.map((name) => custom(name, flow.id)) });
-      }
-      this.facade
-        .monitorCustom({
-          alarmFriendlyName: `${flow.id}-messages`,
-          humanReadableName: `${flow.id} messages`,
-          metricGroups: groups,
-        })
-        .monitorSqsQueueWithDlq({
-          queue,
-          deadLetterQueue,
-          alarmFriendlyName: `${flow.id}-queue`,
-          humanReadableName: `${flow.id} queue`,
-          addQueueMaxMessageAgeAlarm: { Critical: { maxAgeInSeconds: maxAge } },
-          addDeadLetterQueueMaxSizeAlarm: { Critical: { maxMessageCount: 0 } },
-        })
-        .monitorLambdaFunction({
-          lambdaFunction: ingest,
-          alarmFriendlyName: `${flow.id}-ingest`,
-          humanReadableName: `${flow.id} ingest function`,
-          addFaultRateAlarm: { Critical: { maxErrorRate } },
-        })
-        .monitorLambdaFunction({
-          lambdaFunction: process,
-          alarmFriendlyName: `${flow.id}-process`,
-          humanReadableName: `${flow.id} process function`,
-          addFaultRateAlarm: { Critical: { maxErrorRate } },
-        });
-    }
-
+    for (const flow of props.flows) this.monitorFlow(flow, flowMetrics(props, flow.flow.id), thresholds);
     this.facade.addLargeHeader('API, consolidation deadline and support');
     this.facade.monitorApiGateway({
       api: props.api,
       apiStage: props.apiStageName,
       alarmFriendlyName: 'api',
       humanReadableName: 'Integration API',
-      add5XXFaultRateAlarm: { Critical: { maxErrorRate } },
+      add5XXFaultRateAlarm: { Critical: { maxErrorRate: thresholds.maxErrorRate } },
     });
-    // Counted across every dimension set, so the alarm does not depend on which flow the sweep reports under.
+    this.monitorOverdueAcknowledgements(props.metricsNamespace);
+    for (const [name, fn] of Object.entries(props.otherFunctions)) {
+      this.monitorFunction(fn, name, `${name} function`, thresholds);
+    }
+
+    const dashboard = dashboards.dashboard;
+    if (!dashboard) throw new Error('Monitoring: the dashboard factory created no dashboard');
+    this.dashboard = dashboard;
+  }
+
+  /** A flow's section: its custom metrics, its queue and DLQ, its ingest and process functions. */
+  private monitorFlow(monitored: MonitoredFlow, metric: FlowMetric, thresholds: Thresholds): void {
+    const { flow, queue, deadLetterQueue, ingest, process } = monitored;
+    this.facade.addLargeHeader(`${flow.id}: ${flow.summary}`);
+    this.facade
+      .monitorCustom({
+        alarmFriendlyName: `${flow.id}-messages`,
+        humanReadableName: `${flow.id} messages`,
+        metricGroups: flowMetricGroups(flow.id, metric),
+      })
+      .monitorSqsQueueWithDlq({
+        queue,
+        deadLetterQueue,
+        alarmFriendlyName: `${flow.id}-queue`,
+        humanReadableName: `${flow.id} queue`,
+        addQueueMaxMessageAgeAlarm: { Critical: { maxAgeInSeconds: thresholds.maxAgeInSeconds } },
+        addDeadLetterQueueMaxSizeAlarm: { Critical: { maxMessageCount: 0 } },
+      });
+    this.monitorFunction(ingest, `${flow.id}-ingest`, `${flow.id} ingest function`, thresholds);
+    this.monitorFunction(process, `${flow.id}-process`, `${flow.id} process function`, thresholds);
+  }
+
+  private monitorFunction(
+    lambdaFunction: lambda.IFunction,
+    alarmFriendlyName: string,
+    humanReadableName: string,
+    thresholds: Thresholds,
+  ): void {
+    this.facade.monitorLambdaFunction({
+      lambdaFunction,
+      alarmFriendlyName,
+      humanReadableName,
+      addFaultRateAlarm: { Critical: { maxErrorRate: thresholds.maxErrorRate } },
+    });
+  }
+
+  /**
+   * Counted across every dimension set, so the alarm does not depend on which flow the sweep reports under.
+   */
+  private monitorOverdueAcknowledgements(metricsNamespace: string): void {
     const overdue = new cw.MathExpression({
-      expression: `SELECT SUM(${OVERDUE_METRIC}) FROM "${props.metricsNamespace}"`,
+      expression: `SELECT SUM(${OVERDUE_METRIC}) FROM "${metricsNamespace}"`,
       label: 'sync requests past their deadline',
       period: Duration.minutes(5),
       usingMetrics: {},
@@ -231,17 +202,77 @@ export class Monitoring extends Construct {
         },
       ],
     });
-    for (const [name, fn] of Object.entries(props.otherFunctions)) {
-      this.facade.monitorLambdaFunction({
-        lambdaFunction: fn,
-        alarmFriendlyName: name,
-        humanReadableName: `${name} function`,
-        addFaultRateAlarm: { Critical: { maxErrorRate } },
-      });
-    }
-
-    const dashboard = dashboards.dashboard;
-    if (!dashboard) throw new Error('Monitoring: the dashboard factory created no dashboard');
-    this.dashboard = dashboard;
   }
+}
+
+/** The alarm thresholds every flow shares. */
+interface Thresholds {
+  readonly maxAgeInSeconds: number;
+  readonly maxErrorRate: number;
+}
+
+/** A custom metric of one flow, in the handlers' namespace with their `service` and `flow` dimensions. */
+type FlowMetric = (metricName: string, statistic?: string, label?: string) => cw.Metric;
+
+function flowMetrics(props: MonitoringProps, flow: FlowId): FlowMetric {
+  return (metricName, statistic = cw.Stats.SUM, label = metricName) =>
+    new cw.Metric({
+      namespace: props.metricsNamespace,
+      metricName,
+      dimensionsMap: { service: props.serviceName, flow },
+      statistic,
+      period: Duration.minutes(5),
+      label,
+    });
+}
+
+/** Messages and end-to-end latency of every flow, then the events only this flow emits. */
+function flowMetricGroups(flow: FlowId, metric: FlowMetric): CustomMetricGroup[] {
+  const groups: CustomMetricGroup[] = [
+    {
+      title: 'Messages',
+      metrics: [
+        metric(FLOW_METRICS.received, cw.Stats.SUM, 'received'),
+        metric(FLOW_METRICS.delivered, cw.Stats.SUM, 'delivered'),
+        metric(FLOW_METRICS.retried, cw.Stats.SUM, 'retried'),
+        metric(FLOW_METRICS.deadLettered, cw.Stats.SUM, 'dead-lettered'),
+      ],
+    },
+    {
+      title: 'End-to-end latency (ms)',
+      metrics: [
+        metric(FLOW_METRICS.latency, cw.Stats.p(50), 'p50'),
+        metric(FLOW_METRICS.latency, cw.Stats.p(99), 'p99'),
+        metric(FLOW_METRICS.latency, cw.Stats.MAXIMUM, 'max'),
+      ],
+    },
+  ];
+  const specific = FLOW_SPECIFIC_METRICS[flow];
+  if (specific) {
+    groups.push({ title: 'Flow events', metrics: specific.map((name) => metric(name)) });
+  }
+  return groups;
+}
+
+function createAlarmKey(scope: Construct, props: MonitoringProps): kms.Key {
+  const key = new kms.Key(scope, 'AlarmTopicKey', {
+    description: `${props.prefix} alarm topic`,
+    enableKeyRotation: true,
+    removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+  });
+  // CloudWatch publishes alarms to the encrypted topic.
+  key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+  return key;
+}
+
+/** Encrypted with `key`, TLS only, with the alarm e-mail subscribed. */
+function createAlarmTopic(scope: Construct, props: MonitoringProps, key: kms.IKey): sns.Topic {
+  const topic = new sns.Topic(scope, 'AlarmTopic', {
+    topicName: `${props.prefix}-alarms`,
+    displayName: `${props.prefix} alarms`,
+    masterKey: key,
+    enforceSSL: true,
+  });
+  topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+  return topic;
 }

@@ -75,35 +75,17 @@ export class QueueProcessor extends Construct {
 
   constructor(scope: Construct, id: string, props: QueueProcessorProps) {
     super(scope, id);
-    const { flow, tables } = props;
-    this.flow = flow;
-    const q = flow.queue;
-    const timeout = Duration.seconds(q.functionTimeoutSeconds);
-    const suffix = q.fifo ? '.fifo' : '';
-    const encryption = props.encryptionKey
-      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
-      : { encryption: sqs.QueueEncryption.SQS_MANAGED };
-    const fifo = q.fifo
-      ? {
-          fifo: true,
-          contentBasedDeduplication: true,
-          deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
-          fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-        }
-      : {};
-
+    this.flow = props.flow;
+    const q = props.flow.queue;
+    const common = queueSettings(props);
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      queueName: `${props.prefix}-${q.name}-dlq${suffix}`,
-      ...fifo,
-      ...encryption,
-      enforceSSL: true,
+      queueName: `${props.prefix}-${q.name}-dlq${common.suffix}`,
+      ...common.props,
       retentionPeriod: DLQ_RETENTION,
     });
     this.queue = new sqs.Queue(this, 'Queue', {
-      queueName: `${props.prefix}-${q.name}${suffix}`,
-      ...fifo,
-      ...encryption,
-      enforceSSL: true,
+      queueName: `${props.prefix}-${q.name}${common.suffix}`,
+      ...common.props,
       visibilityTimeout: Duration.seconds(6 * q.functionTimeoutSeconds),
       retentionPeriod: props.retentionPeriod ?? Duration.days(4),
       // Only the crash-loop backstop: retries are bounded by RETRY_WINDOW_SECONDS (see receiveLimit).
@@ -112,33 +94,47 @@ export class QueueProcessor extends Construct {
         maxReceiveCount: receiveLimit(retryPolicyFromEnv(props.environment ?? {})),
       },
     });
+    this.function = this.createFunction(props);
+    this.eventSource = new lambdaEvents.SqsEventSource(this.queue, {
+      batchSize: q.batchSize,
+      maxConcurrency: q.maxConcurrency,
+      reportBatchItemFailures: true,
+    });
+    // The event source grants receive, delete, change visibility and get attributes.
+    this.function.function.addEventSource(this.eventSource);
+    this.grantProcessing(props);
+  }
 
-    const { system } = props.target;
-    this.function = new IntegrationFunction(this, 'Process', {
+  private createFunction(props: QueueProcessorProps): IntegrationFunction {
+    const { flow, tables, target } = props;
+    const q = flow.queue;
+    return new IntegrationFunction(this, 'Process', {
       ...props.functionDefaults,
       logName: `${flow.id}/process`,
       entry: flow.handlers.process,
-      description: `${flow.id} process: ${q.name} queue to ${system}`,
-      timeout,
+      description: `${flow.id} process: ${q.name} queue to ${target.system}`,
+      timeout: Duration.seconds(q.functionTimeoutSeconds),
       environment: {
         [CORRELATION_TABLE.nameEnv]: tables.correlation.tableName,
         [TRACE_TABLE.nameEnv]: tables.trace.tableName,
         [CLAIM_CHECK_BUCKET_ENV]: props.claimCheckBucket.bucketName,
         [q.urlEnv]: this.queue.queueUrl,
         [q.dlqUrlEnv]: this.deadLetterQueue.queueUrl,
-        [`${system}_BASE_URL`]: props.target.baseUrl,
-        [flow.target.pathEnv]: props.target.path,
-        [`${system}_CREDENTIALS_SECRET_ARN`]: props.target.credentials.secretArn,
+        [`${target.system}_BASE_URL`]: target.baseUrl,
+        [flow.target.pathEnv]: target.path,
+        [`${target.system}_CREDENTIALS_SECRET_ARN`]: target.credentials.secretArn,
         ...props.environment,
       },
     });
+  }
+
+  /**
+   * Beyond what the event source grants: dead-letter at once, read claim checks, read the receiver's
+   * credentials, and use the tables.
+   */
+  private grantProcessing(props: QueueProcessorProps): void {
+    const { tables } = props;
     const fn = this.function.function;
-    this.eventSource = new lambdaEvents.SqsEventSource(this.queue, {
-      batchSize: q.batchSize,
-      maxConcurrency: q.maxConcurrency,
-      reportBatchItemFailures: true,
-    });
-    fn.addEventSource(this.eventSource); // grants receive, delete, change visibility, get attributes
     this.deadLetterQueue.grantSendMessages(fn);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
@@ -162,4 +158,21 @@ export class QueueProcessor extends Construct {
       REASONS.bucketObjects,
     );
   }
+}
+
+/** What the queue and its DLQ share: FIFO settings where the registry asks for order, encryption, TLS. */
+function queueSettings(props: QueueProcessorProps): { suffix: string; props: sqs.QueueProps } {
+  const q = props.flow.queue;
+  const encryption = props.encryptionKey
+    ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
+    : { encryption: sqs.QueueEncryption.SQS_MANAGED };
+  const fifo = q.fifo
+    ? {
+        fifo: true,
+        contentBasedDeduplication: true,
+        deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+        fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      }
+    : {};
+  return { suffix: q.fifo ? '.fifo' : '', props: { ...fifo, ...encryption, enforceSSL: true } };
 }
