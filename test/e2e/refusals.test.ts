@@ -72,7 +72,7 @@ function ackOf(syncRequestId: string, sequence: number, devices: AssetSyncAck['d
 
 async function postAck(ack: AssetSyncAck) {
   // The sync may still be on its way to the correlation record: the integration waits for it.
-  const answer = await post('/v1/derms/asset-sync-acks', ack);
+  const answer = await post('/v1/derms/asset-sync-acks', ack, { client: 'derms-local' });
   expect(answer.status).toBe(202);
   return answer;
 }
