@@ -82,7 +82,6 @@ export interface FlowDefinition {
   readonly deprecated?: boolean;
 }
 
-
 export const FLOWS: Readonly<Record<FlowId, FlowDefinition>> = {
   assetSync: {
     id: 'assetSync',
