@@ -129,16 +129,18 @@ function sortInto(partition: Partition, item: Record<string, unknown>, errors: E
   }
 }
 
+const emptyPartition = (): Partition => ({
+  devices: [],
+  acks: [],
+  errors: new Map(),
+  unknown: new Map(),
+  sent: new Map(),
+  followUps: [],
+});
+
 /** Every item of a sync request, read consistently and paged. */
 export async function readPartition(syncRequestId: string): Promise<Partition> {
-  const partition: Partition = {
-    devices: [],
-    acks: [],
-    errors: new Map(),
-    unknown: new Map(),
-    sent: new Map(),
-    followUps: [],
-  };
+  const partition = emptyPartition();
   const errors: ErrorItem[] = [];
   const items = await queryAll({
     KeyConditionExpression: 'pk = :pk',
@@ -164,14 +166,7 @@ export async function readAckInfo(
   syncRequestId: string,
   sk: string,
 ): Promise<Pick<Partition, 'errors' | 'unknown'>> {
-  const info: Partition = {
-    devices: [],
-    acks: [],
-    errors: new Map(),
-    unknown: new Map(),
-    sent: new Map(),
-    followUps: [],
-  };
+  const info = emptyPartition();
   const errors: ErrorItem[] = [];
   const part = sk.slice(SK.ACK.length);
   for (const prefix of [SK.ERROR, SK.UNKNOWN]) {

@@ -4,48 +4,13 @@
  * uncorrelated-ack window 5 s, retry base 1 s).
  */
 import type { AssetSyncAck, DacsAcknowledgement } from '#shared/contracts/types.ts';
-import {
-  ackDevice,
-  assetSyncAck,
-  assetSyncRequest,
-  controllableDevice,
-  optOut,
-  unavailability,
-} from '#test/helpers/messages.ts';
-import { dacsSim, dermsSim, get, post, type SimCall, uid, waitFor, waitForState } from './helpers.ts';
-
-const ACK_PATH = '/rest/apis/cross/digitalAssets/programEnrollments/postAcknowledgement';
+import { ackDevice, assetSyncAck, optOut, unavailability } from '#test/helpers/messages.ts';
+import { acksFor, dacsSim, dermsSim, get, post, syncOf, uid, waitFor, waitForState } from './helpers.ts';
 
 afterEach(async () => {
   await dermsSim.clearFaults();
   await dacsSim.clearFaults();
 });
-
-/** An asset sync of `count` REGISTER devices with fresh ids. */
-function syncOf(count: number, reason: 'ENROLL' | 'ADD_DEVICE' = 'ENROLL') {
-  const id = uid();
-  const devices = Array.from({ length: count }, (_, i) =>
-    controllableDevice({
-      deviceId: `D${id}${String.fromCharCode(65 + i)}`,
-      nicId: `NIC-${id}-${i}`,
-      networkAddress: `10.0.0.${i + 1}`,
-    }),
-  );
-  return {
-    syncRequestId: `SR${id}`,
-    deviceIds: devices.map((d) => d.deviceId),
-    request: assetSyncRequest({
-      sendDetails: { syncRequestId: `SR${id}`, reason },
-      subscriptionInfo: { subscriptionId: `SUB-${id}` },
-      locationInfo: { controllableDevices: devices },
-    }),
-  };
-}
-
-const acksFor = async (syncRequestId: string): Promise<(SimCall & { body: DacsAcknowledgement })[]> =>
-  (await dacsSim.calls(ACK_PATH)).filter(
-    (c) => (c.body as { syncRequestId?: string }).syncRequestId === syncRequestId,
-  ) as never;
 
 const flags = (ack: DacsAcknowledgement) => ack.deviceHeadendStatus.map((d) => d.headEndRegistration);
 

@@ -4,6 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
+import type { DacsAcknowledgement } from '#shared/contracts/types.ts';
+import { assetSyncRequest, controllableDevice } from '#test/helpers/messages.ts';
 
 export const API = () => process.env.LOCAL_API_URL ?? 'http://127.0.0.1:3000';
 export const DERMS = () => process.env.DERMS_SIM_URL ?? 'http://127.0.0.1:3001';
@@ -186,4 +188,34 @@ export async function waitForState(
     timeoutMs,
     `message ${messageId} to reach ${states.join('/')}`,
   );
+}
+
+/** DACS's consolidated-ack route, as the DACS simulator records it. */
+export const ACK_PATH = '/rest/apis/cross/digitalAssets/programEnrollments/postAcknowledgement';
+
+/** The acks DACS received for one sync request, oldest first. */
+export const acksFor = async (syncRequestId: string): Promise<(SimCall & { body: DacsAcknowledgement })[]> =>
+  (await dacsSim.calls(ACK_PATH)).filter(
+    (c) => (c.body as { syncRequestId?: string }).syncRequestId === syncRequestId,
+  ) as never;
+
+/** An asset sync of `count` REGISTER devices with fresh ids. */
+export function syncOf(count: number, reason: 'ENROLL' | 'ADD_DEVICE' = 'ENROLL') {
+  const id = uid();
+  const devices = Array.from({ length: count }, (_, i) =>
+    controllableDevice({
+      deviceId: `D${id}${String.fromCharCode(65 + i)}`,
+      nicId: `NIC-${id}-${i}`,
+      networkAddress: `10.0.0.${i + 1}`,
+    }),
+  );
+  return {
+    syncRequestId: `SR${id}`,
+    deviceIds: devices.map((d) => d.deviceId),
+    request: assetSyncRequest({
+      sendDetails: { syncRequestId: `SR${id}`, reason },
+      subscriptionInfo: { subscriptionId: `SUB-${id}` },
+      locationInfo: { controllableDevices: devices },
+    }),
+  };
 }

@@ -5,10 +5,8 @@
  * anything that must not be re-sent, or must wait, meets eager adopters.
  */
 import type { AssetSyncAck, DacsAcknowledgement } from '#shared/contracts/types.ts';
-import { ackDevice, assetSyncAck, assetSyncRequest, controllableDevice } from '#test/helpers/messages.ts';
-import { dacsSim, dermsSim, get, post, type SimCall, uid, waitFor, waitForState } from './helpers.ts';
-
-const ACK_PATH = '/rest/apis/cross/digitalAssets/programEnrollments/postAcknowledgement';
+import { ackDevice, assetSyncAck } from '#test/helpers/messages.ts';
+import { ACK_PATH, acksFor, dacsSim, dermsSim, get, post, syncOf, waitFor, waitForState } from './helpers.ts';
 
 afterEach(async () => {
   await dermsSim.clearFaults();
@@ -16,26 +14,6 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function syncOf(count: number) {
-  const id = uid();
-  const devices = Array.from({ length: count }, (_, i) =>
-    controllableDevice({
-      deviceId: `D${id}${String.fromCharCode(65 + i)}`,
-      nicId: `NIC-${id}-${i}`,
-      networkAddress: `10.0.0.${i + 1}`,
-    }),
-  );
-  return {
-    syncRequestId: `SR${id}`,
-    deviceIds: devices.map((d) => d.deviceId),
-    request: assetSyncRequest({
-      sendDetails: { syncRequestId: `SR${id}`, reason: 'ENROLL' },
-      subscriptionInfo: { subscriptionId: `SUB-${id}` },
-      locationInfo: { controllableDevices: devices },
-    }),
-  };
-}
 
 type View = {
   consolidatedAck?: {
@@ -46,11 +24,6 @@ type View = {
 };
 
 const view = async (syncRequestId: string) => (await get<View>(`/v1/sync-requests/${syncRequestId}`)).body;
-
-const acksFor = async (syncRequestId: string): Promise<(SimCall & { body: DacsAcknowledgement })[]> =>
-  (await dacsSim.calls(ACK_PATH)).filter(
-    (c) => (c.body as { syncRequestId?: string }).syncRequestId === syncRequestId,
-  ) as never;
 
 /** DERMS, played by the test: the simulator records the sync and stays silent. */
 async function silentSync(count: number) {
