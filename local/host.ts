@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { type AccessClaims, bearerToken, hasScope, type TokenService } from '#local/auth.ts';
+import { send } from '#local/http.ts';
 import {
   authorizerClaims,
   buildProxyEvent,
@@ -16,6 +17,7 @@ import {
   lambdaContext,
 } from '#local/lambda.ts';
 import { FLOW_IDS, FLOWS, SUPPORT_ROUTES } from '#shared/flows/registry.ts';
+import { PROBLEM_CONTENT_TYPE, problemForStatus } from '#shared/handlers/problems.ts';
 
 export interface ApiRoute {
   /** Flow id or support route id. */
@@ -92,21 +94,13 @@ export function matchRoute(
   return undefined;
 }
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-
-const TITLES: Record<number, string> = {
-  400: 'Bad request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not found',
-  413: 'Payload too large',
-  502: 'Bad gateway',
-  504: 'Gateway timeout',
-};
-
-/** An RFC 9457 problem body. */
-export function problem(status: number, detail: string, title = TITLES[status] ?? 'Error') {
-  return { type: 'about:blank', title, status, detail };
+/**
+ * An RFC 9457 problem body, typed and titled from the integration's one problem table, so a caller sees
+ * the same `type` and `title` whether the local gateway or a handler refused it.
+ */
+export function problem(status: number, detail: string) {
+  const { type, title } = problemForStatus(status);
+  return { type, title, status, detail };
 }
 
 export interface ApiHostOptions {
@@ -124,21 +118,12 @@ export interface ApiHostOptions {
   readonly log?: (line: string) => void;
 }
 
-function send(res: ServerResponse, status: number, body: unknown, contentType = 'application/json') {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 const sendProblem = (
   res: ServerResponse,
   status: number,
   detail: string,
   headers: Record<string, string> = {},
-) => {
-  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-  send(res, status, problem(status, detail), PROBLEM_CONTENT_TYPE);
-};
+) => send(res, status, problem(status, detail), { 'Content-Type': PROBLEM_CONTENT_TYPE, ...headers });
 
 /** Reads the body, draining (not keeping) whatever is past `limit`, so the caller still gets an answer. */
 async function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; tooLarge: boolean }> {

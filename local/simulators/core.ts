@@ -18,6 +18,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { send } from '#local/http.ts';
+import { sleep } from '#shared/time.ts';
 
 export const FAULT_ACTIONS = ['status', 'delay', 'reset', 'silent', 'headEndFail'] as const;
 export type FaultAction = (typeof FAULT_ACTIONS)[number];
@@ -247,169 +249,224 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) {
-  const text = body === undefined ? '' : JSON.stringify(body);
-  res.writeHead(status, {
-    ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-    'Content-Length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
 const header = (req: IncomingMessage, name: string): string | null => {
   const value = req.headers[name];
   return (Array.isArray(value) ? value[0] : value) ?? null;
 };
 
-export function createSimulator(options: SimulatorOptions): Simulator {
-  const calls: RecordedCall[] = [];
-  const rules: FaultRule[] = [];
-  const deliveries = new Map<string, number>();
+/** What a simulator keeps between calls. */
+interface SimState {
+  readonly options: SimulatorOptions;
+  readonly calls: RecordedCall[];
+  readonly rules: FaultRule[];
+  /** Calls so far per `Idempotency-Key`. */
+  readonly deliveries: Map<string, number>;
   /** The first 2xx answer per route and `Idempotency-Key`: what a repeat is answered with. */
-  const applied = new Map<string, SimAnswer>();
-  const appliedKey = (path: string, idempotencyKey: string) => `${path} ${idempotencyKey}`;
+  readonly applied: Map<string, SimAnswer>;
+}
 
-  const control = async (req: IncomingMessage, res: ServerResponse, url: URL, raw: string) => {
-    const method = req.method ?? 'GET';
-    const extra = options.control?.(method, url);
-    if (extra) return send(res, extra.status, extra.body);
-    if (url.pathname === '/sim/calls' && method === 'GET') {
-      const suffix = url.searchParams.get('path');
-      return send(res, 200, suffix ? calls.filter((c) => c.path.endsWith(suffix)) : calls);
-    }
-    if (url.pathname === '/sim/calls' && method === 'DELETE') {
-      calls.length = 0;
-      deliveries.clear();
-      applied.clear();
-      return send(res, 204);
-    }
-    if (url.pathname === '/sim/deliveries' && method === 'GET') {
-      return send(res, 200, Object.fromEntries(deliveries));
-    }
-    if (url.pathname === '/sim/faults' && method === 'POST') {
-      let body: unknown;
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        return send(res, 400, { errors: ['the body is not JSON'] });
-      }
-      const parsed = parseFaultRule(body, options.actions);
-      if ('errors' in parsed) return send(res, 400, { errors: parsed.errors });
-      rules.push(parsed.rule);
-      return send(res, 201, { id: parsed.rule.id });
-    }
-    if (url.pathname === '/sim/faults' && method === 'GET') return send(res, 200, rules);
-    if (url.pathname === '/sim/faults' && method === 'DELETE') {
-      rules.length = 0;
-      return send(res, 204);
-    }
-    return send(res, 404, { error: `no control route ${method} ${url.pathname}` });
-  };
+type Route = SimulatorOptions['routes'][string];
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://sim');
-    const chunks: Buffer[] = [];
-    for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-    const raw = Buffer.concat(chunks).toString('utf8');
-    if (url.pathname.startsWith('/sim/')) return control(req, res, url, raw);
-
-    const route = options.routes[url.pathname];
-    if (!route || req.method !== 'POST')
-      return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
-    let body: unknown = raw;
-    try {
-      body = raw.length > 0 ? JSON.parse(raw) : null;
-    } catch {
-      // recorded as the raw text; the route decides what to answer
-    }
-    const idempotencyKey = header(req, 'idempotency-key');
-    const correlationId = header(req, 'x-correlation-id');
-    const decision = decideFaults(rules, callFacts(url.pathname, body, idempotencyKey));
-    let delivery: number | null = null;
-    let recorded: RecordedCall | undefined;
-    if (!decision.status && !decision.reset) {
-      if (idempotencyKey !== null) {
-        delivery = (deliveries.get(idempotencyKey) ?? 0) + 1;
-        deliveries.set(idempotencyKey, delivery);
-      }
-      recorded = {
-        path: url.pathname,
-        method: 'POST',
-        receivedAt: new Date().toISOString(),
-        body,
-        idempotencyKey,
-        correlationId,
-        delivery,
-        duplicate: false,
-      };
-      calls.push(recorded);
-    }
-    const call: SimCall = {
-      path: url.pathname,
-      method: 'POST',
-      body,
-      headers: req.headers,
-      decision,
-      delivery,
-    };
-    if (decision.delayMs > 0) await new Promise((r) => setTimeout(r, decision.delayMs));
-    if (decision.reset) {
-      req.socket.resetAndDestroy();
-      return;
-    }
-    if (decision.status) {
-      const { status, retryAfterSeconds } = decision.status;
-      return send(
-        res,
-        status,
-        {
-          type: 'about:blank',
-          title: 'Simulated fault',
-          status,
-          detail: `${options.name} simulator fault rule`,
-        },
-        retryAfterSeconds !== undefined ? { 'Retry-After': String(retryAfterSeconds) } : {},
-      );
-    }
-    const key = idempotencyKey === null ? undefined : appliedKey(url.pathname, idempotencyKey);
-    const first = key === undefined ? undefined : applied.get(key);
-    if (first) {
-      if (recorded) recorded.duplicate = true;
-      options.log?.(
-        `[${options.name}] repeat of Idempotency-Key ${idempotencyKey} on ${url.pathname}: dropped`,
-      );
-      return send(res, first.status, first.body);
-    }
-    const answer = route(call);
-    if (key !== undefined && answer.status >= 200 && answer.status < 300) applied.set(key, answer);
-    send(res, answer.status, answer.body);
-    options.afterAnswer?.(call);
-  };
-
+export function createSimulator(options: SimulatorOptions): Simulator {
+  const state: SimState = { options, calls: [], rules: [], deliveries: new Map(), applied: new Map() };
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    handle(state, req, res).catch((error: unknown) => {
       options.log?.(`[${options.name}] ${(error as Error).stack ?? error}`);
       if (!res.headersSent) send(res, 500, { error: 'simulator failure' });
     });
   });
-
   return {
     server,
-    calls,
-    rules,
-    listen: (port, host = '127.0.0.1') =>
-      new Promise((done, fail) => {
-        server.once('error', fail);
-        server.listen(port, host, () => {
-          server.off('error', fail);
-          done(`http://${host}:${port}`);
-        });
-      }),
-    close: () =>
-      new Promise((done) => {
-        server.closeAllConnections();
-        server.close(() => done());
-      }),
+    calls: state.calls,
+    rules: state.rules,
+    listen: (port, host = '127.0.0.1') => listen(server, port, host),
+    close: () => close(server),
   };
+}
+
+function listen(server: Server, port: number, host: string): Promise<string> {
+  return new Promise((done, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      done(`http://${host}:${port}`);
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((done) => {
+    server.closeAllConnections();
+    server.close(() => done());
+  });
+}
+
+/** A control call goes to the control API; a POST to a route is a call to take. */
+async function handle(state: SimState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://sim');
+  const raw = await readText(req);
+  if (url.pathname.startsWith('/sim/')) return control(state, req.method ?? 'GET', res, url, raw);
+  const route = state.options.routes[url.pathname];
+  if (!route || req.method !== 'POST')
+    return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+  return takeCall(state, req, res, route, url.pathname, raw);
+}
+
+async function readText(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The body as JSON, null when empty, or the raw text when it is not JSON: the route decides what to answer. */
+function parseBody(raw: string): unknown {
+  try {
+    return raw.length > 0 ? JSON.parse(raw) : null;
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * Decides the faults first: a `status` or `reset` rule answers the call unrecorded. Any other call is
+ * recorded on arrival, then waits its `delay` and is answered once per `Idempotency-Key`.
+ */
+async function takeCall(
+  state: SimState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: Route,
+  path: string,
+  raw: string,
+): Promise<void> {
+  const body = parseBody(raw);
+  const idempotencyKey = header(req, 'idempotency-key');
+  const correlationId = header(req, 'x-correlation-id');
+  const decision = decideFaults(state.rules, callFacts(path, body, idempotencyKey));
+  if (decision.status || decision.reset) return answerFault(state.options.name, req, res, decision);
+  const recorded = recordCall(state, { path, body, idempotencyKey, correlationId });
+  const call: SimCall = {
+    path,
+    method: 'POST',
+    body,
+    headers: req.headers,
+    decision,
+    delivery: recorded.delivery,
+  };
+  if (decision.delayMs > 0) await sleep(decision.delayMs);
+  answerOnce(state, res, route, call, recorded);
+}
+
+/** Records a call, counting its delivery when it has an `Idempotency-Key`. */
+function recordCall(
+  state: SimState,
+  call: Pick<RecordedCall, 'path' | 'body' | 'idempotencyKey' | 'correlationId'>,
+): RecordedCall {
+  let delivery: number | null = null;
+  if (call.idempotencyKey !== null) {
+    delivery = (state.deliveries.get(call.idempotencyKey) ?? 0) + 1;
+    state.deliveries.set(call.idempotencyKey, delivery);
+  }
+  const recorded: RecordedCall = {
+    path: call.path,
+    method: 'POST',
+    receivedAt: new Date().toISOString(),
+    body: call.body,
+    idempotencyKey: call.idempotencyKey,
+    correlationId: call.correlationId,
+    delivery,
+    duplicate: false,
+  };
+  state.calls.push(recorded);
+  return recorded;
+}
+
+/** After any `delay`: drops the connection (`reset`) or answers the rule's status, as a problem. */
+async function answerFault(
+  name: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  decision: FaultDecision,
+): Promise<void> {
+  if (decision.delayMs > 0) await sleep(decision.delayMs);
+  if (decision.reset || !decision.status) {
+    req.socket.resetAndDestroy();
+    return;
+  }
+  const { status, retryAfterSeconds } = decision.status;
+  send(
+    res,
+    status,
+    { type: 'about:blank', title: 'Simulated fault', status, detail: `${name} simulator fault rule` },
+    retryAfterSeconds !== undefined ? { 'Retry-After': String(retryAfterSeconds) } : {},
+  );
+}
+
+/**
+ * Answers a repeat of an applied `Idempotency-Key` as the first was; otherwise applies the call through
+ * its route, remembers a 2xx answer for its key, answers, and runs `afterAnswer`.
+ */
+function answerOnce(
+  state: SimState,
+  res: ServerResponse,
+  route: Route,
+  call: SimCall,
+  recorded: RecordedCall,
+) {
+  const { options, applied } = state;
+  const { idempotencyKey } = recorded;
+  const key = idempotencyKey === null ? undefined : `${call.path} ${idempotencyKey}`;
+  const first = key === undefined ? undefined : applied.get(key);
+  if (first) {
+    recorded.duplicate = true;
+    options.log?.(`[${options.name}] repeat of Idempotency-Key ${idempotencyKey} on ${call.path}: dropped`);
+    return send(res, first.status, first.body);
+  }
+  const answer = route(call);
+  if (key !== undefined && answer.status >= 200 && answer.status < 300) applied.set(key, answer);
+  send(res, answer.status, answer.body);
+  options.afterAnswer?.(call);
+}
+
+/** The control API: the simulator's own routes first, then the shared ones. */
+function control(state: SimState, method: string, res: ServerResponse, url: URL, raw: string) {
+  const { options, calls, rules } = state;
+  const extra = options.control?.(method, url);
+  if (extra) return send(res, extra.status, extra.body);
+  const route = `${method} ${url.pathname}`;
+  switch (route) {
+    case 'GET /sim/calls': {
+      const suffix = url.searchParams.get('path');
+      return send(res, 200, suffix ? calls.filter((c) => c.path.endsWith(suffix)) : calls);
+    }
+    case 'DELETE /sim/calls':
+      calls.length = 0;
+      state.deliveries.clear();
+      state.applied.clear();
+      return send(res, 204);
+    case 'GET /sim/deliveries':
+      return send(res, 200, Object.fromEntries(state.deliveries));
+    case 'POST /sim/faults':
+      return addFault(state, res, raw);
+    case 'GET /sim/faults':
+      return send(res, 200, rules);
+    case 'DELETE /sim/faults':
+      rules.length = 0;
+      return send(res, 204);
+    default:
+      return send(res, 404, { error: `no control route ${route}` });
+  }
+}
+
+function addFault(state: SimState, res: ServerResponse, raw: string) {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    return send(res, 400, { errors: ['the body is not JSON'] });
+  }
+  const parsed = parseFaultRule(body, state.options.actions);
+  if ('errors' in parsed) return send(res, 400, { errors: parsed.errors });
+  state.rules.push(parsed.rule);
+  send(res, 201, { id: parsed.rule.id });
 }

@@ -13,6 +13,7 @@
  */
 import { createSimulator, type SimCall, type Simulator } from '#local/simulators/core.ts';
 import { FLOWS } from '#shared/flows/registry.ts';
+import { sleep } from '#shared/time.ts';
 
 /** The DERMS routes the integration calls: the registry's default paths. */
 export const DERMS_ROUTES = {
@@ -84,10 +85,10 @@ export interface PlannedAck {
   }[];
 }
 
-/** The acks DERMS sends for one enrollment sync (without `ackDateTime`, stamped when sent). */
 /** The most partial acks the simulator sends for one enrollment sync, before its final one. */
 export const MAX_PARTIAL_ACKS = 8;
 
+/** The acks DERMS sends for one enrollment sync (without `ackDateTime`, stamped when sent). */
 export function planAcks(
   syncRequestId: string,
   devices: readonly SyncDevice[],
@@ -134,85 +135,8 @@ export interface DermsSimulator extends Simulator {
 }
 
 export function createDermsSimulator(options: DermsSimulatorOptions = {}): DermsSimulator {
-  const ackUrl = options.ackUrl ?? 'http://127.0.0.1:3000/v1/derms/asset-sync-acks';
-  const tokenUrl = options.tokenUrl ?? 'http://127.0.0.1:3000/oauth2/token';
-  const clientId = options.clientId ?? 'derms-local';
-  const clientSecret = options.clientSecret ?? 'local-secret';
-  const chunkSize = options.ackChunkSize ?? 2;
-  const delayMs = options.ackDelayMs ?? 300;
-  const attempts = options.ackAttempts ?? 30;
-  const log = options.log ?? (() => {});
+  const sender = ackSender(options);
   const routes = { ...DERMS_ROUTES, ...options.paths };
-  const acksSent: DermsSimulator['acksSent'] = [];
-  let token: { value: string; until: number } | undefined;
-  let closed = false;
-
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-  const accessToken = async (): Promise<string> => {
-    if (token && token.until > Date.now()) return token.value;
-    const response = await fetch(tokenUrl, {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/x-www-form-urlencoded',
-        Authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
-      },
-      body: 'grant_type=client_credentials',
-    });
-    if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
-    const body = (await response.json()) as { access_token: string; expires_in: number };
-    token = { value: body.access_token, until: Date.now() + (body.expires_in - 60) * 1000 };
-    return token.value;
-  };
-
-  const post = async (ack: PlannedAck) => {
-    const body = { ...ack, ackDateTime: new Date().toISOString() };
-    for (let attempt = 1; attempt <= attempts && !closed; attempt++) {
-      try {
-        const response = await fetch(ackUrl, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${await accessToken()}` },
-          body: JSON.stringify(body),
-        });
-        const answer = await response.json().catch(() => null);
-        if (response.status === 401) token = undefined;
-        if (response.status < 500 && response.status !== 429 && response.status !== 401) {
-          acksSent.push({ ack: body, status: response.status, answer });
-          if (response.status >= 400)
-            log(`[derms] ack ${ack.syncRequestId}#${ack.sequence} refused: ${response.status}`);
-          return;
-        }
-      } catch {
-        // the integration is down (a test may have stopped it); LEC retries too
-      }
-      await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)));
-    }
-    acksSent.push({ ack: body, status: null, answer: 'gave up' });
-    log(`[derms] gave up on ack ${ack.syncRequestId}#${ack.sequence}`);
-  };
-
-  const acknowledge = async (call: SimCall) => {
-    const body = call.body as Record<string, unknown> & { sendDetails?: { syncRequestId?: string } };
-    const syncRequestId = (body?.syncRequestId ?? body?.dacsMessageId ?? body?.sendDetails?.syncRequestId) as
-      | string
-      | undefined;
-    if (!syncRequestId) {
-      log('[derms] enrollment sync without syncRequestId: not acknowledged');
-      return;
-    }
-    const acks = planAcks(
-      syncRequestId,
-      enrollmentDevices(call.body),
-      call.decision.failedDevices,
-      chunkSize,
-    );
-    for (const ack of acks) {
-      await sleep(delayMs);
-      if (closed) return;
-      await post(ack);
-    }
-  };
-
   const simulator = createSimulator({
     name: 'DERMS',
     actions: ['status', 'delay', 'reset', 'silent', 'headEndFail'],
@@ -222,21 +146,123 @@ export function createDermsSimulator(options: DermsSimulatorOptions = {}): Derms
       [routes.unavailability]: () => ({ status: 200, body: { status: 'APPLIED' } }),
     },
     control: (method, url) =>
-      method === 'GET' && url.pathname === '/sim/acks' ? { status: 200, body: acksSent } : undefined,
+      method === 'GET' && url.pathname === '/sim/acks' ? { status: 200, body: sender.acksSent } : undefined,
     afterAnswer: (call) => {
       // A redelivery of an applied sync (same Idempotency-Key) never gets here: it is acknowledged once.
       if (call.path !== routes.enrollmentSync || call.decision.silent) return;
-      acknowledge(call).catch((error: unknown) => log(`[derms] ack failed: ${(error as Error).message}`));
+      acknowledge(sender, call).catch((error: unknown) =>
+        sender.log(`[derms] ack failed: ${(error as Error).message}`),
+      );
     },
-    log,
+    log: sender.log,
   });
-
   return {
     ...simulator,
-    acksSent,
+    acksSent: sender.acksSent,
     close: async () => {
-      closed = true;
+      sender.closed = true;
       await simulator.close();
     },
   };
+}
+
+/** What sending acks to the integration needs: the options with their defaults, and what it keeps. */
+interface AckSender {
+  readonly ackUrl: string;
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly chunkSize: number;
+  readonly delayMs: number;
+  readonly attempts: number;
+  readonly log: (line: string) => void;
+  readonly acksSent: DermsSimulator['acksSent'];
+  /** The integration's access token, until a minute before it expires. */
+  token: { value: string; until: number } | undefined;
+  /** Set when the simulator closes: no more acks, no more attempts. */
+  closed: boolean;
+}
+
+function ackSender(options: DermsSimulatorOptions): AckSender {
+  return {
+    ackUrl: options.ackUrl ?? 'http://127.0.0.1:3000/v1/derms/asset-sync-acks',
+    tokenUrl: options.tokenUrl ?? 'http://127.0.0.1:3000/oauth2/token',
+    clientId: options.clientId ?? 'derms-local',
+    clientSecret: options.clientSecret ?? 'local-secret',
+    chunkSize: options.ackChunkSize ?? 2,
+    delayMs: options.ackDelayMs ?? 300,
+    attempts: options.ackAttempts ?? 30,
+    log: options.log ?? (() => {}),
+    acksSent: [],
+    token: undefined,
+    closed: false,
+  };
+}
+
+/** Sends the acks of an enrollment sync one after the other, `delayMs` before each. */
+async function acknowledge(sender: AckSender, call: SimCall): Promise<void> {
+  const body = call.body as Record<string, unknown> & { sendDetails?: { syncRequestId?: string } };
+  const syncRequestId = (body?.syncRequestId ?? body?.dacsMessageId ?? body?.sendDetails?.syncRequestId) as
+    | string
+    | undefined;
+  if (!syncRequestId) {
+    sender.log('[derms] enrollment sync without syncRequestId: not acknowledged');
+    return;
+  }
+  const devices = enrollmentDevices(call.body);
+  const acks = planAcks(syncRequestId, devices, call.decision.failedDevices, sender.chunkSize);
+  for (const ack of acks) {
+    await sleep(sender.delayMs);
+    if (sender.closed) return;
+    await postAck(sender, ack);
+  }
+}
+
+/** Posts one ack, retrying with backoff while the integration is down or answers 401, 429 or 5xx. */
+async function postAck(sender: AckSender, ack: PlannedAck): Promise<void> {
+  const body = { ...ack, ackDateTime: new Date().toISOString() };
+  for (let attempt = 1; attempt <= sender.attempts && !sender.closed; attempt++) {
+    if (await tryPostAck(sender, ack, body)) return;
+    await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)));
+  }
+  sender.acksSent.push({ ack: body, status: null, answer: 'gave up' });
+  sender.log(`[derms] gave up on ack ${ack.syncRequestId}#${ack.sequence}`);
+}
+
+/** One attempt; true when the integration's answer is final (accepted or refused), false to retry. */
+async function tryPostAck(sender: AckSender, ack: PlannedAck, body: unknown): Promise<boolean> {
+  try {
+    const response = await fetch(sender.ackUrl, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${await accessToken(sender)}` },
+      body: JSON.stringify(body),
+    });
+    const answer = await response.json().catch(() => null);
+    if (response.status === 401) sender.token = undefined;
+    if (response.status >= 500 || response.status === 429 || response.status === 401) return false;
+    sender.acksSent.push({ ack: body, status: response.status, answer });
+    if (response.status >= 400)
+      sender.log(`[derms] ack ${ack.syncRequestId}#${ack.sequence} refused: ${response.status}`);
+    return true;
+  } catch {
+    // the integration is down (a test may have stopped it); LEC retries too
+    return false;
+  }
+}
+
+/** A client-credentials token from the integration's token endpoint, reused until near its expiry. */
+async function accessToken(sender: AckSender): Promise<string> {
+  if (sender.token && sender.token.until > Date.now()) return sender.token.value;
+  const response = await fetch(sender.tokenUrl, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Authorization: `Basic ${Buffer.from(`${sender.clientId}:${sender.clientSecret}`).toString('base64')}`,
+    },
+    body: 'grant_type=client_credentials',
+  });
+  if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
+  const body = (await response.json()) as { access_token: string; expires_in: number };
+  sender.token = { value: body.access_token, until: Date.now() + (body.expires_in - 60) * 1000 };
+  return sender.token.value;
 }

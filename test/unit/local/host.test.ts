@@ -5,6 +5,7 @@ import { createTokenService, localClients } from '#local/auth.ts';
 import { type ApiRoute, apiRoutes, authorize, createApiHost, matchRoute } from '#local/host.ts';
 import { createHandlerLoader } from '#local/lambda.ts';
 import { FLOW_IDS, FLOWS, SUPPORT_ROUTES } from '#shared/flows/registry.ts';
+import { PROBLEMS } from '#shared/handlers/problems.ts';
 
 describe('apiRoutes', () => {
   it('holds every flow route and support route of the registry, with its scope and module', () => {
@@ -106,7 +107,7 @@ describe('createApiHost', () => {
     expect(answer).toMatchObject({
       status: 404,
       type: 'application/problem+json',
-      body: { type: 'about:blank', title: 'Not found', status: 404, detail: expect.any(String) },
+      body: { type: PROBLEMS.notFound.type, title: 'Not found', status: 404, detail: expect.any(String) },
     });
   });
 
@@ -119,7 +120,12 @@ describe('createApiHost', () => {
       { Authorization: 'Basic ZGFjcy1sb2NhbDpsb2NhbC1zZWNyZXQ=' },
     ]) {
       const answer = await call('/v1/echo/x', { headers, body: '{}' });
-      expect(answer).toMatchObject({ status: 401, type: 'application/problem+json', body: { status: 401 } });
+      expect(answer).toMatchObject({
+        status: 401,
+        type: 'application/problem+json',
+        body: { type: PROBLEMS.unauthenticated.type, title: PROBLEMS.unauthenticated.title, status: 401 },
+      });
+      expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer/);
     }
   });
 
@@ -128,7 +134,14 @@ describe('createApiHost', () => {
       headers: await bearer('derms-local', 'integration/derms'),
       body: '{}',
     });
-    expect(answer).toMatchObject({ status: 403, type: 'application/problem+json', body: { status: 403 } });
+    expect(answer).toMatchObject({
+      status: 403,
+      type: 'application/problem+json',
+      body: { type: PROBLEMS.forbidden.type, title: 'Forbidden', status: 403 },
+    });
+    expect(answer.headers.get('www-authenticate')).toBe(
+      'Bearer error="insufficient_scope", scope="integration/dacs"',
+    );
   });
 
   it('invokes the handler with a proxy event and writes its answer back', async () => {
@@ -168,14 +181,19 @@ describe('createApiHost', () => {
       headers: await bearer('dacs-local', 'integration/dacs'),
       body: 'x'.repeat(5000),
     });
-    expect(answer).toMatchObject({ status: 413, type: 'application/problem+json', body: { status: 413 } });
+    expect(answer).toMatchObject({
+      status: 413,
+      type: 'application/problem+json',
+      body: { type: PROBLEMS.contentTooLarge.type, title: 'Content Too Large', status: 413 },
+    });
   });
 
   it('answers 503 problem+json (as the deployed API maps gateway errors) when the handler throws or cannot be loaded', async () => {
     const headers = await bearer('dacs-local', 'integration/dacs');
     expect(await call('/v1/echo/x', { headers, body: 'throw' })).toMatchObject({
       status: 503,
-      body: { status: 503 },
+      type: 'application/problem+json',
+      body: { type: PROBLEMS.unavailable.type, title: PROBLEMS.unavailable.title, status: 503 },
     });
     expect(await call('/v1/missing', { headers, body: '{}' })).toMatchObject({
       status: 503,
@@ -207,6 +225,39 @@ describe('createApiHost', () => {
     const response = await fetch(`${base}/openapi.json`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ openapi: '3.1.0' });
+  });
+});
+
+describe('createApiHost throttling', () => {
+  let server: Server;
+  beforeAll(async () => {
+    server = createApiHost({
+      routes: [],
+      tokens: createTokenService({ secret: 'throttle-test-secret-throttle-test-12', clients: [] }),
+      loadHandler: createHandlerLoader(resolve(process.cwd())),
+      openApiFile: resolve('test/unit/local/fixtures/openapi.json'),
+      throttle: { rateLimit: 0.001, burstLimit: 1 },
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+  });
+
+  it('answers 429 problem+json with Retry-After once the burst is spent', async () => {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    expect((await fetch(`${base}/openapi.json`)).status).toBe(200);
+    const throttled = await fetch(`${base}/openapi.json`);
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get('content-type')).toBe('application/problem+json');
+    expect(throttled.headers.get('retry-after')).toBe('1');
+    expect(await throttled.json()).toEqual({
+      type: PROBLEMS.throttled.type,
+      title: 'Too Many Requests',
+      status: 429,
+      detail: 'Too many requests; slow down and retry.',
+    });
   });
 });
 

@@ -185,6 +185,51 @@ describe('createSimulator', () => {
   it('answers 404 to an unknown route', async () => {
     expect((await post('/v1/unknown', {})).status).toBe(404);
   });
+
+  it('holds a status answer for the delays before it, as a problem', async () => {
+    for (const rule of [
+      { match: {}, action: 'delay', delayMs: 100, times: 1 },
+      { match: {}, action: 'status', status: 429, times: 1 },
+    ]) {
+      await fetch(`${base}/sim/faults`, { method: 'POST', body: JSON.stringify(rule) });
+    }
+    const started = Date.now();
+    const answer = await post('/v1/thing', {});
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(answer.status).toBe(429);
+    expect(answer.headers.get('retry-after')).toBeNull();
+    expect(await answer.json()).toEqual({
+      type: 'about:blank',
+      title: 'Simulated fault',
+      status: 429,
+      detail: 'TEST simulator fault rule',
+    });
+    expect(await calls()).toEqual([]);
+  });
+
+  it('lists deliveries per key, the rules, and 404 for an unknown control route', async () => {
+    await post('/v1/thing', {});
+    await post('/v1/thing', {});
+    await post('/v1/other', {}, 'K2');
+    expect(await (await fetch(`${base}/sim/deliveries`)).json()).toEqual({ K1: 2, K2: 1 });
+    await fetch(`${base}/sim/faults`, { method: 'POST', body: JSON.stringify({ action: 'silent' }) });
+    expect(await (await fetch(`${base}/sim/faults`)).json()).toEqual([
+      { id: expect.any(String), match: {}, action: 'silent' },
+    ]);
+    expect((await fetch(`${base}/sim/faults`, { method: 'POST', body: '{' })).status).toBe(400);
+    const unknown = await fetch(`${base}/sim/nothing`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ error: 'no control route GET /sim/nothing' });
+  });
+
+  it('records a body that is not JSON as its text, and an empty one as null', async () => {
+    await fetch(`${base}/v1/thing`, { method: 'POST', body: 'not json' });
+    await fetch(`${base}/v1/thing`, { method: 'POST' });
+    expect((await calls()).map((c) => [c.body, c.idempotencyKey, c.delivery])).toEqual([
+      ['not json', null, null],
+      [null, null, null],
+    ]);
+  });
 });
 
 describe('createSimulator drops repeats of an applied Idempotency-Key', () => {

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   createDermsSimulator,
+  DERMS_ROUTES,
   type DermsSimulator,
   enrollmentDevices,
   planAcks,
@@ -60,6 +61,67 @@ describe('planAcks for a large request', () => {
     expect(acks).toHaveLength(MAX_PARTIAL_ACKS + 1);
     expect(acks.at(-1)).toMatchObject({ final: true, devices: [] });
     expect(acks.flatMap((a) => a.devices.map((d) => d.deviceId))).toEqual(devices.map((d) => d.deviceId));
+  });
+});
+
+describe('the DERMS simulator posting an ack', () => {
+  let integration: Server;
+  let derms: DermsSimulator;
+  /** What the stub integration answers to each ack, in turn; 202 once they run out. */
+  const answers: number[] = [];
+  const tokensIssued: string[] = [];
+  const authorizations: string[] = [];
+
+  beforeAll(async () => {
+    integration = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/oauth2/token') {
+          tokensIssued.push(req.headers.authorization ?? '');
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ access_token: `t${tokensIssued.length}`, expires_in: 3600 }));
+          return;
+        }
+        authorizations.push(req.headers.authorization ?? '');
+        res.writeHead(answers.shift() ?? 202, { 'Content-Type': 'application/json' });
+        res.end('{"answered":true}');
+      });
+    });
+    await new Promise<void>((resolve) => integration.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(integration.address() as AddressInfo).port}`;
+    derms = createDermsSimulator({
+      ackUrl: `${url}/v1/derms/asset-sync-acks`,
+      tokenUrl: `${url}/oauth2/token`,
+      clientId: 'c',
+      clientSecret: 's',
+      ackDelayMs: 5,
+    });
+    await derms.listen(0);
+  });
+  afterAll(async () => {
+    await derms.close();
+    await new Promise((resolve) => integration.close(resolve));
+  });
+
+  it('retries after 401 with a new token and after 5xx, and records the final answer', async () => {
+    answers.push(401, 503);
+    const base = `http://127.0.0.1:${(derms.server.address() as AddressInfo).port}`;
+    await fetch(`${base}${DERMS_ROUTES.enrollmentSync}`, {
+      method: 'POST',
+      body: JSON.stringify({ syncRequestId: 'SR-retry', devices: [] }),
+    });
+    while (derms.acksSent.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(tokensIssued).toEqual([`Basic ${Buffer.from('c:s').toString('base64')}`, expect.any(String)]);
+    expect(authorizations).toEqual(['Bearer t1', 'Bearer t2', 'Bearer t2']);
+    expect(derms.acksSent).toEqual([
+      {
+        ack: expect.objectContaining({ syncRequestId: 'SR-retry', sequence: 1, final: true }),
+        status: 202,
+        answer: { answered: true },
+      },
+    ]);
+    const listed = await (await fetch(`${base}/sim/acks`)).json();
+    expect(listed).toEqual(JSON.parse(JSON.stringify(derms.acksSent)));
   });
 });
 
@@ -137,6 +199,26 @@ describe('the DERMS simulator with repeated enrollment syncs', () => {
     ]);
     const calls = (await (await fetch(`${base}/sim/calls`)).json()) as { duplicate: boolean }[];
     expect(calls.map((c) => c.duplicate)).toEqual([false, true, true]);
+  });
+
+  it('never acknowledges a silent sync, and reports a headEndFail device as FAILED', async () => {
+    const fault = (rule: unknown) =>
+      fetch(`${base}/sim/faults`, { method: 'POST', body: JSON.stringify(rule) });
+    await fault({ match: { syncRequestId: 'SR-silent' }, action: 'silent' });
+    await fault({ match: { deviceId: 'D3' }, action: 'headEndFail', message: 'no answer' });
+    expect((await deliver('SR-silent')).status).toBe(202);
+    expect((await deliver('SR-fail')).status).toBe(202);
+    await settled();
+    expect(acks.map((a) => [a.syncRequestId, a.sequence, a.final])).toEqual([
+      ['SR-fail', 1, false],
+      ['SR-fail', 2, false],
+      ['SR-fail', 3, true],
+    ]);
+    expect(acks[1]).toMatchObject({
+      ackType: 'ERROR',
+      devices: [{ deviceId: 'D3', registrationStatus: 'FAILED', message: 'no answer' }],
+    });
+    expect(acks[2]).toMatchObject({ ackType: 'ERROR', devices: [] });
   });
 
   it('acknowledges the delivery that follows a refused one', async () => {
