@@ -1,4 +1,5 @@
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import { PROBLEM_CONTENT_TYPE, PROBLEMS, type ProblemType } from '#shared/handlers/problems.ts';
 
 /** Answers every gateway error of `api` as `application/problem+json`, like the handlers' own errors. */
 export function addProblemResponses(api: apigw.RestApi): void {
@@ -12,8 +13,8 @@ export function addProblemResponses(api: apigw.RestApi): void {
 interface ProblemResponse {
   readonly id: string;
   readonly type: apigw.ResponseType;
-  readonly status: number;
-  readonly title: string;
+  /** Its row of the one problem table: status, `type` URI and title. */
+  readonly problem: ProblemType;
   readonly detail: string;
   /** `WWW-Authenticate`, the challenge the handlers' own 401/403 carry (RFC 6750). @default none */
   readonly challenge?: string;
@@ -27,66 +28,57 @@ const PROBLEM_RESPONSES: readonly ProblemResponse[] = [
   {
     id: 'BadRequestBody',
     type: ResponseType.BAD_REQUEST_BODY,
-    status: 400,
-    title: 'Bad Request',
+    problem: PROBLEMS.badRequest,
     detail: VALIDATION_ERRORS,
   },
   {
     id: 'BadRequestParameters',
     type: ResponseType.BAD_REQUEST_PARAMETERS,
-    status: 400,
-    title: 'Bad Request',
+    problem: PROBLEMS.badRequest,
     detail: VALIDATION_ERRORS,
   },
   {
     id: 'Unauthorized',
     type: ResponseType.UNAUTHORIZED,
-    status: 401,
-    title: 'Unauthorized',
+    problem: PROBLEMS.unauthenticated,
     detail: ERROR_MESSAGE,
     challenge: "'Bearer'",
   },
   {
     id: 'MissingToken',
     type: ResponseType.MISSING_AUTHENTICATION_TOKEN,
-    status: 401,
-    title: 'Unauthorized',
+    problem: PROBLEMS.unauthenticated,
     detail: ERROR_MESSAGE,
   },
   {
     id: 'AccessDenied',
     type: ResponseType.ACCESS_DENIED,
-    status: 403,
-    title: 'Forbidden',
+    problem: PROBLEMS.forbidden,
     detail: ERROR_MESSAGE,
     challenge: `'Bearer error="insufficient_scope"'`,
   },
   {
     id: 'TooLarge',
     type: ResponseType.REQUEST_TOO_LARGE,
-    status: 413,
-    title: 'Content Too Large',
+    problem: PROBLEMS.contentTooLarge,
     detail: ERROR_MESSAGE,
   },
   {
     id: 'Throttled',
     type: ResponseType.THROTTLED,
-    status: 429,
-    title: 'Too Many Requests',
+    problem: PROBLEMS.throttled,
     detail: ERROR_MESSAGE,
   },
   {
     id: 'WafBlocked',
     type: ResponseType.WAF_FILTERED,
-    status: 403,
-    title: 'Forbidden',
+    problem: PROBLEMS.forbidden,
     detail: ERROR_MESSAGE,
   },
   {
     id: 'Default5xx',
     type: ResponseType.DEFAULT_5XX,
-    status: 503,
-    title: 'Service Unavailable',
+    problem: PROBLEMS.unavailable,
     detail: '"The request may not have been accepted; retrying with the same body is safe."',
   },
 ];
@@ -94,13 +86,17 @@ const PROBLEM_RESPONSES: readonly ProblemResponse[] = [
 function addProblemResponse(api: apigw.RestApi, r: ProblemResponse): void {
   api.addGatewayResponse(r.id, {
     type: r.type,
-    statusCode: String(r.status),
+    statusCode: String(r.problem.status),
     responseHeaders: {
-      'Content-Type': "'application/problem+json'",
+      'Content-Type': `'${PROBLEM_CONTENT_TYPE}'`,
       ...(r.challenge ? { 'WWW-Authenticate': r.challenge } : {}),
     },
     templates: {
-      'application/json': `{"type":"about:blank","title":"${r.title}","status":${r.status},"detail":${r.detail}}`,
+      'application/json': JSON.stringify({
+        type: r.problem.type,
+        title: r.problem.title,
+        status: r.problem.status,
+      }).replace(/\}$/, `,"detail":${r.detail}}`),
     },
   });
 }

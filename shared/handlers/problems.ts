@@ -29,6 +29,8 @@ const problem = (status: number, slug: string, title: string): ProblemType => ({
  */
 export const PROBLEMS = {
   malformedJson: problem(400, 'malformed-json', 'Malformed JSON'),
+  /** A request API Gateway itself refused as malformed (its request validation). */
+  badRequest: problem(400, 'bad-request', 'Bad Request'),
   unauthenticated: problem(401, 'unauthenticated', 'Unauthenticated'),
   forbidden: problem(403, 'forbidden', 'Forbidden'),
   notFound: problem(404, 'not-found', 'Not found'),

@@ -3,6 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { IntegrationApi } from '#infra/constructs/integration-api.ts';
 import { AUTHORIZER } from '#shared/auth/policy.ts';
 import { CALLERS, flowList, SUPPORT_ROUTES } from '#shared/flows/registry.ts';
+import { PROBLEMS } from '#shared/handlers/problems.ts';
 import {
   authorizerAllows,
   devStage,
@@ -150,6 +151,21 @@ describe('IntegrationApi', () => {
         StatusCode: '400',
         ResponseParameters: { 'gatewayresponse.header.Content-Type': "'application/problem+json'" },
       });
+    });
+
+    it.each([
+      ['REQUEST_TOO_LARGE', PROBLEMS.contentTooLarge],
+      ['UNAUTHORIZED', PROBLEMS.unauthenticated],
+      ['THROTTLED', PROBLEMS.throttled],
+      ['DEFAULT_5XX', PROBLEMS.unavailable],
+    ])('answers %s with the type and title of the one problem table', (responseType, problem) => {
+      const responses = template().findResources('AWS::ApiGateway::GatewayResponse', {
+        Properties: { ResponseType: responseType },
+      });
+      const [body] = Object.values(responses).map((r) => r.Properties.ResponseTemplates['application/json']);
+      expect(body).toContain(
+        `"type":"${problem.type}","title":"${problem.title}","status":${problem.status}`,
+      );
     });
 
     it('answers the authorizer’s refusals as the contract says: 401 for the token, 403 for the route', () => {
