@@ -46,6 +46,7 @@ import {
 } from './items.ts';
 import { ackRecord, deviceState } from './snapshot.ts';
 import {
+  consolidatedToldError,
   putFollowUp,
   readAckInfo,
   readDevice,
@@ -272,6 +273,15 @@ function lateInfoDue(ack: AckItem, ctx: DeadlineContext): boolean {
 }
 
 /**
+ * Whether a late ack tells DACS anything: errors or unknown devices always do; a non-SUCCESS type alone
+ * does only when the consolidated ack told DACS of no error (a repeat of what DACS has sends nothing).
+ */
+async function isNews(header: HeaderItem, ack: AckItem): Promise<boolean> {
+  if ((ack.errorCount ?? 0) > 0 || (ack.unknownCount ?? 0) > 0) return true;
+  return ack.ackType !== 'SUCCESS' && !(await consolidatedToldError(header));
+}
+
+/**
  * Sends the information of an ack that came after the freeze (its errors, unknown devices) as a follow-up
  * with `hasError: true`, keyed by the ack: once, after the consolidated ack. Returns 1 when it sent it.
  */
@@ -283,6 +293,7 @@ export async function sendLateInfo(
 ): Promise<number> {
   const { syncRequestId } = header;
   if (header.consolidatedDeliveredAt === undefined || !lateInfoDue(ack, ctx)) return 0;
+  if (!(await isNews(header, ack))) return 0;
   const by = ctx.messageId;
   if (!(await takeLateInfoLease(syncRequestId, ack.sk, { by, now: ctx.now, until: leaseUntil(ctx.now) })))
     return 0;

@@ -181,6 +181,18 @@ export async function readAckInfo(
   return info;
 }
 
+/** Whether the consolidated ack DACS has told it of an error: an ack error, or a device line that is one. */
+export async function consolidatedToldError(header: HeaderItem): Promise<boolean> {
+  if (header.consolidatedSummary?.ackError) return true;
+  const lines = await queryAll({
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :sent)',
+    ExpressionAttributeValues: { ':pk': pkOf(header.syncRequestId), ':sent': SK.SENT },
+    ProjectionExpression: 'isError',
+    ConsistentRead: true,
+  });
+  return lines.some((line) => line.isError === true);
+}
+
 /** The sequences of the acks whose reports are all stored. */
 export async function appliedAckSequences(syncRequestId: string): Promise<Set<number>> {
   const items = await queryAll({

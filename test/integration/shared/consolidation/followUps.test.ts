@@ -174,6 +174,33 @@ describe('late information', () => {
     });
   });
 
+  it('that is only a non-SUCCESS type sends nothing when DACS was told of an error already', async () => {
+    const d = dacs();
+    const id = await consolidated(d); // B went out as D1NR: hasError was true
+    const late = ack(id, 2, [], { ackType: 'ERROR', final: true });
+    const out = await handleAck(late, ackContext(d.send, { messageId: 'late', now: at(100) }));
+    expect(out.status).toBe(ACK_OUTCOMES.ALREADY_CONSOLIDATED);
+    expect(d.calls).toHaveLength(1);
+  });
+
+  it('that is only a non-SUCCESS type reaches DACS when the consolidated ack said no error', async () => {
+    const id = newSyncRequestId();
+    await recordSyncRequest(request(id, [{ id: 'A' }]), {
+      messageId: `req-${id}`,
+      receivedAt: T0,
+      deadline: DEADLINE,
+    });
+    const d = dacs();
+    await handleAck(ack(id, 1, [['A', 'REGISTERED']], { final: true }), ackContext(d.send, { now: at(10) }));
+    expect(d.calls[0]?.body.hasError).toBe(false);
+    const late = ack(id, 2, [], { ackType: 'FAILURE', final: true });
+    await handleAck(late, ackContext(d.send, { messageId: 'late', now: at(100) }));
+    expect(d.calls.map((c) => [c.key, c.body.hasError])).toEqual([
+      [id, false],
+      [`${id}#late#ACK#${late.ackDateTime}#2`, true],
+    ]);
+  });
+
   it('that arrives while the frozen ack is undelivered goes out right after it, and is not in it', async () => {
     const id = newSyncRequestId();
     await recordSyncRequest(request(id, [{ id: 'A' }]), {
