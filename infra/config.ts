@@ -3,7 +3,7 @@
  * `-c stage=<name>` picks one, and single keys can be overridden on the command line
  * (`-c alarmEmail=ops@example.com`). Nothing here is secret: credentials live in Secrets Manager.
  */
-import { TUNABLE_ENV, type TunableEnv } from '#shared/config/tunables.ts';
+import { TUNABLE_ENV, TUNABLES, type TunableEnv, tunableOf } from '#shared/config/tunables.ts';
 import { FLOWS, flowList, type TargetSystem } from '#shared/flows/registry.ts';
 
 export const STAGES = ['dev', 'test', 'prod'] as const;
@@ -40,7 +40,7 @@ export interface StageConfig {
   readonly cognitoDomainPrefix?: string;
   /** Let this stack set the account-wide API Gateway CloudWatch role (needed for execution logs). */
   readonly apiGatewayAccountRole: boolean;
-  /** Extra function settings (see {@link TUNABLE_ENV}). */
+  /** Extra function settings: tunables of {@link TUNABLES} by variable, each checked by its parser. */
   readonly functionEnvironment: Readonly<Partial<Record<TunableEnv, string>>>;
   /** `prod` keeps data on stack deletion and turns on deletion protection. */
   readonly retainData: boolean;
@@ -101,14 +101,29 @@ function readPaths(
     );
 }
 
-/** Only the settings in `TUNABLE_ENV` may be set per stage; values become strings. */
+/**
+ * Only the tunables of `TUNABLES` may be set per stage, each to a value its parser takes (the check the
+ * function would make at initialisation, made at synth instead); values become strings.
+ */
 function readFunctionEnvironment(fnEnv: Record<string, unknown>, stage: Stage): Record<string, string> {
-  for (const key of Object.keys(fnEnv)) {
-    if (!(TUNABLE_ENV as readonly string[]).includes(key)) {
-      throw new Error(`stages.${stage}.functionEnvironment.${key} is not one of ${TUNABLE_ENV.join(', ')}`);
-    }
+  return Object.fromEntries(
+    Object.entries(fnEnv).map(([key, value]) => [
+      key,
+      tunableValue(key, value, `stages.${stage}.functionEnvironment`),
+    ]),
+  );
+}
+
+function tunableValue(key: string, value: unknown, where: string): string {
+  const tunable = tunableOf(key);
+  if (!tunable) throw new Error(`${where}.${key} is not one of ${TUNABLE_ENV.join(', ')}`);
+  const text = String(value);
+  try {
+    tunable.parse(key, tunable.default, { [key]: text });
+  } catch (error) {
+    throw new Error(`${where}.${key}: ${(error as Error).message}`, { cause: error });
   }
-  return Object.fromEntries(Object.entries(fnEnv).map(([k, v]) => [k, String(v)]));
+  return text;
 }
 
 /**
@@ -142,7 +157,7 @@ export function readStageConfig(tryGetContext: ContextReader): StageConfig {
     },
     alarmEmail: str(get('alarmEmail'), `stages.${stage}.alarmEmail`),
     legacyAckMode,
-    retentionDays: num(get('retentionDays'), 30, 'retentionDays'),
+    retentionDays: num(get('retentionDays'), TUNABLES.retentionDays.default, 'retentionDays'),
     logRetentionDays: num(get('logRetentionDays'), stage === 'prod' ? 365 : 30, 'logRetentionDays'),
     logLevel,
     apiThrottle: {

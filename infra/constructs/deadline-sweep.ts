@@ -19,7 +19,7 @@ export interface DeadlineSweepProps {
   readonly consolidationQueueUrlEnv: string;
   readonly functionDefaults: FunctionDefaults;
   /**
-   * Extra settings (see `TUNABLE_ENV` in infra/config.ts).
+   * Extra settings: tunables of `TUNABLES` (shared/config/tunables.ts), checked by infra/config.ts.
    * @default none
    */
   readonly environment?: Readonly<Record<string, string>>;

@@ -30,7 +30,7 @@ export interface IngestRouteProps {
    */
   readonly legacyAckMode?: 'forward' | 'reject';
   /**
-   * Extra settings (see `TUNABLE_ENV` in infra/config.ts).
+   * Extra settings: tunables of `TUNABLES` (shared/config/tunables.ts), checked by infra/config.ts.
    * @default none
    */
   readonly environment?: Readonly<Record<string, string>>;

@@ -46,7 +46,7 @@ export interface QueueProcessorProps {
    */
   readonly retentionPeriod?: Duration;
   /**
-   * Extra settings (see `TUNABLE_ENV` in infra/config.ts).
+   * Extra settings: tunables of `TUNABLES` (shared/config/tunables.ts), checked by infra/config.ts.
    * @default none
    */
   readonly environment?: Readonly<Record<string, string>>;

@@ -5,7 +5,8 @@
  */
 import { ConfigurationError } from '#shared/errors.ts';
 
-type Env = Record<string, string | undefined>;
+/** Where settings are read from: `process.env` unless a caller passes its own. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 const source = (): Env => process.env;
 
@@ -37,6 +38,19 @@ export function optionalNumber(key: string, fallback: number, env: Env = source(
   const value = Number(raw);
   if (!Number.isFinite(value) || value < 0) {
     throw new ConfigurationError(`Environment variable ${key} must be a non-negative number, got "${raw}"`, {
+      key,
+    });
+  }
+  return value;
+}
+
+/** An optional integer ≥ 1 with a default. Throws when present but not one. */
+export function optionalPositiveInteger(key: string, fallback: number, env: Env = source()): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigurationError(`Environment variable ${key} must be a positive integer, got "${raw}"`, {
       key,
     });
   }

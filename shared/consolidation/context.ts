@@ -2,30 +2,44 @@
  * What the consolidation needs from its caller (the contexts), what it answers (the outcome), and its
  * settings. Shared by the intake, freeze, follow-up and sweep modules.
  */
-import { optionalNumber } from '#shared/config/env.ts';
+import { loadSettings, type Settings } from '#shared/config/settings.ts';
+import { TUNABLES } from '#shared/config/tunables.ts';
 import type { ConsolidationTrigger, DacsAcknowledgement, FailureDecision } from './types.ts';
 
 /** Single-item writes in flight per call (device updates, follow-up checks). */
 export const DEVICE_WRITE_PARALLELISM = 32;
 
+/**
+ * The settings the consolidation reads through the accessors below. The ack processor hands over its
+ * handler's settings when the handler is created ({@link configureConsolidation}); code that calls the
+ * consolidation without a handler (tests, scripts) gets them read from `process.env` on first use.
+ */
+let settings: Settings | undefined;
+const current = (): Settings => {
+  settings ??= loadSettings();
+  return settings;
+};
+
+/** Makes the consolidation use `handlerSettings`; called once, when the ack process handler is created. */
+export function configureConsolidation(handlerSettings: Settings): void {
+  settings = handlerSettings;
+}
+
 /** How long a final ack waits for the acks before it before consolidating without them. */
-export const DEFAULT_FINAL_ACK_GRACE_SECONDS = 30;
-export const finalAckGraceSeconds = (): number =>
-  optionalNumber('FINAL_ACK_GRACE_SECONDS', DEFAULT_FINAL_ACK_GRACE_SECONDS);
+export const DEFAULT_FINAL_ACK_GRACE_SECONDS = TUNABLES.finalAckGraceSeconds.default;
+export const finalAckGraceSeconds = (): number => current().finalAckGraceSeconds;
 
 /**
  * How long a frozen consolidated ack may stay undelivered by its owner (counted from the freeze, or from
  * the owner's next attempt when it recorded one) before a deadline command adopts it; also the sweep's
  * interval between two deadline commands for one request.
  */
-export const DEFAULT_DEADLINE_REQUEUE_SECONDS = 300;
-export const deadlineRequeueSeconds = (): number =>
-  optionalNumber('DEADLINE_REQUEUE_SECONDS', DEFAULT_DEADLINE_REQUEUE_SECONDS);
+export const DEFAULT_DEADLINE_REQUEUE_SECONDS = TUNABLES.deadlineRequeueSeconds.default;
+export const deadlineRequeueSeconds = (): number => current().deadlineRequeueSeconds;
 
 /** How long a follow-up claim holds when its holder neither delivers nor records a failure. */
-export const DEFAULT_FOLLOW_UP_LEASE_SECONDS = 300;
-export const followUpLeaseSeconds = (): number =>
-  optionalNumber('FOLLOW_UP_LEASE_SECONDS', DEFAULT_FOLLOW_UP_LEASE_SECONDS);
+export const DEFAULT_FOLLOW_UP_LEASE_SECONDS = TUNABLES.followUpLeaseSeconds.default;
+export const followUpLeaseSeconds = (): number => current().followUpLeaseSeconds;
 
 /** At most this many characters of an error are kept on an item (the trace keeps the whole reason). */
 export const MAX_STORED_ERROR = 1000;

@@ -6,7 +6,7 @@
  * back-off and jitter, honouring `Retry-After`; other 4xx are permanent.
  */
 
-import { optionalNumber } from '#shared/config/env.ts';
+import { readSetting } from '#shared/config/settings.ts';
 
 export const HTTP_OUTCOMES = { ok: 'ok', retryable: 'retryable', permanent: 'permanent' } as const;
 export type HttpOutcome = (typeof HTTP_OUTCOMES)[keyof typeof HTTP_OUTCOMES];
@@ -142,11 +142,14 @@ const clamp = (value: number, min: number, max: number): number => Math.min(max,
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseSeconds: 2, maxSeconds: 900, windowSeconds: 86_400 };
 
-/** The retry policy of the settings `RETRY_BASE_SECONDS`, `RETRY_MAX_SECONDS` and `RETRY_WINDOW_SECONDS`. */
+/**
+ * The retry policy of the settings `RETRY_BASE_SECONDS`, `RETRY_MAX_SECONDS` and `RETRY_WINDOW_SECONDS`,
+ * read through the tunables table (shared/config/tunables.ts), from `env` or `process.env`.
+ */
 export function retryPolicyFromEnv(env?: Record<string, string | undefined>): RetryPolicy {
   return {
-    baseSeconds: optionalNumber('RETRY_BASE_SECONDS', DEFAULT_RETRY_POLICY.baseSeconds, env),
-    maxSeconds: optionalNumber('RETRY_MAX_SECONDS', DEFAULT_RETRY_POLICY.maxSeconds, env),
-    windowSeconds: optionalNumber('RETRY_WINDOW_SECONDS', DEFAULT_RETRY_POLICY.windowSeconds, env),
+    baseSeconds: readSetting('retryBaseSeconds', env),
+    maxSeconds: readSetting('retryMaxSeconds', env),
+    windowSeconds: readSetting('retryWindowSeconds', env),
   };
 }

@@ -51,7 +51,8 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { dynamoClient } from '#shared/aws/clients.ts';
-import { optionalEnum, optionalNumber, requireString } from '#shared/config/env.ts';
+import { optionalEnum, requireString } from '#shared/config/env.ts';
+import { loadSettings, type Settings } from '#shared/config/settings.ts';
 import { validateMessage } from '#shared/contracts/validate.ts';
 import { HttpError, ValidationError } from '#shared/errors.ts';
 import { FLOWS, type FlowDefinition } from '#shared/flows/registry.ts';
@@ -60,10 +61,8 @@ import { authorize, type Caller, jsonResponse, parseJsonBody } from '#shared/han
 import { PROBLEMS } from '#shared/handlers/problems.ts';
 import { countMetric, logger, METRIC, tracer } from '#shared/observability.ts';
 import { enqueueMessage } from '#shared/queue/envelope.ts';
-import { DEFAULT_RETENTION_DAYS, IDEMPOTENCY_TABLE, RETENTION_DAYS_ENV } from '#shared/store/tables.ts';
+import { IDEMPOTENCY_TABLE } from '#shared/store/tables.ts';
 import { createTrace, deleteTrace, getTrace, TRACE_STATES } from '#shared/trace/store.ts';
-
-export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 export const LEGACY_ACK_MODES = ['forward', 'reject'] as const;
 export type LegacyAckMode = (typeof LEGACY_ACK_MODES)[number];
@@ -133,11 +132,12 @@ interface Ingest {
 }
 
 /**
- * The ingest Lambda handler of `flow`. Every refusal or failure is thrown and answered as problem+json by
+ * The ingest Lambda handler of `flow`. Its settings are read here, once (on Lambda: at module
+ * initialisation of the entry point). Every refusal or failure is thrown and answered as problem+json by
  * {@link problemErrorHandler}, used last so that it runs first on error, while the log keys are set.
  */
-export function createIngestHandler(flow: FlowDefinition) {
-  const ingest = ingestFor(flow);
+export function createIngestHandler(flow: FlowDefinition, settings: Settings = loadSettings()) {
+  const ingest = ingestFor(flow, settings);
   return middy((event: APIGatewayProxyEvent, context: Context) => takeIn(ingest, event, context))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
@@ -151,10 +151,10 @@ export function createIngestHandler(flow: FlowDefinition) {
 }
 
 /** Reads the flow's settings and sets up Powertools' idempotency for it, once per cold start. */
-function ingestFor(flow: FlowDefinition): Ingest {
-  const maxBodyBytes = optionalNumber('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES);
+function ingestFor(flow: FlowDefinition, settings: Settings): Ingest {
+  const { maxBodyBytes } = settings;
   const legacyMode: LegacyAckMode = optionalEnum('LEGACY_ACK_MODE', LEGACY_ACK_MODES, 'forward');
-  const retentionSeconds = optionalNumber(RETENTION_DAYS_ENV, DEFAULT_RETENTION_DAYS) * 86_400;
+  const retentionSeconds = settings.retentionDays * 86_400;
 
   const idempotencyConfig = new IdempotencyConfig({
     eventKeyJmesPath: 'idempotencyKey',
@@ -345,7 +345,7 @@ async function recordTrace(
   const trace = { messageId, flow: flow.id, businessKey: input.businessKey, keys, receivedAt: new Date() };
   const fresh: Traced = { receivedAt: trace.receivedAt, recovering: false };
   try {
-    await createTrace(trace);
+    await createTrace(trace, retentionSeconds);
     return fresh;
   } catch (error) {
     if (!isConditionalCheckFailure(error)) throw error;
@@ -353,7 +353,7 @@ async function recordTrace(
   const earlier = await recover(flow, retentionSeconds, messageId);
   if (earlier === 'queued') return 'queued';
   if (earlier !== 'absent') return { receivedAt: earlier, recovering: true };
-  await createTrace(trace);
+  await createTrace(trace, retentionSeconds);
   return fresh;
 }
 

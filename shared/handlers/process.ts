@@ -29,7 +29,8 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { sqsClient } from '#shared/aws/clients.ts';
 import { requireString } from '#shared/config/env.ts';
-import { type RetryPolicy, receiveLimit, retryPolicyFromEnv } from '#shared/delivery/retry.ts';
+import { loadSettings, type Settings } from '#shared/config/settings.ts';
+import { type RetryPolicy, receiveLimit } from '#shared/delivery/retry.ts';
 import { PoisonMessageError } from '#shared/errors.ts';
 import type { FlowDefinition } from '#shared/flows/registry.ts';
 import {
@@ -65,6 +66,8 @@ export interface ProcessContext {
   /** True when a failure now would dead-letter whatever it is: the window is over, or the receives are. */
   lastAttempt: boolean;
   now: Date;
+  /** The function's settings, read once when its handler was created. */
+  settings: Settings;
   /**
    * What the handler will do with this error if the processor rethrows it. Made once per error, so
    * asking is free and the answer is exactly what happens.
@@ -83,6 +86,8 @@ export interface FlowProcessor {
   process: (message: ResolvedEnvelope, context: ProcessContext) => Promise<ProcessOutcome>;
   /** Handles a deadline command (only the ack flow receives them). */
   deadline?: (command: DeadlineCommand, context: ProcessContext) => Promise<void>;
+  /** Takes the function's settings once, when its handler is created, for what reads them outside a call. */
+  configure?: (settings: Settings) => void;
 }
 
 /** What a process function reads once, at initialisation. */
@@ -94,6 +99,8 @@ interface ProcessSettings {
   readonly policy: RetryPolicy;
   /** The queue's `maxReceiveCount`. */
   readonly receiveLimit: number;
+  /** The tunables, as {@link loadSettings} read them. */
+  readonly functionSettings: Settings;
 }
 
 /** One received record, once parsed: the message and what its trace says of earlier attempts. */
@@ -108,8 +115,20 @@ interface Received {
   readonly eventCount?: number;
 }
 
-export function createProcessHandler(flow: FlowDefinition, processor: FlowProcessor) {
-  const policy = retryPolicyFromEnv();
+/**
+ * The process Lambda handler of `flow`. Its settings are read here, once (on Lambda: at module
+ * initialisation of the entry point), and handed to the processor.
+ */
+export function createProcessHandler(
+  flow: FlowDefinition,
+  processor: FlowProcessor,
+  functionSettings: Settings = loadSettings(),
+) {
+  const policy: RetryPolicy = {
+    baseSeconds: functionSettings.retryBaseSeconds,
+    maxSeconds: functionSettings.retryMaxSeconds,
+    windowSeconds: functionSettings.retryWindowSeconds,
+  };
   const settings: ProcessSettings = {
     flow,
     processor,
@@ -117,7 +136,9 @@ export function createProcessHandler(flow: FlowDefinition, processor: FlowProces
     dlqUrl: requireString(flow.queue.dlqUrlEnv),
     policy,
     receiveLimit: receiveLimit(policy),
+    functionSettings,
   };
+  processor.configure?.(functionSettings);
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const batch = flow.queue.fifo ? new SqsFifoPartialProcessorAsync() : new BatchProcessor(EventType.SQS);
     return processPartialResponse(event, (record: SQSRecord) => handleRecord(settings, record), batch, {
@@ -200,6 +221,7 @@ function processContext(settings: ProcessSettings, received: Received): ProcessC
     attempt: received.attemptsBefore + 1,
     lastAttempt: windowOver || lastReceive,
     now,
+    settings: settings.functionSettings,
     failureDecision: memoiseDecisions((error) =>
       decideFailure({
         error,

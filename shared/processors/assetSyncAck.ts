@@ -4,15 +4,13 @@
  * the retry window for acks that overtake their own sync request, and the process handler's decision
  * about a failed send (which consolidation records before the handler acts on it).
  */
-import { optionalNumber } from '#shared/config/env.ts';
+import { configureConsolidation } from '#shared/consolidation/context.ts';
 import { consolidateOnDeadline, handleAck } from '#shared/consolidation/index.ts';
 import type { AssetSyncAck, DacsAcknowledgement } from '#shared/contracts/types.ts';
 import { deliver, resolvePath } from '#shared/delivery/http.ts';
 import { FLOWS } from '#shared/flows/registry.ts';
 import { type FlowProcessor, OUTCOMES } from '#shared/handlers/process.ts';
 import { countMetric, logger, METRIC } from '#shared/observability.ts';
-
-export const DEFAULT_UNCORRELATED_ACK_WINDOW_SECONDS = 300;
 
 const flow = FLOWS.assetSyncAck;
 
@@ -39,10 +37,7 @@ export const assetSyncAckProcessor: FlowProcessor = {
       messageId: message.messageId,
       firstReceivedAt: new Date(message.receivedAt),
       now: context.now,
-      uncorrelatedWindowSeconds: optionalNumber(
-        'UNCORRELATED_ACK_WINDOW_SECONDS',
-        DEFAULT_UNCORRELATED_ACK_WINDOW_SECONDS,
-      ),
+      uncorrelatedWindowSeconds: context.settings.uncorrelatedAckWindowSeconds,
       lastAttempt: context.lastAttempt,
       sendToDacs: sender(message.messageId),
       failureDecision: (error) => context.failureDecision(error),
@@ -60,6 +55,9 @@ export const assetSyncAckProcessor: FlowProcessor = {
     });
     recordOutcome(outcome, command.syncRequestId, command.messageId);
   },
+
+  // The consolidation reads its grace, lease and requeue intervals deep inside; it gets them from here.
+  configure: configureConsolidation,
 };
 
 type Outcome = Awaited<ReturnType<typeof handleAck>>;

@@ -2,8 +2,6 @@
  * Processors of the three DACS → DERMS flows and the legacy ack. Each maps the validated message and
  * delivers it; the process handler factory records the outcome and handles failures.
  */
-
-import { optionalNumber } from '#shared/config/env.ts';
 import { recordSyncRequest, refuseEnrollment } from '#shared/consolidation/index.ts';
 import type {
   AssetSyncRequest,
@@ -25,8 +23,6 @@ import { toExemptionWindow } from '#shared/mapping/unavailability.ts';
 import { logger } from '#shared/observability.ts';
 import type { ResolvedEnvelope } from '#shared/queue/envelope.ts';
 import { claimLatest } from '#shared/unavailability/ordering.ts';
-
-export const DEFAULT_SYNC_DEADLINE_SECONDS = 86_400;
 
 /** Delivers a mapped message to its flow's target, keyed by its business key and correlated by its id. */
 async function deliverToTarget(
@@ -64,7 +60,7 @@ export const assetSyncProcessor: FlowProcessor = {
   async process(message, context) {
     const request = message.payload as AssetSyncRequest;
     const receivedAt = new Date(message.receivedAt);
-    const deadlineSeconds = optionalNumber('SYNC_DEADLINE_SECONDS', DEFAULT_SYNC_DEADLINE_SECONDS);
+    const deadlineSeconds = context.settings.syncDeadlineSeconds;
     // The correlation record exists before DERMS hears of the request, so its acks find it.
     await recordSyncRequest(request, {
       messageId: message.messageId,

@@ -17,6 +17,8 @@
  * Every table expires items through TTL.
  */
 
+import { TUNABLES } from '#shared/config/tunables.ts';
+
 export interface TableDefinition {
   /** Stem of the table name; the stage prefix is added by the deployer. */
   readonly name: string;
@@ -63,6 +65,6 @@ export const PENDING_CONSOLIDATION = 'PENDING';
 /** Claim-check bucket for messages over the SQS size limit. */
 export const CLAIM_CHECK_BUCKET_ENV = 'CLAIM_CHECK_BUCKET';
 
-/** How long traces, correlation records, idempotency records and claim-check objects live. */
-export const RETENTION_DAYS_ENV = 'RETENTION_DAYS';
-export const DEFAULT_RETENTION_DAYS = 30;
+/** How long traces, correlation records, idempotency records and claim-check objects live (a tunable). */
+export const RETENTION_DAYS_ENV = TUNABLES.retentionDays.env;
+export const DEFAULT_RETENTION_DAYS = TUNABLES.retentionDays.default;

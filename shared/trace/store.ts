@@ -14,9 +14,10 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '#shared/aws/clients.ts';
-import { optionalNumber, requireString } from '#shared/config/env.ts';
+import { requireString } from '#shared/config/env.ts';
+import { TUNABLES } from '#shared/config/tunables.ts';
 import type { FlowId } from '#shared/flows/registry.ts';
-import { DEFAULT_RETENTION_DAYS, RETENTION_DAYS_ENV, TRACE_TABLE } from '#shared/store/tables.ts';
+import { TRACE_TABLE } from '#shared/store/tables.ts';
 
 export const TRACE_STATES = {
   ACCEPTED: 'ACCEPTED',
@@ -63,8 +64,8 @@ export const MAX_RETRY_EVENTS = 50;
 
 const tableName = (): string => requireString(TRACE_TABLE.nameEnv);
 
-const expiresAt = (from: Date): number =>
-  Math.floor(from.getTime() / 1000) + optionalNumber(RETENTION_DAYS_ENV, DEFAULT_RETENTION_DAYS) * 86_400;
+const expiresAt = (from: Date, retentionSeconds: number): number =>
+  Math.floor(from.getTime() / 1000) + retentionSeconds;
 
 const trim = (text: string, max = 1000): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
@@ -76,7 +77,14 @@ export interface NewTrace {
   receivedAt: Date;
 }
 
-export async function createTrace(trace: NewTrace): Promise<void> {
+/**
+ * Writes the ACCEPTED trace, to expire `retentionSeconds` after `receivedAt`: the ingest handler passes
+ * its `RETENTION_DAYS` setting.
+ */
+export async function createTrace(
+  trace: NewTrace,
+  retentionSeconds: number = TUNABLES.retentionDays.default * 86_400,
+): Promise<void> {
   const at = trace.receivedAt.toISOString();
   await documentClientFor().send(
     new PutCommand({
@@ -92,7 +100,7 @@ export async function createTrace(trace: NewTrace): Promise<void> {
         attempts: 0,
         updatedAt: at,
         events: [{ at, state: TRACE_STATES.ACCEPTED }],
-        expiresAt: expiresAt(trace.receivedAt),
+        expiresAt: expiresAt(trace.receivedAt, retentionSeconds),
       },
       ConditionExpression: 'attribute_not_exists(pk)',
     }),

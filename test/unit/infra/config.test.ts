@@ -38,6 +38,35 @@ describe('readStageConfig', () => {
     );
   });
 
+  const withFunctionEnvironment = (functionEnvironment: Record<string, unknown>) =>
+    readStageConfig(
+      reader({
+        stage: 'dev',
+        stages: { dev: { ...(CDK_JSON_CONTEXT.stages as Record<string, object>).dev, functionEnvironment } },
+      }),
+    );
+
+  it('takes tunables in functionEnvironment, as strings', () => {
+    const config = withFunctionEnvironment({ SYNC_DEADLINE_SECONDS: 3600, SWEEP_BATCH_LIMIT: '100' });
+    expect(config.functionEnvironment).toEqual({ SYNC_DEADLINE_SECONDS: '3600', SWEEP_BATCH_LIMIT: '100' });
+  });
+
+  it('refuses a functionEnvironment key that is not a tunable', () => {
+    expect(() => withFunctionEnvironment({ LEGACY_ACK_MODE: 'reject' })).toThrow(
+      /stages\.dev\.functionEnvironment\.LEGACY_ACK_MODE is not one of SYNC_DEADLINE_SECONDS/,
+    );
+  });
+
+  it.each([
+    ['RETRY_WINDOW_SECONDS', 'a day', /must be a non-negative number, got "a day"/],
+    ['HTTP_TIMEOUT_MS', -5, /must be a non-negative number, got "-5"/],
+    ['SWEEP_BATCH_LIMIT', 0, /must be a positive integer, got "0"/],
+  ])('refuses %s = %p with the parser the function uses', (key, value, message) => {
+    expect(() => withFunctionEnvironment({ [key]: value })).toThrow(
+      new RegExp(`stages\\.dev\\.functionEnvironment\\.${key}: .*${message.source}`),
+    );
+  });
+
   it('uses a path override, else the contract default', () => {
     const stages = {
       dev: {

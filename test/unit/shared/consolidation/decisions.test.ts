@@ -4,6 +4,8 @@
  * the consolidated ack's delivery.
  */
 import { describe, expect, it } from '@jest/globals';
+import { DEFAULT_SETTINGS } from '#shared/config/settings.ts';
+import { configureConsolidation } from '#shared/consolidation/context.ts';
 import { nextFollowUp, reportVersion } from '#shared/consolidation/followUps.ts';
 import { adoptable, deliveryFailure, dueTrigger } from '#shared/consolidation/freeze.ts';
 import type { DeviceItem, HeaderItem } from '#shared/consolidation/items.ts';
@@ -60,7 +62,7 @@ describe('dueTrigger', () => {
 
 describe('deliveryFailure', () => {
   it('records RETRYING with the next attempt, and keeps adopters away until a requeue interval after it', () => {
-    process.env.DEADLINE_REQUEUE_SECONDS = '300';
+    configureConsolidation({ ...DEFAULT_SETTINGS, deadlineRequeueSeconds: 300 });
     const failure = deliveryFailure(
       {
         action: 'retry',
@@ -77,7 +79,7 @@ describe('deliveryFailure', () => {
       nextAttemptAt: at(3600),
       recheckAt: at(3900),
     });
-    delete process.env.DEADLINE_REQUEUE_SECONDS;
+    configureConsolidation(DEFAULT_SETTINGS);
   });
 
   it('records DEAD_LETTERED for a permanent refusal and for an exhausted window, the reason trimmed', () => {

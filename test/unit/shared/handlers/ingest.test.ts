@@ -13,6 +13,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { jest } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { DEFAULT_SETTINGS } from '#shared/config/settings.ts';
 import { FLOWS, type FlowDefinition } from '#shared/flows/registry.ts';
 import { createIngestHandler, messageIdFor } from '#shared/handlers/ingest.ts';
 import { apiEvent, lambdaContext } from '#test/helpers/events.ts';
@@ -97,6 +98,31 @@ describe('createIngestHandler', () => {
   it('titles a body over the limit as RFC 9110 does', async () => {
     const result = await call(FLOWS.optOut, { rawBody: JSON.stringify({ pad: 'x'.repeat(5000) }) });
     expect(result.json).toMatchObject({ status: 413, title: 'Content Too Large' });
+  });
+
+  it('takes its body limit and retention from the settings read at its creation', async () => {
+    const handler = createIngestHandler(FLOWS.optOut, {
+      ...DEFAULT_SETTINGS,
+      maxBodyBytes: 50,
+      retentionDays: 2,
+    });
+    process.env.MAX_BODY_BYTES = '1000000';
+    try {
+      const tooLarge = await call(FLOWS.optOut, { body: optOut({ optOutId: 'OO-unit-limit' }) }, handler);
+      expect(tooLarge.statusCode).toBe(413);
+    } finally {
+      process.env.MAX_BODY_BYTES = '4096';
+    }
+    const before = Math.floor(Date.now() / 1000);
+    const accepted = await call(
+      FLOWS.optOut,
+      { body: optOut({ optOutId: 'OO-unit-keep' }) },
+      createIngestHandler(FLOWS.optOut, { ...DEFAULT_SETTINGS, retentionDays: 2 }),
+    );
+    expect(accepted.statusCode).toBe(202);
+    const expiresAt = doc.commandCalls(PutCommand)[0]?.args[0].input.Item?.expiresAt as number;
+    expect(expiresAt - before).toBeGreaterThanOrEqual(2 * 86_400);
+    expect(expiresAt - before).toBeLessThanOrEqual(2 * 86_400 + 5);
   });
 
   it('lists every violation in a 422', async () => {

@@ -1,6 +1,8 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { jest } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
+import { DEFAULT_SETTINGS } from '#shared/config/settings.ts';
 import { receiveLimit, retryPolicyFromEnv } from '#shared/delivery/retry.ts';
 import { DeliveryError, PoisonMessageError, RetryLaterError } from '#shared/errors.ts';
 import { FLOWS } from '#shared/flows/registry.ts';
@@ -11,6 +13,7 @@ import {
   type FlowProcessor,
   isPermanent,
   OUTCOMES,
+  type ProcessContext,
 } from '#shared/handlers/process.ts';
 import { lambdaContext, sqsEvent, sqsRecord } from '#test/helpers/events.ts';
 
@@ -250,6 +253,58 @@ describe('createProcessHandler', () => {
       .commandCalls(UpdateCommand)
       .map((c) => c.args[0].input.ExpressionAttributeValues?.[':state']);
     expect(states).toEqual(['SUPERSEDED']);
+  });
+});
+
+describe('createProcessHandler settings', () => {
+  it('reads its settings once, at creation, hands them to every call, and configures the processor once', async () => {
+    const seen: ProcessContext['settings'][] = [];
+    const configure = jest.fn();
+    const processor: FlowProcessor = {
+      process: async (_message, context) => {
+        seen.push(context.settings);
+        return { state: OUTCOMES.DELIVERED };
+      },
+      configure,
+    };
+    process.env.SYNC_DEADLINE_SECONDS = '15';
+    const handler = createProcessHandler(flow, processor);
+    process.env.SYNC_DEADLINE_SECONDS = '99';
+    try {
+      await handler(sqsEvent(sqsRecord(envelope('s1'))), lambdaContext());
+      await handler(sqsEvent(sqsRecord(envelope('s2'))), lambdaContext());
+    } finally {
+      delete process.env.SYNC_DEADLINE_SECONDS;
+    }
+    expect(seen.map((s) => s.syncDeadlineSeconds)).toEqual([15, 15]);
+    expect(seen[0]).toBe(seen[1]);
+    expect(Object.isFrozen(seen[0])).toBe(true);
+    expect(configure).toHaveBeenCalledTimes(1);
+    expect(configure).toHaveBeenCalledWith(seen[0]);
+  });
+
+  it('takes its retry window from the settings it is given', async () => {
+    const processor: FlowProcessor = {
+      process: async () => {
+        throw new DeliveryError('DERMS answered 503', { retryable: true, statusCode: 503 });
+      },
+    };
+    const handler = createProcessHandler(flow, processor, { ...DEFAULT_SETTINGS, retryWindowSeconds: 0 });
+    await expect(handler(sqsEvent(sqsRecord(envelope('m-w0'))), lambdaContext())).resolves.toEqual({
+      batchItemFailures: [],
+    });
+    expect(reasonSent()).toContain('retry window exhausted');
+  });
+
+  it('fails at creation, naming the key, when a tunable is malformed', () => {
+    process.env.FINAL_ACK_GRACE_SECONDS = 'half a minute';
+    try {
+      expect(() =>
+        createProcessHandler(flow, { process: async () => ({ state: OUTCOMES.DELIVERED }) }),
+      ).toThrow(expect.objectContaining({ name: 'ConfigurationError', key: 'FINAL_ACK_GRACE_SECONDS' }));
+    } finally {
+      delete process.env.FINAL_ACK_GRACE_SECONDS;
+    }
   });
 });
 

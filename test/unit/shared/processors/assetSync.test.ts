@@ -4,12 +4,13 @@
  * processor hands the process handler's failure decision to the consolidation.
  */
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { DEFAULT_SETTINGS, type Settings } from '#shared/config/settings.ts';
 import type { FailureDecision, ProcessContext } from '#shared/handlers/process.ts';
 import type { ResolvedEnvelope } from '#shared/queue/envelope.ts';
 import { assetSyncAck, assetSyncRequest } from '#test/helpers/messages.ts';
 
 const consolidation = {
-  recordSyncRequest: jest.fn(async () => {}),
+  recordSyncRequest: jest.fn(async (_request: unknown, _ctx: unknown) => {}),
   refuseEnrollment: jest.fn(async (_id: string, _reason: string, _now: Date) => true),
   handleAck: jest.fn(async (_ack: unknown, _ctx: unknown) => ({
     status: 'RECORDED',
@@ -33,11 +34,12 @@ const { assetSyncAckProcessor } = await import('#shared/processors/assetSyncAck.
 const { FLOWS } = await import('#shared/flows/registry.ts');
 
 const NOW = new Date('2026-12-01T22:00:00.000Z');
-const context = (decision: FailureDecision): ProcessContext => ({
+const context = (decision: FailureDecision, settings: Settings = DEFAULT_SETTINGS): ProcessContext => ({
   flow: FLOWS.assetSync,
   attempt: decision.attempts,
   lastAttempt: false,
   now: NOW,
+  settings,
   failureDecision: jest.fn(() => decision),
 });
 const message = (payload: unknown): ResolvedEnvelope => ({
@@ -118,6 +120,20 @@ describe('assetSyncProcessor', () => {
     expect(consolidation.recordSyncRequest).toHaveBeenCalledTimes(1);
     expect(consolidation.refuseEnrollment).not.toHaveBeenCalled();
   });
+
+  it("sets the request's deadline SYNC_DEADLINE_SECONDS after its acceptance, from the handler's settings", async () => {
+    deliver.mockResolvedValue({ status: 202, durationMs: 1 });
+    const settings = { ...DEFAULT_SETTINGS, syncDeadlineSeconds: 15 };
+    await assetSyncProcessor.process(
+      message(request),
+      context({ action: 'retry', reason: '', attempts: 1, permanent: false }, settings),
+    );
+    expect(consolidation.recordSyncRequest).toHaveBeenCalledWith(request, {
+      messageId: 'm-1',
+      receivedAt: NOW,
+      deadline: new Date(NOW.getTime() + 15_000),
+    });
+  });
 });
 
 describe('assetSyncAckProcessor', () => {
@@ -145,5 +161,12 @@ describe('assetSyncAckProcessor', () => {
       failureDecision: (e: unknown) => FailureDecision;
     };
     expect(deadlineCtx.failureDecision(error)).toBe(decision);
+  });
+
+  it("gives the consolidation the handler's UNCORRELATED_ACK_WINDOW_SECONDS", async () => {
+    const settings = { ...DEFAULT_SETTINGS, uncorrelatedAckWindowSeconds: 5 };
+    const decision: FailureDecision = { action: 'retry', reason: '', attempts: 1, permanent: false };
+    await assetSyncAckProcessor.process(message(assetSyncAck()), context(decision, settings));
+    expect(consolidation.handleAck.mock.calls[0]?.[1]).toMatchObject({ uncorrelatedWindowSeconds: 5 });
   });
 });
