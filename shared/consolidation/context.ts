@@ -41,6 +41,9 @@ export const deadlineRequeueSeconds = (): number => current().deadlineRequeueSec
 export const DEFAULT_FOLLOW_UP_LEASE_SECONDS = TUNABLES.followUpLeaseSeconds.default;
 export const followUpLeaseSeconds = (): number => current().followUpLeaseSeconds;
 
+/** Days that correlation items live (their TTL). */
+export const retentionDays = (): number => current().retentionDays;
+
 /** At most this many characters of an error are kept on an item (the trace keeps the whole reason). */
 export const MAX_STORED_ERROR = 1000;
 export const trimError = (reason: string): string =>

@@ -22,9 +22,10 @@
  * lives in SENT# lines, an ack's errors and unknown devices in items of their own, and the header keeps
  * only the bounded part (hasError inputs, exceptionInfo within MAX_EXCEPTION_INFO_BYTES).
  */
-import { optionalNumber, requireString } from '#shared/config/env.ts';
-import { CORRELATION_TABLE, DEFAULT_RETENTION_DAYS, RETENTION_DAYS_ENV } from '#shared/store/tables.ts';
+import { requireString } from '#shared/config/env.ts';
+import { CORRELATION_TABLE } from '#shared/store/tables.ts';
 import type { AckSummary } from './ack.ts';
+import { retentionDays } from './context.ts';
 import type {
   AckError,
   AckType,
@@ -218,6 +219,6 @@ export function tableName(): string {
 
 /** TTL attribute value: `from` plus RETENTION_DAYS, in epoch seconds. */
 export function expiresAt(from: Date): number {
-  const days = optionalNumber(RETENTION_DAYS_ENV, DEFAULT_RETENTION_DAYS);
+  const days = retentionDays();
   return Math.floor(from.getTime() / 1000) + Math.round(days * 86_400);
 }

@@ -168,7 +168,7 @@ function ingestFor(flow: FlowDefinition, settings: Settings): Ingest {
     awsSdkV3Client: dynamoClient(),
   });
   const acceptOnce = makeIdempotent(
-    (input: AcceptInput, progress: Progress) => traceAndQueue(flow, retentionSeconds, input, progress),
+    (input: AcceptInput, progress: Progress) => traceAndQueue(flow, settings, input, progress),
     { persistenceStore, config: idempotencyConfig },
   );
   return { flow, maxBodyBytes, legacyMode, idempotencyConfig, persistenceStore, acceptOnce };
@@ -312,14 +312,14 @@ function noteAccepted(flow: FlowDefinition, input: AcceptInput, accepted: Accept
  */
 async function traceAndQueue(
   flow: FlowDefinition,
-  retentionSeconds: number,
+  settings: Settings,
   input: AcceptInput,
   progress: Progress,
 ): Promise<Accepted> {
   const messageId = messageIdFor(flow.id, input.businessKey, input.bodyHash);
-  const traced = await recordTrace(flow, retentionSeconds, messageId, input);
+  const traced = await recordTrace(flow, settings.retentionDays * 86_400, messageId, input);
   if (traced === 'queued') return { messageId, status: 'ACCEPTED', duplicate: true };
-  await enqueue(flow, messageId, input, traced);
+  await enqueue(flow, settings.claimCheckThresholdBytes, messageId, input, traced);
   progress.queued = { messageId, status: 'ACCEPTED', duplicate: traced.recovering };
   return progress.queued;
 }
@@ -390,6 +390,7 @@ async function recover(
  */
 async function enqueue(
   flow: FlowDefinition,
+  claimCheckThresholdBytes: number,
   messageId: string,
   input: AcceptInput,
   { receivedAt, recovering }: Traced,
@@ -405,7 +406,10 @@ async function enqueue(
         callerId: input.callerId,
         payload: input.message,
       },
-      flow.queue.messageGroupId ? { groupId: flow.queue.messageGroupId(input.message) } : {},
+      {
+        claimCheckThresholdBytes,
+        ...(flow.queue.messageGroupId ? { groupId: flow.queue.messageGroupId(input.message) } : {}),
+      },
     );
   } catch (cause) {
     if (!recovering) {

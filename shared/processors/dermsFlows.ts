@@ -50,7 +50,12 @@ export const optOutProcessor: FlowProcessor = {
 export const unavailabilityProcessor: FlowProcessor = {
   async process(message, context) {
     const notification = message.payload as UnavailabilityNotification;
-    const claim = await claimLatest(notification, message.messageId, context.now);
+    const claim = await claimLatest(
+      notification,
+      message.messageId,
+      context.now,
+      context.settings.retentionDays,
+    );
     if (!claim.applied) return { state: OUTCOMES.SUPERSEDED, reason: claim.reason };
     return deliverToTarget(FLOWS.unavailability, message, toExemptionWindow(notification));
   },

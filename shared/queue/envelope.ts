@@ -11,7 +11,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { s3Client, sqsClient } from '#shared/aws/clients.ts';
-import { optionalNumber, requireString } from '#shared/config/env.ts';
+import { requireString } from '#shared/config/env.ts';
 import { messageGroupIdFor } from '#shared/delivery/keys.ts';
 import { PoisonMessageError } from '#shared/errors.ts';
 import type { FlowDefinition, FlowId } from '#shared/flows/registry.ts';
@@ -85,6 +85,8 @@ export function serializeForQueue(value: unknown): string {
 export interface EnqueueOptions {
   /** FIFO message group, any string (see {@link messageGroupIdFor}); the message id when absent. */
   groupId?: string;
+  /** Envelopes larger than this go through S3. @default the table's `CLAIM_CHECK_THRESHOLD_BYTES` default */
+  claimCheckThresholdBytes?: number;
 }
 
 /** Puts a validated message on its flow's queue. Returns whether it went through the claim check. */
@@ -95,7 +97,7 @@ export async function enqueueMessage(
 ): Promise<{ claimCheck: boolean }> {
   const full: MessageEnvelope = { v: ENVELOPE_VERSION, kind: 'message', ...envelope };
   let body = serializeForQueue(full);
-  const threshold = optionalNumber('CLAIM_CHECK_THRESHOLD_BYTES', DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES);
+  const threshold = options.claimCheckThresholdBytes ?? DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES;
   let claimCheck = false;
   // Measured escaped, as SQS will count it: an emoji is 12 bytes once escaped, not 4.
   if (Buffer.byteLength(body) > threshold) {

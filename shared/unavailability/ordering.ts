@@ -12,10 +12,11 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '#shared/aws/clients.ts';
-import { optionalNumber, requireString } from '#shared/config/env.ts';
+import { requireString } from '#shared/config/env.ts';
+import { TUNABLES } from '#shared/config/tunables.ts';
 import { instantMs } from '#shared/contracts/rules.ts';
 import type { UnavailabilityNotification } from '#shared/contracts/types.ts';
-import { CORRELATION_TABLE, DEFAULT_RETENTION_DAYS, RETENTION_DAYS_ENV } from '#shared/store/tables.ts';
+import { CORRELATION_TABLE } from '#shared/store/tables.ts';
 
 export type ClaimResult = { applied: true } | { applied: false; reason: string };
 
@@ -25,11 +26,11 @@ export async function claimLatest(
   n: UnavailabilityNotification,
   messageId: string,
   now: Date,
+  retentionDays: number = TUNABLES.retentionDays.default,
 ): Promise<ClaimResult> {
   const tableName = requireString(CORRELATION_TABLE.nameEnv);
   const updatedAtMs = instantMs(n.updatedDateTime);
-  const expiresAt =
-    Math.floor(now.getTime() / 1000) + optionalNumber(RETENTION_DAYS_ENV, DEFAULT_RETENTION_DAYS) * 86_400;
+  const expiresAt = Math.floor(now.getTime() / 1000) + retentionDays * 86_400;
   try {
     await documentClientFor().send(
       new UpdateCommand({

@@ -4,7 +4,9 @@
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyResult, SQSBatchResponse } from 'aws-lambda';
+import { loadSettings } from '#shared/config/settings.ts';
 import { FLOWS, type FlowId } from '#shared/flows/registry.ts';
+import { createIngestHandler } from '#shared/handlers/ingest.ts';
 import { getTrace } from '#shared/trace/store.ts';
 import { apiEvent, lambdaContext } from '#test/helpers/events.ts';
 import { assetSyncRequest, legacyAck, optOut, unavailability } from '#test/helpers/messages.ts';
@@ -215,10 +217,17 @@ describe('unavailability', () => {
 
 describe('asset sync', () => {
   it('goes through the S3 claim check when the message is over the threshold', async () => {
-    process.env.CLAIM_CHECK_THRESHOLD_BYTES = '1000';
-    try {
+    // A handler whose settings put the claim-check threshold low (settings are read once, at creation).
+    const ingest = createIngestHandler(FLOWS.assetSync, {
+      ...loadSettings(),
+      claimCheckThresholdBytes: 1000,
+    });
+    {
       const request = assetSyncRequest({ sendDetails: { syncRequestId: 'SR-it-big' } });
-      const answer = await post('assetSync', request);
+      const answer = await ingest(
+        apiEvent({ path: FLOWS.assetSync.route.path, body: request, scope: FLOWS.assetSync.scope }),
+        lambdaContext('assetSync-ingest'),
+      );
       expect(answer.statusCode).toBe(202);
       const [record] = await receiveRecords(client, queueUrl('assetSync'), 1, 0);
       expect(JSON.parse(record!.body)).toMatchObject({
@@ -232,8 +241,6 @@ describe('asset sync', () => {
         dacsMessageId: 'SR-it-big',
         locationInfo: request.locationInfo,
       });
-    } finally {
-      delete process.env.CLAIM_CHECK_THRESHOLD_BYTES;
     }
   });
 });

@@ -35,7 +35,6 @@ beforeAll(() => {
 });
 afterAll(() => client.destroy());
 beforeEach(async () => {
-  delete process.env.CLAIM_CHECK_THRESHOLD_BYTES;
   await purge(client, ...FLOW_IDS.map(queueUrl));
 });
 
@@ -72,9 +71,10 @@ describe('queue bodies through fauxqs', () => {
   });
 
   it('carries them through the claim check too', async () => {
-    process.env.CLAIM_CHECK_THRESHOLD_BYTES = '200';
     const envelope = envelopeOf('optOut', randomUUID(), PAYLOAD);
-    expect(await enqueueMessage(FLOWS.optOut, envelope)).toEqual({ claimCheck: true });
+    expect(await enqueueMessage(FLOWS.optOut, envelope, { claimCheckThresholdBytes: 200 })).toEqual({
+      claimCheck: true,
+    });
 
     const record = await receiveOne('optOut');
     const parsed = parseQueueMessage(record) as MessageEnvelope;

@@ -28,7 +28,6 @@ beforeEach(() => {
   sqs.reset();
   s3.reset();
   objects.clear();
-  delete process.env.CLAIM_CHECK_THRESHOLD_BYTES;
   sqs.on(SendMessageCommand).resolves({ MessageId: 'sqs-1' });
   s3.on(PutObjectCommand).callsFake((input: { Key: string; Body: string }) => {
     objects.set(input.Key, input.Body);
@@ -63,9 +62,12 @@ const envelopeOf = (flow: FlowDefinition, payload: unknown) => ({
   payload,
 });
 
-async function roundTrip(flow: FlowDefinition, payload: unknown, groupId?: string) {
+async function roundTrip(flow: FlowDefinition, payload: unknown, groupId?: string, threshold?: number) {
   const envelope = envelopeOf(flow, payload);
-  const { claimCheck } = await enqueueMessage(flow, envelope, groupId === undefined ? {} : { groupId });
+  const { claimCheck } = await enqueueMessage(flow, envelope, {
+    ...(groupId === undefined ? {} : { groupId }),
+    ...(threshold === undefined ? {} : { claimCheckThresholdBytes: threshold }),
+  });
   const [body] = sentBodies();
   const parsed = parseQueueMessage({ body: body!, messageId: 'sqs-1' }) as MessageEnvelope;
   return { claimCheck, body: body!, envelope, resolved: await resolvePayload(parsed) };
@@ -123,9 +125,7 @@ describe('enqueueMessage', () => {
     const full = { v: 1, kind: 'message', ...envelopeOf(FLOWS.optOut, payload) };
     const raw = Buffer.byteLength(JSON.stringify(full));
     expect(Buffer.byteLength(serializeForQueue(full))).toBeGreaterThan(raw + 1000);
-    process.env.CLAIM_CHECK_THRESHOLD_BYTES = String(raw + 500);
-
-    const { claimCheck, body, resolved } = await roundTrip(FLOWS.optOut, payload);
+    const { claimCheck, body, resolved } = await roundTrip(FLOWS.optOut, payload, undefined, raw + 500);
 
     expect(claimCheck).toBe(true);
     expect(body).toMatch(QUEUE_SAFE);
@@ -139,8 +139,8 @@ describe('enqueueMessage', () => {
 
   it('keeps a payload inline while its escaped size is under the threshold', async () => {
     const payload = { text: '🔌'.repeat(200) };
-    process.env.CLAIM_CHECK_THRESHOLD_BYTES = String(Buffer.byteLength(serializeForQueue(payload)) + 500);
-    const { claimCheck, resolved } = await roundTrip(FLOWS.optOut, payload);
+    const threshold = Buffer.byteLength(serializeForQueue(payload)) + 500;
+    const { claimCheck, resolved } = await roundTrip(FLOWS.optOut, payload, undefined, threshold);
     expect(claimCheck).toBe(false);
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
     expect(resolved.payload).toEqual(payload);
