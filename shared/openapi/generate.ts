@@ -128,6 +128,38 @@ const RETRY_AFTER = {
 
 /** The OpenAPI 3.1 document: every registry route with its scope, bodies from the contract's schemas. */
 export function buildOpenApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: INFO,
+    servers: [{ url: 'http://127.0.0.1:3000', description: 'Local stack (npm start)' }],
+    tags: TAGS,
+    paths: pathItems(),
+    components: {
+      securitySchemes: { [SECURITY_SCHEME]: securityScheme() },
+      schemas: componentSchemas(),
+      responses: problemResponseComponents(),
+    },
+  };
+}
+
+const INFO = {
+  title: 'DACS ⇄ Edge DERMS integration',
+  version: '1.0.0',
+  description:
+    'Serverless integration between Oracle Utilities DACS and Edge DERMS. JSON over HTTPS; timestamps are ' +
+    'RFC 3339 with an offset; unknown fields are rejected. Each message has a business key: the same key ' +
+    'with the same body answers 202 with duplicate: true, with another body 409.',
+};
+
+const TAGS = [
+  { name: 'dacs', description: 'Called by DACS' },
+  { name: 'derms', description: 'Called by DERMS' },
+  { name: 'support', description: 'Read-only support views' },
+];
+
+/** One operation per registry route: the flows' ingest routes and the support views. */
+function pathItems(): Record<string, Record<string, unknown>> {
   const paths: Record<string, Record<string, unknown>> = {};
   const add = (path: string, method: string, operation: Record<string, unknown>) => {
     paths[path] = { ...paths[path], [method.toLowerCase()]: operation };
@@ -136,49 +168,75 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   for (const id of Object.keys(SUPPORT_ROUTES) as SupportRouteId[]) {
     add(SUPPORT_ROUTES[id].path, SUPPORT_ROUTES[id].method, supportOperation(id));
   }
+  return paths;
+}
 
-  const schemas: Record<string, unknown> = Object.fromEntries(
-    SCHEMA_NAMES.map((name) => [name, toComponent(SCHEMAS[name])]),
-  );
-  schemas.Accepted = {
-    type: 'object',
-    additionalProperties: false,
-    required: ['messageId', 'status', 'duplicate'],
-    properties: {
-      messageId: { type: 'string', description: "The integration's id of the message (X-Correlation-Id)." },
-      status: { type: 'string', const: 'ACCEPTED' },
-      duplicate: {
-        type: 'boolean',
-        description: 'True when the same business key and body were accepted before.',
+function securityScheme(): Record<string, unknown> {
+  return {
+    type: 'oauth2',
+    description: 'OAuth 2.0 client credentials; present Authorization: Bearer <JWT>.',
+    flows: {
+      clientCredentials: {
+        tokenUrl: TOKEN_URL,
+        scopes: Object.fromEntries(
+          (Object.keys(CALLERS) as Caller[]).map((caller) => [CALLERS[caller], SCOPE_DESCRIPTIONS[caller]]),
+        ),
       },
     },
   };
-  schemas.Problem = {
-    type: 'object',
-    description: 'RFC 9457 problem details.',
-    required: ['type', 'title', 'status', 'detail'],
-    properties: {
-      type: { type: 'string' },
-      title: { type: 'string' },
-      status: { type: 'integer' },
-      detail: { type: 'string' },
-      instance: { type: 'string' },
-      errors: {
-        type: 'array',
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['path', 'message'],
-          properties: {
-            path: { type: 'string', description: 'JSON Pointer into the request body.' },
-            message: { type: 'string' },
-          },
+}
+
+/** The contract's schemas, plus the 202 answer and the problem body. */
+function componentSchemas(): Record<string, unknown> {
+  return {
+    ...Object.fromEntries(SCHEMA_NAMES.map((name) => [name, toComponent(SCHEMAS[name])])),
+    Accepted: ACCEPTED_SCHEMA,
+    Problem: PROBLEM_SCHEMA,
+  };
+}
+
+const ACCEPTED_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['messageId', 'status', 'duplicate'],
+  properties: {
+    messageId: { type: 'string', description: "The integration's id of the message (X-Correlation-Id)." },
+    status: { type: 'string', const: 'ACCEPTED' },
+    duplicate: {
+      type: 'boolean',
+      description: 'True when the same business key and body were accepted before.',
+    },
+  },
+};
+
+const PROBLEM_SCHEMA = {
+  type: 'object',
+  description: 'RFC 9457 problem details.',
+  required: ['type', 'title', 'status', 'detail'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['path', 'message'],
+        properties: {
+          path: { type: 'string', description: 'JSON Pointer into the request body.' },
+          message: { type: 'string' },
         },
       },
     },
-  };
+  },
+};
 
-  const responses = Object.fromEntries(
+/** One reusable response per problem status; 429 and 503 carry `Retry-After`. */
+function problemResponseComponents(): Record<string, unknown> {
+  return Object.fromEntries(
     (Object.keys(PROBLEMS) as unknown as ProblemStatus[]).map((status) => {
       const [name, description] = PROBLEMS[status];
       const response: Record<string, unknown> = {
@@ -189,45 +247,4 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       return [name, response];
     }),
   );
-
-  return {
-    openapi: '3.1.0',
-    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
-    info: {
-      title: 'DACS ⇄ Edge DERMS integration',
-      version: '1.0.0',
-      description:
-        'Serverless integration between Oracle Utilities DACS and Edge DERMS. JSON over HTTPS; timestamps are ' +
-        'RFC 3339 with an offset; unknown fields are rejected. Each message has a business key: the same key ' +
-        'with the same body answers 202 with duplicate: true, with another body 409.',
-    },
-    servers: [{ url: 'http://127.0.0.1:3000', description: 'Local stack (npm start)' }],
-    tags: [
-      { name: 'dacs', description: 'Called by DACS' },
-      { name: 'derms', description: 'Called by DERMS' },
-      { name: 'support', description: 'Read-only support views' },
-    ],
-    paths,
-    components: {
-      securitySchemes: {
-        [SECURITY_SCHEME]: {
-          type: 'oauth2',
-          description: 'OAuth 2.0 client credentials; present Authorization: Bearer <JWT>.',
-          flows: {
-            clientCredentials: {
-              tokenUrl: TOKEN_URL,
-              scopes: Object.fromEntries(
-                (Object.keys(CALLERS) as Caller[]).map((caller) => [
-                  CALLERS[caller],
-                  SCOPE_DESCRIPTIONS[caller],
-                ]),
-              ),
-            },
-          },
-        },
-      },
-      schemas,
-      responses,
-    },
-  };
 }
