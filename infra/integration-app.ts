@@ -1,5 +1,5 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { readStageConfig, type StageConfig } from '#infra/config.ts';
 import { IntegrationStack } from '#infra/integration-stack.ts';
 
@@ -19,8 +19,9 @@ export interface IntegrationApp {
 }
 
 /**
- * The CDK app: one stack for the stage named by the `stage` context, with the cdk-nag AwsSolutions pack as
- * a validation plugin, so any unacknowledged finding fails the synth.
+ * The CDK app: one stack for the stage named by the `stage` context, in the stage's account and region
+ * (a stage without an account, `dev`, takes the CLI's), with the cdk-nag AwsSolutions and Serverless packs
+ * as validation plugins, so any unacknowledged finding fails the synth.
  */
 export function createApp(options: CreateAppOptions = {}): IntegrationApp {
   const app = new App({ context: options.context, outdir: options.outdir });
@@ -29,10 +30,11 @@ export function createApp(options: CreateAppOptions = {}): IntegrationApp {
     config,
     projectRoot: options.projectRoot,
     description: `DACS <-> Edge DERMS integration (${config.stage})`,
+    env: { account: config.account ?? process.env.CDK_DEFAULT_ACCOUNT, region: config.region },
     terminationProtection: config.retainData,
   });
   Tags.of(app).add('project', 'dacs-derms-integration');
   Tags.of(app).add('stage', config.stage);
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   return { app, stack, config };
 }

@@ -2,7 +2,7 @@ import { CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, type StackProp
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { pathFor, type StageConfig } from '#infra/config.ts';
+import { pathFor, type StageConfig, type ThrottleFigures } from '#infra/config.ts';
 import { ClaimCheckBucket } from '#infra/constructs/claim-check-bucket.ts';
 import { DeadlineSweep } from '#infra/constructs/deadline-sweep.ts';
 import { IngestRoute } from '#infra/constructs/ingest-route.ts';
@@ -24,7 +24,7 @@ import {
   TARGET_SYSTEMS,
   type TargetSystem,
 } from '#shared/flows/registry.ts';
-import { RETENTION_DAYS_ENV } from '#shared/store/tables.ts';
+import { RETENTION_DAYS_ENV, TABLES } from '#shared/store/tables.ts';
 
 /** Powertools service name; Powertools Metrics adds it as the `service` dimension. */
 export const SERVICE_NAME = 'dacs-derms-integration';
@@ -67,6 +67,7 @@ export class IntegrationStack extends Stack {
     const config = props.config;
     this.config = config;
     const wiring = functionWiring(config, props.projectRoot ?? REPO_ROOT);
+    // Tables keep RETAIN: their deletion protection would stop a rollback from deleting them anyway.
     this.tables = new IntegrationTables(this, 'Tables', { prefix: config.prefix, retain: config.retainData });
     this.claimCheck = new ClaimCheckBucket(this, 'ClaimCheck', {
       retentionDays: config.retentionDays,
@@ -107,10 +108,21 @@ export class IntegrationStack extends Stack {
       functionDefaults: wiring.functionDefaults,
       throttleRateLimit: config.apiThrottle.rateLimit,
       throttleBurstLimit: config.apiThrottle.burstLimit,
-      wafRateLimitPer5Min: config.wafRateLimitPer5Min,
+      routeThrottles: routeThrottles(config),
+      authorizerReservedConcurrency: config.authorizerReservedConcurrency,
+      firewall: {
+        rateLimitPer5Min: config.waf.rateLimitPer5Min,
+        partnerCidrs: config.waf.partnerCidrs,
+        otherRateLimitPer5Min: config.waf.otherRateLimitPer5Min,
+        managedRulesAction: config.waf.managedRulesAction,
+        maxBodyBytes: config.maxBodyBytes,
+      },
+      domain: config.apiDomain,
+      tokenDomain: config.tokenDomain,
       cognitoDomainPrefix: config.cognitoDomainPrefix,
       accountCloudWatchRole: config.apiGatewayAccountRole,
       logRetention: wiring.functionDefaults.logRetention,
+      logRemovalPolicy: wiring.functionDefaults.logRemovalPolicy,
       accessLogGroupName: `/${config.prefix}/api-access`,
       retain: config.retainData,
     });
@@ -129,7 +141,7 @@ export class IntegrationStack extends Stack {
         generateStringKey: 'clientSecret',
         excludePunctuation: true,
       },
-      removalPolicy: this.config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy: retainedRemoval(this.config),
     });
     acknowledge(
       secret,
@@ -216,17 +228,22 @@ export class IntegrationStack extends Stack {
       })),
       api: this.api.api,
       apiStageName: config.stage,
-      otherFunctions: {
-        ...Object.fromEntries(
-          Object.entries(this.supportRoutes).map(([routeId, r]) => [
-            `support-${routeId}`,
-            r.function.function,
-          ]),
-        ),
-        sweep: this.sweep.function.function,
-      },
+      apiAccessLogs: this.api.accessLogs,
+      authorizer: this.api.authorizerFunction.function,
+      webAcl: this.api.firewall.webAcl,
+      tables: Object.fromEntries(
+        TABLES.map((def) => [
+          def.name,
+          { table: this.tables.byName(def.name), tableName: `${config.prefix}-${def.name}` },
+        ]),
+      ),
+      sweep: { function: this.sweep.function.function, rateMinutes: SWEEP.rateMinutes },
+      otherFunctions: Object.fromEntries(
+        Object.entries(this.supportRoutes).map(([routeId, r]) => [`support-${routeId}`, r.function.function]),
+      ),
       alarmEmail: alarmEmail.valueAsString,
       maxMessageAge: Duration.seconds(config.maxMessageAgeSeconds),
+      maxWafBlocked: config.waf.blockedAlarmThreshold,
       retain: config.retainData,
     });
   }
@@ -234,8 +251,27 @@ export class IntegrationStack extends Stack {
   private outputs(): void {
     const out = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
-    out('ApiUrl', this.api.api.url, 'Base URL of the integration API (append /v1/...)');
+    out('ApiUrl', this.api.url, 'Base URL of the integration API (append v1/...)');
     out('TokenUrl', this.api.callers.tokenUrl, 'Cognito token endpoint for the client-credentials grant');
+    if (this.api.domain) {
+      out(
+        'ApiDomainTarget',
+        this.api.domain.domainNameAliasDomainName,
+        `DNS: point ${this.api.domainName} here (a CNAME, or a Route 53 alias in the zone ApiDomainZone)`,
+      );
+      out(
+        'ApiDomainZone',
+        this.api.domain.domainNameAliasHostedZoneId,
+        'Hosted zone id of ApiDomainTarget, for a Route 53 alias',
+      );
+    }
+    if (this.api.callers.customDomain) {
+      out(
+        'TokenDomainTarget',
+        this.api.callers.customDomain.cloudFrontEndpoint,
+        `DNS: point ${this.config.tokenDomain?.domainName} here (CNAME, or a Route 53 alias to CloudFront)`,
+      );
+    }
     out(
       'UserPoolId',
       this.api.callers.userPool.userPoolId,
@@ -273,12 +309,30 @@ function functionWiring(config: StageConfig, projectRoot: string): FunctionWirin
         logLevel: config.logLevel,
       },
       logRetention: toRetention(config.logRetentionDays),
-      logRemovalPolicy: config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      logRemovalPolicy: retainedRemoval(config),
       projectRoot,
       logGroupPrefix: `/${config.prefix}`,
     },
     environment: { [RETENTION_DAYS_ENV]: String(config.retentionDays), ...config.functionEnvironment },
   };
+}
+
+/**
+ * What `prod` keeps when the stack is deleted or a resource replaced: RETAIN_ON_UPDATE_OR_DELETE, so that
+ * a failed first create still removes what it made and a retry does not meet named leftovers. The tables
+ * and the user pool keep RETAIN (their deletion protection would refuse the rollback's delete).
+ */
+function retainedRemoval(config: StageConfig): RemovalPolicy {
+  return config.retainData ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE : RemovalPolicy.DESTROY;
+}
+
+/** The stage's route figures as the API takes them: `METHOD /path` → figures. */
+function routeThrottles(config: StageConfig): Record<string, ThrottleFigures> {
+  const { routes } = config.apiThrottle;
+  return Object.fromEntries([
+    ...flowList().map((f) => [`${f.route.method} ${f.route.path}`, routes[f.id]]),
+    ...Object.values(SUPPORT_ROUTES).map((r) => [`${r.method} ${r.path}`, routes.support]),
+  ]);
 }
 
 /** One value per flow, keyed by flow id. */

@@ -23,12 +23,19 @@ export const REASONS = {
   xray:
     'X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions; ' +
     'the wildcard is the only form AWS accepts. Added by `tracing: ACTIVE`.',
-  tableIndexes:
-    'Query on the secondary indexes of this table (the byDeadline sweep index); the wildcard stays under ' +
-    'the table ARN.',
-  bucketObjects:
-    'Claim-check objects are keyed by message id, which is not known at deploy time; the wildcard stays ' +
-    'under this one bucket.',
+  claimCheckObjects: (flowId: string) =>
+    `Claim-check objects are keyed <flowId>/<messageId>.json, and the message id is only known at run ` +
+    `time; the wildcard covers the ${flowId}/ prefix of this one bucket, the objects of this function's flow.`,
+  synchronousInvocation:
+    'Invoked synchronously (API Gateway waits for the answer): a dead-letter target only applies to ' +
+    'asynchronous invocations. A failure is answered to the caller at once (503, nothing accepted).',
+  queueInvocation:
+    'Invoked by its SQS event source mapping, which waits for the answer: a dead-letter target only applies ' +
+    "to asynchronous invocations. A failed message returns to the queue; the handler's own dead-lettering " +
+    "and the queue's redrive policy (maxReceiveCount) put it in the flow's DLQ, with its reason in the trace.",
+  sqsMappingDestination:
+    "An SQS event source mapping takes no on-failure destination (that is for stream sources); the queue's " +
+    "redrive policy to the flow's dead-letter queue, and the handler's own dead-lettering, do that job.",
 } as const;
 
 /** The wildcard X-Ray statement that active tracing adds to a function role. */

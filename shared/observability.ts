@@ -21,6 +21,12 @@ export const METRIC = {
   MessageReceived: 'MessageReceived',
   MessageDelivered: 'MessageDelivered',
   DeliveryRetried: 'DeliveryRetried',
+  /**
+   * A delivery attempt that failed, retried or dead-lettered (not a deliberate wait, not a FIFO skip). The
+   * process handler reports it as a partial batch failure, not a Lambda error, so only this metric shows
+   * it. Alarmed per flow (infra/constructs/monitoring.ts).
+   */
+  DeliveryFailed: 'DeliveryFailed',
   MessageDeadLettered: 'MessageDeadLettered',
   MessageSuperseded: 'MessageSuperseded',
   EndToEndLatency: 'EndToEndLatency',

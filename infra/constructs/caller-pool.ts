@@ -1,4 +1,5 @@
 import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
 import { acknowledge } from '#infra/nag.ts';
@@ -12,6 +13,12 @@ export interface CallerPoolProps {
    * @default `<prefix>-<account id>`
    */
   readonly domainPrefix?: string;
+  /**
+   * A custom domain for the token endpoint, with an ACM certificate in us-east-1 (Cognito serves it
+   * through CloudFront). The prefix domain stays, so the endpoint callers already use keeps working.
+   * @default none: the prefix domain only
+   */
+  readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
   /**
    * Keep the user pool (and so the issued client ids) when the stack is deleted; deletion protection on.
    * @default false
@@ -42,6 +49,8 @@ export class CallerPool extends Construct {
   /** One app client per caller, keyed like `CALLERS`. */
   public readonly clients: Readonly<Record<Caller, cognito.UserPoolClient>>;
   public readonly domain: cognito.UserPoolDomain;
+  /** The custom token domain, when one is configured. */
+  public readonly customDomain?: cognito.UserPoolDomain;
 
   private readonly oauthScopes: Readonly<Record<string, cognito.OAuthScope>>;
 
@@ -64,6 +73,15 @@ export class CallerPool extends Construct {
     this.domain = this.userPool.addDomain('Domain', {
       cognitoDomain: { domainPrefix: props.domainPrefix ?? `${props.prefix}-${Aws.ACCOUNT_ID}` },
     });
+    if (props.customDomain) {
+      const { domainName, certificateArn } = props.customDomain;
+      this.customDomain = this.userPool.addDomain('CustomDomain', {
+        customDomain: {
+          domainName,
+          certificate: acm.Certificate.fromCertificateArn(this, 'TokenDomainCertificate', certificateArn),
+        },
+      });
+    }
   }
 
   /** The OAuth scope object for a caller's scope, e.g. for extra clients. */
@@ -71,9 +89,9 @@ export class CallerPool extends Construct {
     return this.oauthScopes[scope]!;
   }
 
-  /** The Cognito token endpoint callers post `grant_type=client_credentials` to. */
+  /** The Cognito token endpoint callers post `grant_type=client_credentials` to (the custom domain's, if any). */
   public get tokenUrl(): string {
-    return `${this.domain.baseUrl()}/oauth2/token`;
+    return `${(this.customDomain ?? this.domain).baseUrl()}/oauth2/token`;
   }
 
   /** The app client ids of every caller, in `CALLERS` order. */

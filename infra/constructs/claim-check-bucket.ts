@@ -7,7 +7,8 @@ export interface ClaimCheckBucketProps {
   /** Days an object lives; matches the trace retention so a claim check expires with its trace. */
   readonly retentionDays: number;
   /**
-   * Keep the buckets when the stack is deleted.
+   * Keep the buckets when the stack is deleted or they are replaced (RETAIN_ON_UPDATE_OR_DELETE: a failed
+   * first create still removes them, so a retry does not meet them).
    * @default false
    */
   readonly retain?: boolean;
@@ -22,6 +23,7 @@ export interface ClaimCheckBucketProps {
  * The claim-check bucket: bodies over the SQS limit are stored here and the queue carries a reference.
  * Encrypted, TLS only, no public access, objects expire after the retention, server access logs go to a
  * bucket of their own (cdk-nag recognises it as a log target, so it needs no logging of its own).
+ * Objects are keyed `<flowId>/<messageId>.json`; each flow's functions are granted their prefix only.
  */
 export class ClaimCheckBucket extends Construct {
   public readonly bucket: s3.Bucket;
@@ -29,7 +31,7 @@ export class ClaimCheckBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: ClaimCheckBucketProps) {
     super(scope, id);
-    const removalPolicy = props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const removalPolicy = props.retain ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE : RemovalPolicy.DESTROY;
     const common = {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,

@@ -5,7 +5,8 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
-import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
+import { applyGrants, FUNCTION_GRANTS } from '#infra/grants.ts';
+import { acknowledge } from '#infra/nag.ts';
 import { CORRELATION_TABLE } from '#shared/store/tables.ts';
 
 export interface DeadlineSweepProps {
@@ -27,8 +28,10 @@ export interface DeadlineSweepProps {
 
 /**
  * The deadline sweep: an EventBridge schedule runs a function that queries the sparse `byDeadline` index
- * for sync requests past their deadline and queues their consolidation. It reads the correlation table
- * and sends to the consolidation queue; nothing else.
+ * for sync requests past their deadline and queues their consolidation. It queries that index, updates
+ * items of the correlation table to claim them and sends to the consolidation queue
+ * (`FUNCTION_GRANTS.sweep`); nothing else. A failed run is never retried, neither by EventBridge nor by
+ * Lambda: the next run, one interval later, finds the same requests, and a retry could overlap it.
  */
 export class DeadlineSweep extends Construct {
   public readonly function: IntegrationFunction;
@@ -44,25 +47,33 @@ export class DeadlineSweep extends Construct {
       // Shorter than the schedule, so two sweeps never overlap.
       timeout: Duration.seconds(Math.min(50, props.rateMinutes * 60 - 10)),
       memorySize: 512,
+      retryAttempts: 0,
       environment: {
         [CORRELATION_TABLE.nameEnv]: props.correlationTable.tableName,
         [props.consolidationQueueUrlEnv]: props.consolidationQueue.queueUrl,
         ...props.environment,
       },
     });
-    props.correlationTable.grantReadData(this.function.function);
-    // Claiming an overdue request moves its place in the deadline index: UpdateItem, nothing broader.
-    props.correlationTable.grant(this.function.function, 'dynamodb:UpdateItem');
-    props.consolidationQueue.grantSendMessages(this.function.function);
-    acknowledge(
-      this.function.role.node.findChild('DefaultPolicy'),
-      `AwsSolutions-IAM5[Resource::${arnToken(props.correlationTable)}/index/*]`,
-      REASONS.tableIndexes,
-    );
+    applyGrants(this.function.function, FUNCTION_GRANTS.sweep, {
+      correlation: props.correlationTable,
+      queue: props.consolidationQueue,
+    });
     this.rule = new events.Rule(this, 'Schedule', {
       description: `Deadline sweep every ${props.rateMinutes} minute(s)`,
       schedule: events.Schedule.rate(Duration.minutes(props.rateMinutes)),
       targets: [new targets.LambdaFunction(this.function.function, { retryAttempts: 0 })],
     });
+    this.acknowledgeNoDeadLetters();
+  }
+
+  /** A tick carries nothing to keep: what a failed run would have done, the next run does. */
+  private acknowledgeNoDeadLetters(): void {
+    const reason =
+      'The schedule event carries no data: a failed sweep loses nothing, because the next run one interval ' +
+      'later queries the same overdue requests. It is deliberately not retried (a retry could overlap the ' +
+      'next run); the sweep-not-running and fault-rate alarms report failures instead of a dead-letter queue.';
+    acknowledge(this.rule, 'Serverless-EventBusDLQ', reason);
+    acknowledge(this.function.function, 'Serverless-LambdaDLQ', reason);
+    acknowledge(this.function.function, 'Serverless-LambdaAsyncFailureDestination', reason);
   }
 }

@@ -1,12 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { IntegrationApi } from '#infra/constructs/integration-api.ts';
 import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
+import { applyGrants, FUNCTION_GRANTS } from '#infra/grants.ts';
 import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
 import type { FlowDefinition } from '#shared/flows/registry.ts';
 import { CLAIM_CHECK_BUCKET_ENV, IDEMPOTENCY_TABLE, TRACE_TABLE } from '#shared/store/tables.ts';
@@ -43,8 +43,9 @@ export interface IngestRouteProps {
 
 /**
  * One contract route: `POST <route>` (Cognito scope of the flow's caller) → ingest function → the flow's
- * queue. The function may write idempotency records and traces, send to its own
- * queue and put claim-check objects; nothing else.
+ * queue. The function may do what `FUNCTION_GRANTS.ingest` says (infra/grants.ts): keep idempotency
+ * records, create, read and delete traces, send to its own queue and put claim checks under its flow's
+ * prefix; nothing else.
  */
 export class IngestRoute extends Construct {
   public readonly function: IntegrationFunction;
@@ -69,22 +70,18 @@ export class IngestRoute extends Construct {
       },
     });
     const fn = this.function.function;
-    tables.idempotency.grantReadWriteData(fn);
-    tables.trace.grantReadWriteData(fn);
-    props.queue.grantSendMessages(fn);
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:PutObject'],
-        resources: [props.claimCheckBucket.arnForObjects('*')],
-      }),
-    );
-
-    const policy = this.function.role.node.findChild('DefaultPolicy');
+    applyGrants(fn, FUNCTION_GRANTS.ingest, {
+      idempotency: tables.idempotency,
+      trace: tables.trace,
+      queue: props.queue,
+      claimCheck: { bucket: props.claimCheckBucket, prefix: flow.id },
+    });
     acknowledge(
-      policy,
-      `AwsSolutions-IAM5[Resource::${arnToken(props.claimCheckBucket)}/*]`,
-      REASONS.bucketObjects,
+      this.function.role.node.findChild('DefaultPolicy'),
+      `AwsSolutions-IAM5[Resource::${arnToken(props.claimCheckBucket)}/${flow.id}/*]`,
+      REASONS.claimCheckObjects(flow.id),
     );
+    acknowledge(fn, 'Serverless-LambdaDLQ', REASONS.synchronousInvocation);
 
     this.method = props.api.addRoute({
       method: flow.route.method,

@@ -1,13 +1,14 @@
 import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ApiFirewall } from '#infra/constructs/api-firewall.ts';
+import { ApiFirewall, type ApiFirewallProps } from '#infra/constructs/api-firewall.ts';
 import { CallerPool } from '#infra/constructs/caller-pool.ts';
 import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
 import { addProblemResponses } from '#infra/constructs/problem-responses.ts';
-import { acknowledge } from '#infra/nag.ts';
+import { acknowledge, REASONS } from '#infra/nag.ts';
 import { AUTHORIZER, ROUTE_GRANTS } from '#shared/auth/policy.ts';
 import type { Scope } from '#shared/flows/registry.ts';
 
@@ -22,9 +23,15 @@ export interface IntegrationApiProps {
    * How long API Gateway caches the authorizer's answer for one token. The answer lists every route
    * the token may call, so the cache is right for any route; an expired token may still be let through
    * for at most this long after its `exp` if it was used just before.
-   * @default Duration.minutes(5)
+   * @default AUTHORIZER_CACHE_TTL (60 seconds)
    */
   readonly authorizerCacheTtl?: Duration;
+  /**
+   * Concurrency reserved for the authorizer: callers' tokens are verified even when other functions use
+   * up the account's pool, and a flood of new tokens cannot take the pool from them.
+   * @default 10
+   */
+  readonly authorizerReservedConcurrency?: number;
   /**
    * Stage-wide steady-state requests per second.
    * @default 50
@@ -36,10 +43,26 @@ export interface IntegrationApiProps {
    */
   readonly throttleBurstLimit?: number;
   /**
-   * WAF rate-based rule: requests per source IP per 5 minutes before blocking.
-   * @default 3000
+   * Throttling per route, keyed `METHOD /path` as in the contract: each route gets a bucket of its own,
+   * so one route's burst never takes another's share.
+   * @default none: every route gets the stage figures
    */
-  readonly wafRateLimitPer5Min?: number;
+  readonly routeThrottles?: Readonly<
+    Record<string, { readonly rateLimit: number; readonly burstLimit: number }>
+  >;
+  /** The web ACL's settings (rate limits, partner ranges, managed rules, body limit). */
+  readonly firewall: Omit<ApiFirewallProps, 'prefix' | 'stage' | 'logRetention' | 'logRemovalPolicy'>;
+  /**
+   * A custom domain for the API, with a regional ACM certificate: TLS 1.2 at least, and the default
+   * execute-api endpoint (which API Gateway serves from TLS 1.0 up) switched off.
+   * @default none: callers use the execute-api endpoint
+   */
+  readonly domain?: { readonly domainName: string; readonly certificateArn: string };
+  /**
+   * A custom domain for the Cognito token endpoint (certificate in us-east-1).
+   * @default none
+   */
+  readonly tokenDomain?: { readonly domainName: string; readonly certificateArn: string };
   /**
    * Cognito domain prefix for the token endpoint.
    * @default `<prefix>-<account id>`
@@ -52,10 +75,15 @@ export interface IntegrationApiProps {
    */
   readonly accountCloudWatchRole?: boolean;
   /**
-   * Access log retention.
+   * Retention of the access, execution and WAF logs.
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to those log groups when the stack is deleted or they are replaced.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
   /**
    * Access log group name.
    * @default a generated name
@@ -81,18 +109,31 @@ export interface ApiRouteOptions {
   readonly handler: lambda.IFunction;
 }
 
+/** How long API Gateway caches an authorizer answer: an expired token is refused within a minute. */
+export const AUTHORIZER_CACHE_TTL = Duration.seconds(AUTHORIZER.cacheTtlSeconds);
+
+/**
+ * The Authorization header API Gateway passes to the authorizer; anything else is answered 401 without
+ * invoking it. The same shape `bearerToken` (shared/auth/verifier.ts) accepts: the scheme in any case,
+ * one token68 value.
+ */
+export const AUTHORIZATION_PATTERN = '^[Bb][Ee][Aa][Rr][Ee][Rr][ \\t]+[A-Za-z0-9._~+/-]+=*[ \\t]*$';
+
 /**
  * The REST API the callers reach: the callers' Cognito user pool ({@link CallerPool}); every method behind
  * a Lambda TOKEN authorizer that verifies the pool's access tokens and answers as the contract says (401
  * for a missing, expired or forged token, 403 for a valid token without the route's scope; the Cognito
- * user-pool authorizer answers both with 401); request validation; stage throttling; JSON access logs;
- * X-Ray; a WAFv2 web ACL on the stage ({@link ApiFirewall}); gateway errors answered as
- * `application/problem+json` like the handlers' own errors.
+ * user-pool authorizer answers both with 401); request validation; stage throttling with a bucket per
+ * route; JSON access logs and execution logs (errors), both with a retention; X-Ray; a WAFv2 web ACL on the
+ * stage ({@link ApiFirewall}); gateway errors answered as `application/problem+json` like the handlers'
+ * own errors; optionally a custom domain (TLS 1.2).
  */
 export class IntegrationApi extends Construct {
   /** The callers' user pool, its scopes, app clients and token endpoint. */
   public readonly callers: CallerPool;
   public readonly accessLogs: logs.LogGroup;
+  /** `API-Gateway-Execution-Logs_<api id>/<stage>`, created here so that it has a retention. */
+  public readonly executionLogs: logs.LogGroup;
   public readonly api: apigw.RestApi;
   /** The Lambda TOKEN authorizer every route uses, and its function. */
   public readonly authorizerFunction: IntegrationFunction;
@@ -101,26 +142,33 @@ export class IntegrationApi extends Construct {
   public readonly jsonBodyModel: apigw.Model;
   /** The web ACL on the stage. */
   public readonly firewall: ApiFirewall;
+  /** The custom domain, when one is configured. */
+  public readonly domain?: apigw.DomainName;
+  /** The custom domain's name as configured (not a token). */
+  public readonly domainName?: string;
 
   constructor(scope: Construct, id: string, props: IntegrationApiProps) {
     super(scope, id);
     this.callers = new CallerPool(this, 'Callers', {
       prefix: props.prefix,
       domainPrefix: props.cognitoDomainPrefix,
+      customDomain: props.tokenDomain,
       retain: props.retain,
     });
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       logGroupName: props.accessLogGroupName,
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
     });
     this.api = createRestApi(this, props, this.accessLogs);
-    this.authorizerFunction = createAuthorizerFunction(this, props.functionDefaults, this.callers);
+    this.executionLogs = createExecutionLogs(this, this.api, props);
+    this.authorizerFunction = createAuthorizerFunction(this, props, this.callers);
     this.authorizer = new apigw.TokenAuthorizer(this, 'Authorizer', {
       authorizerName: `${props.prefix}-token`,
       handler: this.authorizerFunction.function,
       identitySource: apigw.IdentitySource.header('Authorization'),
-      resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(5),
+      validationRegex: AUTHORIZATION_PATTERN,
+      resultsCacheTtl: props.authorizerCacheTtl ?? AUTHORIZER_CACHE_TTL,
     });
     this.requestValidator = this.api.addRequestValidator('Validator', {
       requestValidatorName: 'parameters-and-json-body',
@@ -130,10 +178,19 @@ export class IntegrationApi extends Construct {
     this.jsonBodyModel = addJsonBodyModel(this.api);
     addProblemResponses(this.api);
     this.firewall = new ApiFirewall(this, 'Firewall', {
+      ...props.firewall,
       prefix: props.prefix,
       stage: this.api.deploymentStage,
-      rateLimitPer5Min: props.wafRateLimitPer5Min,
+      logRetention: props.logRetention,
+      logRemovalPolicy: props.logRemovalPolicy,
     });
+    this.domain = props.domain ? addCustomDomain(this, this.api, props.domain) : undefined;
+    this.domainName = props.domain?.domainName;
+  }
+
+  /** The base URL callers post to: the custom domain's, else the stage's execute-api URL. */
+  public get url(): string {
+    return this.domainName ? `https://${this.domainName}/` : this.api.url;
   }
 
   /**
@@ -191,16 +248,17 @@ function createRestApi(
     restApiName: `${props.prefix}-api`,
     description: 'DACS <-> Edge DERMS integration',
     endpointTypes: [apigw.EndpointType.REGIONAL],
+    // With a custom domain (TLS 1.2), the execute-api endpoint (TLS 1.0 and up) is no way around it.
+    disableExecuteApiEndpoint: props.domain !== undefined,
     cloudWatchRole: accountCloudWatchRole,
     cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
     deployOptions: {
       stageName: props.stageName,
       throttlingRateLimit: props.throttleRateLimit ?? 50,
       throttlingBurstLimit: props.throttleBurstLimit ?? 100,
+      methodOptions: routeMethodOptions(props.routeThrottles ?? {}),
+      ...STAGE_METHOD_DEFAULTS,
       tracingEnabled: true,
-      metricsEnabled: true,
-      loggingLevel: apigw.MethodLoggingLevel.ERROR,
-      dataTraceEnabled: false,
       accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
       accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
         caller: true,
@@ -226,27 +284,90 @@ function createRestApi(
   return api;
 }
 
+/** What every method of the stage logs and measures; a method with its own throttle repeats them. */
+const STAGE_METHOD_DEFAULTS = {
+  metricsEnabled: true,
+  loggingLevel: apigw.MethodLoggingLevel.ERROR,
+  dataTraceEnabled: false,
+} as const;
+
+/** `METHOD /path` → the stage's method settings key `/path/METHOD`, with the route's throttle. */
+function routeMethodOptions(
+  throttles: NonNullable<IntegrationApiProps['routeThrottles']>,
+): Record<string, apigw.MethodDeploymentOptions> {
+  return Object.fromEntries(
+    Object.entries(throttles).map(([route, figures]) => {
+      const [method, path] = route.split(' ') as [string, string];
+      return [
+        `${path}/${method}`,
+        {
+          ...STAGE_METHOD_DEFAULTS,
+          throttlingRateLimit: figures.rateLimit,
+          throttlingBurstLimit: figures.burstLimit,
+        },
+      ];
+    }),
+  );
+}
+
+/**
+ * API Gateway writes execution logs to a group it creates on first use, without a retention. Created
+ * here first, with one, and before the stage, so that API Gateway finds it.
+ */
+function createExecutionLogs(
+  scope: Construct,
+  api: apigw.RestApi,
+  props: IntegrationApiProps,
+): logs.LogGroup {
+  const group = new logs.LogGroup(scope, 'ExecutionLogs', {
+    logGroupName: Fn.join('', ['API-Gateway-Execution-Logs_', api.restApiId, '/', props.stageName]),
+    retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+  });
+  api.deploymentStage.node.addDependency(group);
+  return group;
+}
+
+/** A regional custom domain with a TLS 1.2 security policy, mapped to the stage at its root. */
+function addCustomDomain(
+  scope: Construct,
+  api: apigw.RestApi,
+  domain: NonNullable<IntegrationApiProps['domain']>,
+): apigw.DomainName {
+  const name = new apigw.DomainName(scope, 'Domain', {
+    domainName: domain.domainName,
+    certificate: acm.Certificate.fromCertificateArn(scope, 'DomainCertificate', domain.certificateArn),
+    endpointType: apigw.EndpointType.REGIONAL,
+    securityPolicy: apigw.SecurityPolicy.TLS_1_2,
+  });
+  name.addBasePathMapping(api, { stage: api.deploymentStage });
+  return name;
+}
+
 /**
  * The authorizer verifies the pool's access tokens itself (aws-jwt-verify); it needs no AWS permission
  * beyond its log group and X-Ray, which IntegrationFunction grants.
  */
 function createAuthorizerFunction(
   scope: Construct,
-  functionDefaults: FunctionDefaults,
+  props: IntegrationApiProps,
   callers: CallerPool,
 ): IntegrationFunction {
-  return new IntegrationFunction(scope, 'AuthorizerFunction', {
-    ...functionDefaults,
+  const authorizer = new IntegrationFunction(scope, 'AuthorizerFunction', {
+    ...props.functionDefaults,
     logName: 'authorizer',
     entry: AUTHORIZER.handler,
     description: 'API authorizer: verifies Cognito access tokens, allows the routes of their scopes',
     timeout: Duration.seconds(10),
     memorySize: 512,
+    reservedConcurrentExecutions: props.authorizerReservedConcurrency ?? 10,
     environment: {
       [AUTHORIZER.userPoolIdEnv]: callers.userPool.userPoolId,
       [AUTHORIZER.clientIdsEnv]: Fn.join(',', callers.clientIds),
     },
   });
+  acknowledge(authorizer.function, 'Serverless-LambdaDLQ', REASONS.synchronousInvocation);
+  return authorizer;
 }
 
 /**

@@ -59,6 +59,16 @@ export interface IntegrationFunctionProps {
    * @default REPO_ROOT
    */
   readonly projectRoot?: string;
+  /**
+   * Concurrency reserved for this function, which is also the most it may use.
+   * @default none (the account's unreserved pool)
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * Retries of an asynchronous invocation (Lambda's own, 0–2).
+   * @default Lambda's default of 2
+   */
+  readonly retryAttempts?: number;
 }
 
 /** The runtime every function uses. */
@@ -72,8 +82,9 @@ const ESM_REQUIRE_BANNER =
 /**
  * A `NodejsFunction` with the house defaults: nodejs24.x on arm64, ESM, minified with source maps,
  * bundled by the local esbuild (never Docker), X-Ray active, Powertools environment, its own log group
- * with a retention, and a role that holds nothing but what callers grant plus writing to that log group
- * (no AWSLambdaBasicExecutionRole).
+ * with a retention and a data-protection policy ({@link LOG_DATA_IDENTIFIERS}), and a role that holds
+ * nothing but what callers grant (from infra/grants.ts) plus writing to that log group (no
+ * AWSLambdaBasicExecutionRole).
  *
  * When the stack is synthesized without bundling (unit tests set `aws:cdk:bundling-stacks` to `[]`) a
  * missing entry file is tolerated, so infra tests do not depend on the handlers. A bundling synth fails
@@ -103,6 +114,7 @@ export class IntegrationFunction extends Construct {
       logGroupName,
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+      dataProtectionPolicy: logDataProtectionPolicy(),
     });
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -119,6 +131,8 @@ export class IntegrationFunction extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       role: this.role,
       logGroup: this.logGroup,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      retryAttempts: props.retryAttempts,
       environment: {
         POWERTOOLS_SERVICE_NAME: props.powertools.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: props.powertools.metricsNamespace,
@@ -130,6 +144,34 @@ export class IntegrationFunction extends Construct {
     });
     acknowledgeXrayWildcard(this.role.node.findChild('DefaultPolicy'));
   }
+}
+
+/**
+ * What must never be readable in a function's logs, masked by CloudWatch Logs as it arrives (the handlers
+ * log identifiers only; this is the net under that rule): bearer tokens and JWTs, client secrets, private
+ * keys and AWS secret keys, and customer contact data (e-mail addresses, US phone numbers). A masked value
+ * reads `****`; only principals with `logs:Unmask` see it.
+ */
+export const LOG_DATA_IDENTIFIERS: readonly logs.DataIdentifier[] = [
+  new logs.CustomDataIdentifier('BearerToken', '[Bb]earer\\s+[A-Za-z0-9._~+/-]{16,}=*'),
+  new logs.CustomDataIdentifier('Jwt', 'eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]*'),
+  new logs.CustomDataIdentifier('ClientSecret', '[Cc]lient_?[Ss]ecret["\']?\\s*[:=]\\s*["\']?[^\\s"\',}]+'),
+  logs.DataIdentifier.AWSSECRETKEY,
+  logs.DataIdentifier.OPENSSHPRIVATEKEY,
+  logs.DataIdentifier.PGPPRIVATEKEY,
+  logs.DataIdentifier.PKCSPRIVATEKEY,
+  logs.DataIdentifier.PUTTYPRIVATEKEY,
+  logs.DataIdentifier.EMAILADDRESS,
+  logs.DataIdentifier.PHONENUMBER_US,
+];
+
+function logDataProtectionPolicy(): logs.DataProtectionPolicy {
+  return new logs.DataProtectionPolicy({
+    name: 'integration-logs',
+    description:
+      'Masks tokens, secrets, private keys and customer contact data (infra/constructs/integration-function.ts)',
+    identifiers: [...LOG_DATA_IDENTIFIERS],
+  });
 }
 
 /** The entry bundled by the local esbuild: ESM, minified, with source maps and the SDK inside. */

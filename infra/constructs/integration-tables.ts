@@ -41,6 +41,17 @@ export class IntegrationTables extends Construct {
     this.idempotency = this.table('Idempotency', IDEMPOTENCY_TABLE, props);
   }
 
+  /** A table by its layout's name (`correlation`, `trace`, `idempotency`). */
+  public byName(name: string): dynamodb.Table {
+    const table = {
+      [CORRELATION_TABLE.name]: this.correlation,
+      [TRACE_TABLE.name]: this.trace,
+      [IDEMPOTENCY_TABLE.name]: this.idempotency,
+    }[name];
+    if (!table) throw new Error(`No table named ${name}`);
+    return table;
+  }
+
   /** Environment variables carrying the table names, under the names handlers read. */
   public get environment(): Record<string, string> {
     return {

@@ -18,6 +18,12 @@ interface ProblemResponse {
   readonly detail: string;
   /** `WWW-Authenticate`, the challenge the handlers' own 401/403 carry (RFC 6750). @default none */
   readonly challenge?: string;
+  /**
+   * `Retry-After` in seconds, which the contract's 429 and 503 always carry. A throttled method refills
+   * every second; a gateway failure is worth a few seconds' pause, like the handlers' own 503.
+   * @default none
+   */
+  readonly retryAfterSeconds?: number;
 }
 
 const VALIDATION_ERRORS = '"$context.error.validationErrorString"';
@@ -68,7 +74,10 @@ const PROBLEM_RESPONSES: readonly ProblemResponse[] = [
     type: ResponseType.THROTTLED,
     problem: PROBLEMS.throttled,
     detail: ERROR_MESSAGE,
+    retryAfterSeconds: 1,
   },
+  // The firewall's own rules answer 413, 415 and 429 with custom responses (api-firewall.ts); this is
+  // what a managed rule group in block mode answers: a request that looks like an attack, not to retry.
   {
     id: 'WafBlocked',
     type: ResponseType.WAF_FILTERED,
@@ -80,6 +89,7 @@ const PROBLEM_RESPONSES: readonly ProblemResponse[] = [
     type: ResponseType.DEFAULT_5XX,
     problem: PROBLEMS.unavailable,
     detail: '"The request may not have been accepted; retrying with the same body is safe."',
+    retryAfterSeconds: 5,
   },
 ];
 
@@ -90,6 +100,7 @@ function addProblemResponse(api: apigw.RestApi, r: ProblemResponse): void {
     responseHeaders: {
       'Content-Type': `'${PROBLEM_CONTENT_TYPE}'`,
       ...(r.challenge ? { 'WWW-Authenticate': r.challenge } : {}),
+      ...(r.retryAfterSeconds ? { 'Retry-After': `'${r.retryAfterSeconds}'` } : {}),
     },
     templates: {
       'application/json': JSON.stringify({

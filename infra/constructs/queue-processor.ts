@@ -1,13 +1,13 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Names } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
+import { applyGrants, FUNCTION_GRANTS } from '#infra/grants.ts';
 import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
 import { receiveLimit, retryPolicyFromEnv } from '#shared/delivery/retry.ts';
 import type { FlowDefinition, TargetSystem } from '#shared/flows/registry.ts';
@@ -63,15 +63,17 @@ export const DLQ_RETENTION = Duration.days(14);
  * - Visibility timeout six times the function timeout, `maxReceiveCount` derived from the retry settings
  *   (`receiveLimit`: only a crash-loop backstop), DLQ kept 14 days.
  * - Event source mapping with `ReportBatchItemFailures` and the registry's `maxConcurrency`.
- * - The function may send to its own DLQ (permanent failures are dead-lettered at once), change message
- *   visibility (back-off), read claim checks, read its receiver's credentials secret, and use the tables.
+ * - The function may do what its row of `FUNCTION_GRANTS.process` says (infra/grants.ts): consume its
+ *   queue and change visibility (back-off), send to its own DLQ (permanent failures are dead-lettered at
+ *   once), read its flow's claim checks, read its receiver's credentials, read and update its traces, and
+ *   use the correlation table as far as its flow needs.
  */
 export class QueueProcessor extends Construct {
   public readonly flow: FlowDefinition;
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
   public readonly function: IntegrationFunction;
-  public readonly eventSource: lambdaEvents.SqsEventSource;
+  public readonly eventSourceMapping: lambda.EventSourceMapping;
 
   constructor(scope: Construct, id: string, props: QueueProcessorProps) {
     super(scope, id);
@@ -95,14 +97,35 @@ export class QueueProcessor extends Construct {
       },
     });
     this.function = this.createFunction(props);
-    this.eventSource = new lambdaEvents.SqsEventSource(this.queue, {
-      batchSize: q.batchSize,
-      maxConcurrency: q.maxConcurrency,
-      reportBatchItemFailures: true,
-    });
-    // The event source grants receive, delete, change visibility and get attributes.
-    this.function.function.addEventSource(this.eventSource);
+    // The construct id SqsEventSource gives it, so the mapping keeps its logical id; unlike
+    // SqsEventSource it grants nothing: the role's queue actions come from FUNCTION_GRANTS like the rest.
+    this.eventSourceMapping = this.function.function.addEventSourceMapping(
+      `SqsEventSource:${Names.nodeUniqueId(this.queue.node)}`,
+      {
+        eventSourceArn: this.queue.queueArn,
+        batchSize: q.batchSize,
+        maxConcurrency: q.maxConcurrency,
+        reportBatchItemFailures: true,
+      },
+    );
     this.grantProcessing(props);
+    this.acknowledgeDeadLetterDesign();
+  }
+
+  /** The DLQ is the end of the line; the function and its mapping are not invoked asynchronously. */
+  private acknowledgeDeadLetterDesign(): void {
+    acknowledge(
+      this.deadLetterQueue,
+      'Serverless-SQSRedrivePolicy',
+      "This is the flow's dead-letter queue, the end of the line: messages leave it only when an operator " +
+        'redrives them to the main queue (StartMessageMoveTask, docs/operations.md), never by a redrive policy.',
+    );
+    acknowledge(this.function.function, 'Serverless-LambdaDLQ', REASONS.queueInvocation);
+    acknowledge(
+      this.eventSourceMapping,
+      'Serverless-LambdaEventSourceMappingDestination',
+      REASONS.sqsMappingDestination,
+    );
   }
 
   private createFunction(props: QueueProcessorProps): IntegrationFunction {
@@ -128,34 +151,21 @@ export class QueueProcessor extends Construct {
     });
   }
 
-  /**
-   * Beyond what the event source grants: dead-letter at once, read claim checks, read the receiver's
-   * credentials, and use the tables.
-   */
+  /** The flow's row of `FUNCTION_GRANTS.process`, on its queues, prefix, secret and tables. */
   private grantProcessing(props: QueueProcessorProps): void {
-    const { tables } = props;
-    const fn = this.function.function;
-    this.deadLetterQueue.grantSendMessages(fn);
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:GetObject'],
-        resources: [props.claimCheckBucket.arnForObjects('*')],
-      }),
-    );
-    props.target.credentials.grantRead(fn);
-    tables.trace.grantReadWriteData(fn);
-    tables.correlation.grantReadWriteData(fn);
-
-    const policy = this.function.role.node.findChild('DefaultPolicy');
+    const { tables, flow } = props;
+    applyGrants(this.function.function, FUNCTION_GRANTS.process(flow.id), {
+      queue: this.queue,
+      deadLetterQueue: this.deadLetterQueue,
+      claimCheck: { bucket: props.claimCheckBucket, prefix: flow.id },
+      credentials: props.target.credentials,
+      trace: tables.trace,
+      correlation: tables.correlation,
+    });
     acknowledge(
-      policy,
-      `AwsSolutions-IAM5[Resource::${arnToken(tables.correlation)}/index/*]`,
-      REASONS.tableIndexes,
-    );
-    acknowledge(
-      policy,
-      `AwsSolutions-IAM5[Resource::${arnToken(props.claimCheckBucket)}/*]`,
-      REASONS.bucketObjects,
+      this.function.role.node.findChild('DefaultPolicy'),
+      `AwsSolutions-IAM5[Resource::${arnToken(props.claimCheckBucket)}/${flow.id}/*]`,
+      REASONS.claimCheckObjects(flow.id),
     );
   }
 }

@@ -4,13 +4,14 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import type { IntegrationApi } from '#infra/constructs/integration-api.ts';
 import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
-import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
-import type { Scope } from '#shared/flows/registry.ts';
+import { applyGrants, FUNCTION_GRANTS } from '#infra/grants.ts';
+import { acknowledge, REASONS } from '#infra/nag.ts';
+import type { Scope, SupportRouteId } from '#shared/flows/registry.ts';
 import { CORRELATION_TABLE, TRACE_TABLE } from '#shared/store/tables.ts';
 
 export interface SupportRouteProps {
-  /** Route id in `SUPPORT_ROUTES`, e.g. `message`. */
-  readonly routeId: string;
+  /** Route id in `SUPPORT_ROUTES`, e.g. `message`; picks its row of `FUNCTION_GRANTS.support`. */
+  readonly routeId: SupportRouteId;
   readonly route: {
     readonly method: 'GET';
     readonly path: string;
@@ -27,7 +28,10 @@ export interface SupportRouteProps {
   readonly timeout?: Duration;
 }
 
-/** A read-only support view: `GET <route>` (scope `integration/support`) → function reading the tables. */
+/**
+ * A read-only support view: `GET <route>` (scope `integration/support`) → function reading the tables,
+ * as far as its row of `FUNCTION_GRANTS.support` (infra/grants.ts) allows.
+ */
 export class SupportRoute extends Construct {
   public readonly function: IntegrationFunction;
   public readonly method: apigw.Method;
@@ -47,13 +51,11 @@ export class SupportRoute extends Construct {
         [TRACE_TABLE.nameEnv]: tables.trace.tableName,
       },
     });
-    tables.correlation.grantReadData(this.function.function);
-    tables.trace.grantReadData(this.function.function);
-    acknowledge(
-      this.function.role.node.findChild('DefaultPolicy'),
-      `AwsSolutions-IAM5[Resource::${arnToken(tables.correlation)}/index/*]`,
-      REASONS.tableIndexes,
-    );
+    applyGrants(this.function.function, FUNCTION_GRANTS.support(props.routeId), {
+      correlation: tables.correlation,
+      trace: tables.trace,
+    });
+    acknowledge(this.function.function, 'Serverless-LambdaDLQ', REASONS.synchronousInvocation);
     this.method = props.api.addRoute({
       method: props.route.method,
       path: props.route.path,

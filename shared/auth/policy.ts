@@ -21,10 +21,20 @@ import { flowList, type Scope, SUPPORT_ROUTES } from '#shared/flows/registry.ts'
 /** The authorizer function's entry (relative to the repository root) and the environment it reads. */
 export const AUTHORIZER = {
   handler: 'functions/authorizer/handler.ts',
-  /** The Cognito user pool that issues the callers' access tokens. */
+  /** The Cognito user pool that issues the callers' access tokens (AWS). */
   userPoolIdEnv: 'COGNITO_USER_POOL_ID',
+  /**
+   * Instead of a user pool, the issuer URL of another token endpoint serving its JWKS at
+   * `<issuer>/.well-known/jwks.json`: the local stack's (local/auth.ts). Never set on AWS.
+   */
+  issuerUrlEnv: 'TOKEN_ISSUER_URL',
   /** Comma-separated app client ids whose access tokens are accepted (one per caller). */
   clientIdsEnv: 'COGNITO_CLIENT_IDS',
+  /**
+   * How long API Gateway (and the local host, likewise) keeps the policy per token: short, so an expired
+   * token is refused within a minute.
+   */
+  cacheTtlSeconds: 60,
 } as const;
 
 /** One route and the single scope it requires. */

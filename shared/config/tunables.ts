@@ -76,7 +76,8 @@ export const TUNABLES = {
   },
   maxBodyBytes: {
     env: 'MAX_BODY_BYTES',
-    default: 5 * 1024 * 1024,
+    // The largest round figure whose worst-case API Gateway event fits Lambda's 6 MB (infra/body-limit.ts).
+    default: 3_000_000,
     parse: nonNegative,
     meaning: 'inbound body limit',
   },

@@ -40,7 +40,10 @@ const PROBLEMS = {
     'Gone',
     'The legacy acknowledgement is switched off (LEGACY_ACK_MODE=reject); use /v1/derms/asset-sync-acks.',
   ],
-  413: ['PayloadTooLarge', 'Body over the limit (MAX_BODY_BYTES, default 5 MiB).'],
+  413: [
+    'PayloadTooLarge',
+    'Body over the limit (MAX_BODY_BYTES, default 3,000,000 bytes): the largest body whose API Gateway event, escaped, still fits the 6 MB Lambda invoke limit.',
+  ],
   415: ['UnsupportedMediaType', 'Not JSON.'],
   422: ['UnprocessableContent', 'Schema or business-rule violation; errors lists every violation.'],
   429: ['TooManyRequests', 'Throttled.'],

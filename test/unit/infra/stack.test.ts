@@ -1,5 +1,5 @@
 import { flowList, SUPPORT_ROUTES } from '#shared/flows/registry.ts';
-import { devStage, resourcesOfType, SYNTH_TIMEOUT } from './fixtures.ts';
+import { devStage, resourcesOfType, roleId, SYNTH_TIMEOUT } from './fixtures.ts';
 import { actionsOf, resourcesOf } from './synth.ts';
 
 beforeAll(() => {
@@ -21,6 +21,17 @@ describe('IntegrationStack', () => {
         (p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[],
       );
 
+    it('gives a table index to the sweep only, and never a whole bucket', () => {
+      const sweepRole = roleId(devStage().stack.sweep.function);
+      for (const [id, p] of Object.entries(resourcesOfType('AWS::IAM::Policy'))) {
+        const text = JSON.stringify(p.Properties.PolicyDocument);
+        const isSweep = (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === sweepRole);
+        expect([id, text.includes('/index/')]).toEqual([id, isSweep]);
+        expect(text).not.toContain('/index/*');
+        expect(text).not.toMatch(/"\/\*"\]/);
+      }
+    });
+
     it('uses Resource "*" only for X-Ray, which has no resource-level permissions', () => {
       for (const s of allStatements()) {
         if (resourcesOf(s).includes('*')) {
@@ -28,6 +39,10 @@ describe('IntegrationStack', () => {
         }
       }
     });
+  });
+
+  it('deploys dev to the region of cdk.json, in the account of the CLI', () => {
+    expect(devStage().stack.region).toBe('us-west-2');
   });
 
   describe('credentials secrets', () => {

@@ -14,6 +14,18 @@ export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
   readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8'),
 ).context;
 
+/**
+ * Valid example values for a deployable stage (`test`, `prod`), as docs/deploy.md passes them with `-c`:
+ * cdk.json's blocks for those stages hold placeholders that synth refuses.
+ */
+export const DEPLOYABLE_CONTEXT: Readonly<Record<string, unknown>> = {
+  account: '111122223333',
+  dermsBaseUrl: 'https://derms.utility.corp',
+  dacsBaseUrl: 'https://dacs.utility.corp',
+  alarmEmail: 'integration-oncall@utility.corp',
+  paths: '{"DACS_LEGACY_ACK_PATH":"/rest/apis/cross/digitalAssets/legacyMsgAck"}',
+};
+
 export interface Synthesized extends IntegrationApp {
   readonly template: Template;
 }

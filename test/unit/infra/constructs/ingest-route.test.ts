@@ -1,6 +1,18 @@
+import { FUNCTION_GRANTS } from '#infra/grants.ts';
 import { flowList } from '#shared/flows/registry.ts';
 import { CORRELATION_TABLE, IDEMPOTENCY_TABLE, TRACE_TABLE } from '#shared/store/tables.ts';
-import { devStage, fnId, getAtt, ref, roleId, SYNTH_TIMEOUT, template } from '../fixtures.ts';
+import {
+  devStage,
+  expectedPairs,
+  fnId,
+  getAtt,
+  grantedPairs,
+  objectsUnder,
+  ref,
+  roleId,
+  SYNTH_TIMEOUT,
+  template,
+} from '../fixtures.ts';
 import { actionsOf, logicalId, resourcesOf, type Synthesized, statementsOfRole } from '../synth.ts';
 
 let built: Synthesized;
@@ -28,6 +40,21 @@ describe('IngestRoute', () => {
       else expect(env.LEGACY_ACK_MODE).toBeUndefined();
     }
   });
+
+  it.each(flowList())(
+    '$id: its role holds exactly FUNCTION_GRANTS.ingest, on its own queue and prefix',
+    (flow) => {
+      const id = (c: { node: { defaultChild?: unknown } }) => logicalId(built, c);
+      expect(grantedPairs(roleId(built.stack.ingestRoutes[flow.id].function))).toEqual(
+        expectedPairs(FUNCTION_GRANTS.ingest, {
+          idempotency: getAtt(id(built.stack.tables.idempotency)),
+          trace: getAtt(id(built.stack.tables.trace)),
+          queue: getAtt(id(built.stack.processors[flow.id].queue)),
+          claimCheck: objectsUnder(id(built.stack.claimCheck.bucket), flow.id),
+        }),
+      );
+    },
+  );
 
   it('lets an ingest function send to its own queue only', () => {
     for (const flow of flowList()) {

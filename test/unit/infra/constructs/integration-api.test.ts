@@ -1,7 +1,12 @@
 import { App, Stack } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
-import { IntegrationApi } from '#infra/constructs/integration-api.ts';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import {
+  AUTHORIZATION_PATTERN,
+  IntegrationApi,
+  type IntegrationApiProps,
+} from '#infra/constructs/integration-api.ts';
 import { AUTHORIZER } from '#shared/auth/policy.ts';
+import { bearerToken } from '#shared/auth/verifier.ts';
 import { CALLERS, flowList, SUPPORT_ROUTES } from '#shared/flows/registry.ts';
 import { PROBLEMS } from '#shared/handlers/problems.ts';
 import {
@@ -31,6 +36,36 @@ beforeAll(() => {
   built = devStage();
 }, SYNTH_TIMEOUT);
 
+const CERTIFICATE = 'arn:aws:acm:us-west-2:111122223333:certificate/0123abcd-0123-4567-89ab-0123456789ab';
+
+/** An API on a bare stack, for the options the stages do not use. */
+function bareApi(props: Partial<IntegrationApiProps> = {}): { api: IntegrationApi; stack: Stack } {
+  const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
+  const api = new IntegrationApi(stack, 'Api', {
+    prefix: 'p',
+    stageName: 's',
+    functionDefaults: {
+      powertools: { serviceName: 's', metricsNamespace: 'n', logLevel: 'INFO' },
+      projectRoot: REPO_ROOT,
+    },
+    firewall: { maxBodyBytes: 3_000_000 },
+    ...props,
+  });
+  return { api, stack };
+}
+
+/** A bare API with one route, so that it synthesizes. */
+function bareApiWithRoute(props: Partial<IntegrationApiProps>): { api: IntegrationApi; stack: Stack } {
+  const bare = bareApi(props);
+  bare.api.addRoute({
+    method: 'GET',
+    path: SUPPORT_ROUTES.message.path,
+    scope: CALLERS.support,
+    handler: bare.api.authorizerFunction.function,
+  });
+  return bare;
+}
+
 describe('IntegrationApi', () => {
   describe('routes and scopes', () => {
     const allRoutes = [
@@ -55,29 +90,23 @@ describe('IntegrationApi', () => {
     );
 
     it('refuses at synth a route whose scope is not the one the authorizer grants it', () => {
-      const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
-      const api = new IntegrationApi(stack, 'Api', {
-        prefix: 'p',
-        stageName: 's',
-        functionDefaults: {
-          powertools: { serviceName: 's', metricsNamespace: 'n', logLevel: 'INFO' },
-          projectRoot: REPO_ROOT,
-        },
-      });
+      const { api } = bareApi();
       const handler = built.stack.supportRoutes.message.function.function;
       const route = { method: 'GET' as const, path: SUPPORT_ROUTES.message.path, handler };
       expect(() => api.addRoute({ ...route, scope: CALLERS.dacs })).toThrow(/grants it integration\/support/);
       expect(() => api.addRoute({ ...route, path: '/v1/other', scope: CALLERS.support })).toThrow(/no scope/);
     });
 
-    it('has one Lambda TOKEN authorizer on the Authorization header, its results cached 300 s', () => {
+    it('has one Lambda TOKEN authorizer on the Authorization header, its answers cached at most 60 s', () => {
+      // An expired token is refused within a minute: the cache holds an answer no longer than that.
       const authorizers = Object.values(resourcesOfType('AWS::ApiGateway::Authorizer'));
       expect(authorizers).toHaveLength(1);
       expect(authorizers[0]!.Properties).toMatchObject({
         Type: 'TOKEN',
         IdentitySource: 'method.request.header.Authorization',
-        AuthorizerResultTtlInSeconds: 300,
+        IdentityValidationExpression: AUTHORIZATION_PATTERN,
       });
+      expect(authorizers[0]!.Properties.AuthorizerResultTtlInSeconds).toBeLessThanOrEqual(60);
       const fnLogicalId = fnId(built.stack.api.authorizerFunction);
       expect(JSON.stringify(authorizers[0]!.Properties.AuthorizerUri)).toContain(fnLogicalId);
       template().hasResourceProperties('AWS::Lambda::Permission', {
@@ -85,6 +114,29 @@ describe('IntegrationApi', () => {
         FunctionName: getAtt(fnLogicalId),
         Principal: 'apigateway.amazonaws.com',
       });
+    });
+
+    it.each([
+      ['Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', true],
+      ['bearer abc.def.ghi', true],
+      ['BEARER\tabc==', true],
+      ['Basic ZGFjczpzZWNyZXQ=', false],
+      ['Bearer', false],
+      ['Bearer a b', false],
+      ['eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', false],
+    ])(
+      'lets API Gateway refuse a malformed Authorization (401) without invoking the authorizer: %s → %p',
+      (header, valid) => {
+        expect(new RegExp(AUTHORIZATION_PATTERN).test(header)).toBe(valid);
+        // Never stricter than the authorizer itself: what it would take, the gateway passes on.
+        expect(bearerToken(header) !== undefined).toBe(valid);
+      },
+    );
+
+    it('reserves the authorizer concurrency of its own', () => {
+      const fn = template().toJSON().Resources[fnId(built.stack.api.authorizerFunction)].Properties;
+      expect(fn.ReservedConcurrentExecutions).toBe(built.config.authorizerReservedConcurrency);
+      expect(fn.ReservedConcurrentExecutions).toBeGreaterThan(0);
     });
 
     it('tells the authorizer the user pool and the three callers’ app clients', () => {
@@ -128,6 +180,60 @@ describe('IntegrationApi', () => {
   });
 
   describe('stage', () => {
+    const stageProps = () => Object.values(resourcesOfType('AWS::ApiGateway::Stage'))[0]!.Properties;
+    /** The method setting of `METHOD /path`, as API Gateway encodes the path (`/` → `~1`). */
+    const settingOf = (route: string) => {
+      const [method, path] = route.split(' ') as [string, string];
+      return (stageProps().MethodSettings as Record<string, unknown>[]).find(
+        (m) => m.HttpMethod === method && m.ResourcePath === `/${path.replaceAll('/', '~1')}`,
+      );
+    };
+
+    it('gives every route a throttle bucket of its own, at its cdk.json figures', () => {
+      const routes = Object.keys(methodsByRoute(template()));
+      for (const route of routes) {
+        const setting = settingOf(route);
+        expect(setting).toMatchObject({
+          LoggingLevel: 'ERROR',
+          MetricsEnabled: true,
+          DataTraceEnabled: false,
+        });
+        expect(setting!.ThrottlingRateLimit).toEqual(expect.any(Number));
+      }
+      for (const flow of flowList()) {
+        expect(settingOf(`POST ${flow.route.path}`)).toMatchObject({
+          ThrottlingRateLimit: built.config.apiThrottle.routes[flow.id].rateLimit,
+          ThrottlingBurstLimit: built.config.apiThrottle.routes[flow.id].burstLimit,
+        });
+      }
+    });
+
+    it('keeps the opt-outs a share that bulk asset syncs cannot take: the route buckets add up to the stage’s', () => {
+      const routes = Object.keys(methodsByRoute(template()));
+      const sum = (figure: string) => routes.reduce((n, r) => n + (settingOf(r)![figure] as number), 0);
+      const stageDefault = (stageProps().MethodSettings as Record<string, unknown>[]).find(
+        (m) => m.ResourcePath === '/*',
+      )!;
+      expect(sum('ThrottlingRateLimit')).toBeLessThanOrEqual(stageDefault.ThrottlingRateLimit as number);
+      expect(sum('ThrottlingBurstLimit')).toBeLessThanOrEqual(stageDefault.ThrottlingBurstLimit as number);
+      const optOut = settingOf('POST /v1/dacs/event-opt-outs')!;
+      const assetSync = settingOf('POST /v1/dacs/asset-sync')!;
+      expect(optOut.ThrottlingRateLimit).toBeGreaterThan(0);
+      // Asset syncs exhaust their own bucket (429) while the opt-outs' stays full.
+      expect(assetSync.ThrottlingRateLimit as number).toBeLessThan(
+        stageDefault.ThrottlingRateLimit as number,
+      );
+    });
+
+    it('writes execution logs to a group it creates with a retention, before the stage', () => {
+      const groupId = logicalId(built, built.stack.api.executionLogs);
+      const group = template().toJSON().Resources[groupId];
+      expect(group.Properties.RetentionInDays).toBe(built.config.logRetentionDays);
+      expect(JSON.stringify(group.Properties.LogGroupName)).toContain('API-Gateway-Execution-Logs_');
+      const stage = Object.values(template().findResources('AWS::ApiGateway::Stage'))[0]!;
+      expect(stage.DependsOn).toContain(groupId);
+    });
+
     it('throttles, traces and access-logs the stage, and logs execution errors', () => {
       template().hasResourceProperties('AWS::ApiGateway::Stage', {
         StageName: 'dev',
@@ -150,6 +256,16 @@ describe('IntegrationApi', () => {
         ResponseType: 'BAD_REQUEST_BODY',
         StatusCode: '400',
         ResponseParameters: { 'gatewayresponse.header.Content-Type': "'application/problem+json'" },
+      });
+    });
+
+    it.each([
+      ['THROTTLED', '1'],
+      ['DEFAULT_5XX', '5'],
+    ])('answers %s with Retry-After, as the contract’s 429 and 503 always carry', (responseType, seconds) => {
+      template().hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: responseType,
+        ResponseParameters: Match.objectLike({ 'gatewayresponse.header.Retry-After': `'${seconds}'` }),
       });
     });
 
@@ -186,6 +302,50 @@ describe('IntegrationApi', () => {
           'gatewayresponse.header.WWW-Authenticate': `'Bearer error="insufficient_scope"'`,
         },
         ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"status":403') },
+      });
+    });
+  });
+
+  describe('custom domains', () => {
+    it('keeps the execute-api endpoint when there is no custom domain', () => {
+      expect(
+        Object.values(resourcesOfType('AWS::ApiGateway::RestApi'))[0]!.Properties.DisableExecuteApiEndpoint,
+      ).toBe(false);
+      template().resourceCountIs('AWS::ApiGateway::DomainName', 0);
+    });
+
+    it('serves a custom domain with TLS 1.2 and switches the execute-api endpoint (TLS 1.0) off', () => {
+      const { api, stack } = bareApiWithRoute({
+        domain: { domainName: 'api.utility.corp', certificateArn: CERTIFICATE },
+      });
+      const t = Template.fromStack(stack);
+      t.hasResourceProperties('AWS::ApiGateway::DomainName', {
+        DomainName: 'api.utility.corp',
+        SecurityPolicy: 'TLS_1_2',
+        RegionalCertificateArn: CERTIFICATE,
+        EndpointConfiguration: { Types: ['REGIONAL'] },
+      });
+      t.hasResourceProperties('AWS::ApiGateway::RestApi', { DisableExecuteApiEndpoint: true });
+      t.resourceCountIs('AWS::ApiGateway::BasePathMapping', 1);
+      expect(api.url).toBe('https://api.utility.corp/');
+    });
+
+    it('adds a custom token domain beside the prefix domain, and the token URL uses it', () => {
+      const { api, stack } = bareApiWithRoute({
+        tokenDomain: {
+          domainName: 'auth.utility.corp',
+          certificateArn: CERTIFICATE.replace('us-west-2', 'us-east-1'),
+        },
+      });
+      const t = Template.fromStack(stack);
+      t.resourceCountIs('AWS::Cognito::UserPoolDomain', 2);
+      t.hasResourceProperties('AWS::Cognito::UserPoolDomain', {
+        Domain: 'auth.utility.corp',
+        CustomDomainConfig: { CertificateArn: CERTIFICATE.replace('us-west-2', 'us-east-1') },
+      });
+      const customDomainId = stack.getLogicalId(api.callers.customDomain!.node.defaultChild as never);
+      expect(stack.resolve(api.callers.tokenUrl)).toEqual({
+        'Fn::Join': ['', ['https://', { Ref: customDomainId }, '/oauth2/token']],
       });
     });
   });

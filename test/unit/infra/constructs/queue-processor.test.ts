@@ -1,9 +1,13 @@
+import { FUNCTION_GRANTS } from '#infra/grants.ts';
 import { receiveLimit, retryPolicyFromEnv } from '#shared/delivery/retry.ts';
 import { FLOWS, flowList } from '#shared/flows/registry.ts';
 import {
   devStage,
+  expectedPairs,
   fnId,
   getAtt,
+  grantedPairs,
+  objectsUnder,
   ref,
   resourcesOfType,
   roleId,
@@ -118,6 +122,37 @@ describe('QueueProcessor', () => {
         expect(env[`${other}_CREDENTIALS_SECRET_ARN`]).toBeUndefined();
         expect(JSON.stringify(env)).not.toMatch(/clientSecret/);
       }
+    });
+
+    it.each(flowList())(
+      '$id: its role holds exactly its row of FUNCTION_GRANTS, on its own resources',
+      (flow) => {
+        const p = built.stack.processors[flow.id];
+        const id = (c: { node: { defaultChild?: unknown } }) => logicalId(built, c);
+        expect(grantedPairs(roleId(p.function))).toEqual(
+          expectedPairs(FUNCTION_GRANTS.process(flow.id), {
+            queue: getAtt(id(p.queue)),
+            deadLetterQueue: getAtt(id(p.deadLetterQueue)),
+            claimCheck: objectsUnder(id(built.stack.claimCheck.bucket), flow.id),
+            credentials: ref(id(built.stack.credentials[flow.target.system])),
+            trace: getAtt(id(built.stack.tables.trace)),
+            correlation: getAtt(id(built.stack.tables.correlation)),
+          }),
+        );
+      },
+    );
+
+    it('gives no process function a table index, a scan, a delete or the whole bucket', () => {
+      for (const flow of flowList()) {
+        const pairs = grantedPairs(roleId(built.stack.processors[flow.id].function));
+        expect(pairs.join('\n')).not.toMatch(/index|dynamodb:Scan|dynamodb:DeleteItem|"\/\*"/);
+      }
+      // Only the flows that use correlation records get the table at all.
+      const correlationId = logicalId(built, built.stack.tables.correlation);
+      const touching = flowList().filter((f) =>
+        grantedPairs(roleId(built.stack.processors[f.id].function)).some((p) => p.includes(correlationId)),
+      );
+      expect(touching.map((f) => f.id).sort()).toEqual(['assetSync', 'assetSyncAck', 'unavailability']);
     });
 
     it('lets a process function read only its own receiver credentials, send to its DLQ and change visibility', () => {

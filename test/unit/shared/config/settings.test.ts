@@ -77,7 +77,7 @@ describe('loadSettings', () => {
       retryWindowSeconds: 86_400,
       followUpLeaseSeconds: 300,
       httpTimeoutMs: 10_000,
-      maxBodyBytes: 5_242_880,
+      maxBodyBytes: 3_000_000,
       retentionDays: 30,
       deadlineRequeueSeconds: 300,
       claimCheckThresholdBytes: 1_000_000,
