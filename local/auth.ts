@@ -1,14 +1,27 @@
 /**
- * The local stand-in for the Cognito user pool: an OAuth 2.0 client-credentials token endpoint and the
- * verification API Gateway's Cognito authorizer does. Tokens are HS256 JWTs shaped like Cognito access
- * tokens (`client_id`, `sub`, `scope`, `token_use: access`).
+ * The local stand-in for the Cognito user pool: an OAuth 2.0 client-credentials token endpoint whose
+ * access tokens are RS256 JWTs shaped like Cognito's (`kid` header; `sub`, `client_id`, `scope`,
+ * `token_use: access`, `iss`, `iat`, `exp`, `auth_time`, `jti`, `version`), and the JWKS that verifies
+ * them. Nothing here verifies a token: the local gateway hands it to the real authorizer
+ * (functions/authorizer/handler.ts), which fetches this JWKS as it fetches the user pool's on AWS.
  *
- * The signing secret comes from `LOCAL_JWT_SECRET`; `npm start` generates one per run and hands it to
- * the functions process, so tokens survive a restart of that process. A test can sign its own token
- * (an expired one, say) with the same secret.
+ * `npm start` generates the key pair once per run, in the supervisor, and writes it (private JWK) to
+ * `<LOCAL_DATA_DIR>/token-signing-key.json`: the functions process reads it there, so tokens survive
+ * a restart of that process, and a test can sign its own token (an expired one, say) with it.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  type JsonWebKey,
+  type KeyObject,
+  randomUUID,
+  timingSafeEqual,
+} from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { SignJWT } from 'jose';
 import { CALLERS, type Caller } from '#shared/flows/registry.ts';
 
 export interface LocalClient {
@@ -20,7 +33,11 @@ export interface LocalClient {
 /** The default secret of every local client. */
 export const DEFAULT_CLIENT_SECRET = 'local-secret';
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
-export const TOKEN_ISSUER = 'local-integration';
+/** Where an issuer publishes its keys, below its URL, as a Cognito user pool does. */
+export const JWKS_PATH = '/.well-known/jwks.json';
+/** The key file's name in the data directory. */
+export const SIGNING_KEY_FILE = 'token-signing-key.json';
+const ALG = 'RS256';
 
 /**
  * `dacs-local`, `derms-local` and `support-local`, each with the scope of its name. The secret is
@@ -36,22 +53,56 @@ export function localClients(env: Readonly<Record<string, string | undefined>> =
   }));
 }
 
-/** The claims API Gateway's Cognito authorizer puts into `requestContext.authorizer.claims`. */
-export interface AccessClaims {
-  readonly sub: string;
-  readonly client_id: string;
-  readonly scope: string;
-  readonly token_use: 'access';
-  readonly iss: string;
-  readonly exp: number;
-  readonly iat: number;
-  readonly jti: string;
+// ── The signing key ──────────────────────────────────────────────────────────────────────────────────
+
+/** An RSA private key and the `kid` its tokens and its JWKS entry carry. */
+export interface SigningKey {
+  readonly kid: string;
+  readonly privateKey: KeyObject;
 }
 
-/** Whether a space-separated `scope` claim grants `required`. */
-export function hasScope(scopeClaim: string | undefined, required: string): boolean {
-  return (scopeClaim ?? '').split(/\s+/).includes(required);
+/** A fresh 2048-bit RSA key pair, as a user pool signs with. */
+export async function generateSigningKey(): Promise<SigningKey> {
+  const { privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
+  return { kid: randomUUID(), privateKey };
 }
+
+/** The key as a private JWK (with `kid` and `alg`): what the key file holds. */
+export function signingKeyJson(key: SigningKey): string {
+  return JSON.stringify({ ...key.privateKey.export({ format: 'jwk' }), kid: key.kid, alg: ALG, use: 'sig' });
+}
+
+export function parseSigningKey(json: string): SigningKey {
+  const jwk = JSON.parse(json) as JsonWebKey & { kid?: unknown };
+  if (typeof jwk.kid !== 'string' || jwk.kty !== 'RSA' || !jwk.d) {
+    throw new Error('not an RSA private JWK with a kid');
+  }
+  return { kid: jwk.kid, privateKey: createPrivateKey({ key: jwk, format: 'jwk' }) };
+}
+
+/** `<dataDir>/token-signing-key.json` */
+export const signingKeyFile = (dataDir: string): string => resolve(dataDir, SIGNING_KEY_FILE);
+
+/** Writes the key for the functions process and the tests; readable by its owner only. */
+export function writeSigningKey(file: string, key: SigningKey): void {
+  writeFileSync(file, `${signingKeyJson(key)}\n`, { mode: 0o600 });
+}
+
+export function readSigningKey(file: string): SigningKey {
+  return parseSigningKey(readFileSync(file, 'utf8'));
+}
+
+/** The JSON Web Key Set the token endpoint's tokens verify against. */
+export interface PublicJwks {
+  readonly keys: readonly (JsonWebKey & { kid: string; alg: string; use: string })[];
+}
+
+export function publicJwks(key: SigningKey): PublicJwks {
+  const { kty, n, e } = createPublicKey(key.privateKey).export({ format: 'jwk' });
+  return { keys: [{ kty, n, e, kid: key.kid, alg: ALG, use: 'sig' }] };
+}
+
+// ── The token endpoint ───────────────────────────────────────────────────────────────────────────────
 
 /** `Authorization: Basic base64(id:secret)` → `{ clientId, clientSecret }`, or undefined. */
 export function parseBasicAuth(
@@ -62,16 +113,14 @@ export function parseBasicAuth(
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
-  return {
-    clientId: decodeURIComponent(decoded.slice(0, colon)),
-    clientSecret: decodeURIComponent(decoded.slice(colon + 1)),
-  };
-}
-
-/** `Authorization: Bearer <token>` → the token, or undefined. */
-export function bearerToken(header: string | undefined): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  return match?.[1];
+  try {
+    return {
+      clientId: decodeURIComponent(decoded.slice(0, colon)),
+      clientSecret: decodeURIComponent(decoded.slice(colon + 1)),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 const equal = (a: string, b: string) => {
@@ -86,52 +135,66 @@ export interface TokenAnswer {
 }
 
 export interface TokenServiceOptions {
-  /** HS256 secret, at least 32 characters. */
-  readonly secret: string;
+  readonly signingKey: SigningKey;
+  /** Every token's `iss`; the JWKS is served at `<issuer>/.well-known/jwks.json`. */
+  readonly issuer: string;
   readonly clients: readonly LocalClient[];
   /** @default 3600 */
   readonly ttlSeconds?: number;
 }
 
-export type VerifyResult = { ok: true; claims: AccessClaims } | { ok: false; reason: string };
-
 export interface TokenService {
+  readonly issuer: string;
   /** The token endpoint: form body and Authorization header in, OAuth answer out. */
   issue(form: URLSearchParams, authorization: string | undefined): Promise<TokenAnswer>;
-  /** Signs a token for a client without checking its secret (tests, the DERMS simulator). */
+  /** Signs a token for a client without checking its secret (tests). */
   sign(clientId: string, scopes: readonly string[], ttlSeconds?: number): Promise<string>;
-  verify(token: string): Promise<VerifyResult>;
+  /** The public keys, as served at {@link JWKS_PATH}. */
+  jwks(): PublicJwks;
+}
+
+/**
+ * A Cognito-shaped access token of `clientId`, signed with `key`. `claims` overrides any claim (a test's
+ * other issuer or expired `exp`).
+ */
+export function signAccessToken(
+  key: SigningKey,
+  issuer: string,
+  clientId: string,
+  scopes: readonly string[],
+  ttlSeconds = DEFAULT_TOKEN_TTL_SECONDS,
+  claims: Record<string, unknown> = {},
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    sub: clientId,
+    token_use: 'access',
+    scope: scopes.join(' '),
+    auth_time: now,
+    iss: issuer,
+    exp: now + ttlSeconds,
+    iat: now,
+    version: 2,
+    jti: randomUUID(),
+    client_id: clientId,
+    ...claims,
+  })
+    .setProtectedHeader({ kid: key.kid, alg: ALG })
+    .sign(key.privateKey);
 }
 
 export function createTokenService(options: TokenServiceOptions): TokenService {
-  const key = new TextEncoder().encode(options.secret);
   const ttl = options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
-
-  const sign = (clientId: string, scopes: readonly string[], ttlSeconds = ttl) => {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ client_id: clientId, scope: scopes.join(' '), token_use: 'access' })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(clientId)
-      .setIssuer(TOKEN_ISSUER)
-      .setIssuedAt(now)
-      .setExpirationTime(now + ttlSeconds)
-      .setJti(randomUUID())
-      .sign(key);
-  };
-
+  const sign = (clientId: string, scopes: readonly string[], ttlSeconds = ttl) =>
+    signAccessToken(options.signingKey, options.issuer, clientId, scopes, ttlSeconds);
+  const keys = publicJwks(options.signingKey);
   return {
+    issuer: options.issuer,
     sign,
+    jwks: () => keys,
     async issue(form, authorization) {
-      // Client authentication first, as RFC 6749 §5.2 orders the errors.
-      const basic = parseBasicAuth(authorization);
-      const credentials = basic ?? {
-        clientId: form.get('client_id') ?? '',
-        clientSecret: form.get('client_secret') ?? '',
-      };
-      const client = options.clients.find((c) => c.clientId === credentials.clientId);
-      if (!client || !equal(client.clientSecret, credentials.clientSecret)) {
-        return { status: 401, body: { error: 'invalid_client' } };
-      }
+      const client = authenticateClient(options.clients, form, authorization);
+      if (!client) return { status: 401, body: { error: 'invalid_client' } };
       if (form.get('grant_type') !== 'client_credentials') {
         return { status: 400, body: { error: 'unsupported_grant_type' } };
       }
@@ -145,17 +208,19 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         body: { access_token: await sign(client.clientId, scopes), token_type: 'Bearer', expires_in: ttl },
       };
     },
-    async verify(token) {
-      try {
-        const { payload } = await jwtVerify(token, key, { issuer: TOKEN_ISSUER, algorithms: ['HS256'] });
-        if (payload.token_use !== 'access' || typeof payload.client_id !== 'string') {
-          return { ok: false, reason: 'not an access token' };
-        }
-        return { ok: true, claims: payload as unknown as AccessClaims };
-      } catch (error) {
-        if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: 'token expired' };
-        return { ok: false, reason: 'token invalid' };
-      }
-    },
   };
+}
+
+/** Client authentication first, as RFC 6749 §5.2 orders the errors: HTTP Basic, else the form. */
+function authenticateClient(
+  clients: readonly LocalClient[],
+  form: URLSearchParams,
+  authorization: string | undefined,
+): LocalClient | undefined {
+  const credentials = parseBasicAuth(authorization) ?? {
+    clientId: form.get('client_id') ?? '',
+    clientSecret: form.get('client_secret') ?? '',
+  };
+  const client = clients.find((c) => c.clientId === credentials.clientId);
+  return client && equal(client.clientSecret, credentials.clientSecret) ? client : undefined;
 }

@@ -4,16 +4,20 @@
  * kill it while DynamoDB Local and the queues stay up, as a Lambda outage would look on AWS.
  *
  * Its environment is the function environment plus:
- * `LOCAL_API_HOST`/`LOCAL_API_PORT`, `LOCAL_JWT_SECRET`, `LOCAL_QUEUES` (JSON, from `ensureQueues`),
+ * `LOCAL_API_HOST`/`LOCAL_API_PORT`, `LOCAL_JWT_KEY_FILE` (the token signing key the supervisor wrote),
+ * `TOKEN_ISSUER_URL` and `COGNITO_CLIENT_IDS` (what the authorizer verifies against), `LOCAL_QUEUES` (JSON, from `ensureQueues`),
  * `SWEEP_INTERVAL_MS` (default 60000), `LOCAL_POLL_WAIT_SECONDS` (default 20), `LOCAL_REPO_ROOT`,
+ * `LOCAL_FUNCTION_TIMEOUT_SECONDS` (caps every process function's timeout; default: the registry's),
  * and the client secrets (`LOCAL_CLIENT_SECRET`, `<CALLER>_LOCAL_CLIENT_SECRET`).
+ *
+ * Each process function is held to its timeout as Lambda holds it: an invocation that outlives it fails
+ * ("Task timed out", in the log), and its records come back after their visibility timeout.
  */
-import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { createTokenService, localClients } from '#local/auth.ts';
+import { createTokenService, localClients, readSigningKey, type SigningKey } from '#local/auth.ts';
 import { DEFAULT_PORTS } from '#local/constants.ts';
 import { type ApiRoute, apiRoutes, createApiHost } from '#local/host.ts';
 import {
@@ -21,10 +25,13 @@ import {
   functionName,
   type LambdaHandler,
   lambdaContext,
+  localFunctionTimeoutSeconds,
   scheduledEvent,
+  withTimeout,
 } from '#local/lambda.ts';
 import { every, type Poller, type Schedule, startPoller } from '#local/poller.ts';
 import type { FlowQueues } from '#local/resources.ts';
+import { AUTHORIZER } from '#shared/auth/policy.ts';
 import { optionalNumber, optionalString, requireString } from '#shared/config/env.ts';
 import { FLOW_IDS, FLOWS, SWEEP } from '#shared/flows/registry.ts';
 
@@ -32,7 +39,10 @@ export interface FunctionsOptions {
   readonly repoRoot: string;
   readonly apiHost: string;
   readonly apiPort: number;
-  readonly jwtSecret: string;
+  /** The key the token endpoint signs with; the authorizer fetches its public half from the JWKS. */
+  readonly signingKey: SigningKey;
+  /** The tokens' `iss`, this API's URL: what the authorizer is configured to accept (`TOKEN_ISSUER_URL`). */
+  readonly issuer: string;
   readonly queues: FlowQueues;
   readonly sweepIntervalMs: number;
   readonly pollWaitSeconds: number;
@@ -84,7 +94,11 @@ async function listenApiHost(
 ): Promise<Server> {
   const server = createApiHost({
     routes,
-    tokens: createTokenService({ secret: options.jwtSecret, clients: localClients(options.env) }),
+    tokens: createTokenService({
+      signingKey: options.signingKey,
+      issuer: options.issuer,
+      clients: localClients(options.env),
+    }),
     loadHandler,
     openApiFile: resolve(options.repoRoot, 'docs/openapi.json'),
     throttle: {
@@ -100,9 +114,10 @@ async function listenApiHost(
   return server;
 }
 
-/** Every handler module this process runs, once each: the routes', each flow's process handler, the sweep. */
+/** Every handler module this process runs, once each: the authorizer, the routes', each flow's process handler, the sweep. */
 export function handlerModules(routes: readonly ApiRoute[]): string[] {
   const modules = [
+    AUTHORIZER.handler,
     ...routes.map((r) => r.module),
     ...FLOW_IDS.map((id) => FLOWS[id].handlers.process),
     SWEEP.handler,
@@ -125,7 +140,10 @@ export async function warmHandlers(
   for (const failure of failures) log(`[functions] cannot load ${failure}`);
 }
 
-/** One event source mapping per flow, onto the flow's process handler. */
+/**
+ * One event source mapping per flow, onto the flow's process handler, held to its timeout
+ * ({@link localFunctionTimeoutSeconds}, {@link withTimeout}).
+ */
 function startPollers(options: FunctionsOptions, sqs: SQSClient, loadHandler: HandlerLoader): Poller[] {
   return FLOW_IDS.map((id) => {
     const flow = FLOWS[id];
@@ -134,10 +152,10 @@ function startPollers(options: FunctionsOptions, sqs: SQSClient, loadHandler: Ha
       queueUrl: options.queues[id].url,
       queueArn: options.queues[id].arn,
       functionName: functionName(id, 'process'),
-      loadHandler: () => loadHandler(flow.handlers.process),
+      loadHandler: () => loadHandler(flow.handlers.process).then(withTimeout),
       batchSize: flow.queue.batchSize,
       maxConcurrency: flow.queue.maxConcurrency,
-      functionTimeoutSeconds: flow.queue.functionTimeoutSeconds,
+      functionTimeoutSeconds: localFunctionTimeoutSeconds(id, options.env),
       waitTimeSeconds: options.pollWaitSeconds,
       log: options.log,
     });
@@ -165,7 +183,8 @@ async function main(): Promise<void> {
     repoRoot: optionalString('LOCAL_REPO_ROOT', resolve(fileURLToPath(import.meta.url), '../..')),
     apiHost: optionalString('LOCAL_API_HOST', '127.0.0.1'),
     apiPort: optionalNumber('LOCAL_API_PORT', DEFAULT_PORTS.api),
-    jwtSecret: optionalString('LOCAL_JWT_SECRET', randomBytes(32).toString('hex')),
+    signingKey: readSigningKey(requireString('LOCAL_JWT_KEY_FILE')),
+    issuer: requireString(AUTHORIZER.issuerUrlEnv),
     queues: JSON.parse(requireString('LOCAL_QUEUES')) as FlowQueues,
     sweepIntervalMs: optionalNumber('SWEEP_INTERVAL_MS', SWEEP.rateMinutes * 60_000),
     pollWaitSeconds: optionalNumber('LOCAL_POLL_WAIT_SECONDS', 20),

@@ -1,21 +1,24 @@
 /**
- * The local API Gateway: a `node:http` server that routes by the flow registry, does what the Cognito
- * authorizer does (401 without a valid token, 403 without the route's scope), turns the request into a
- * REST proxy event and writes the handler's answer back. It also serves the token endpoint and the
- * OpenAPI document. No business logic lives here.
+ * The local API Gateway: a `node:http` server that routes by the flow registry, runs the real Lambda
+ * TOKEN authorizer as API Gateway does (local/authorizer.ts: 401 without a valid token, 403 without
+ * the route's scope), turns the request into a REST proxy event and writes the handler's answer back.
+ * It also serves the token endpoint, its JWKS (what Cognito serves on AWS) and the OpenAPI document.
+ * No business logic lives here.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { type AccessClaims, bearerToken, hasScope, type TokenService } from '#local/auth.ts';
-import { send } from '#local/http.ts';
+import { JWKS_PATH, type TokenService } from '#local/auth.ts';
 import {
-  authorizerClaims,
-  buildProxyEvent,
-  functionName,
-  type LambdaHandler,
-  lambdaContext,
-} from '#local/lambda.ts';
+  AUTHORIZER_CACHE_TTL_MS,
+  type AuthorizerCache,
+  createAuthorizerCache,
+  type GatewayVerdict,
+  runAuthorizer,
+} from '#local/authorizer.ts';
+import { send } from '#local/http.ts';
+import { buildProxyEvent, functionName, type LambdaHandler, lambdaContext } from '#local/lambda.ts';
+import { AUTHORIZER } from '#shared/auth/policy.ts';
 import { FLOW_IDS, FLOWS, SUPPORT_ROUTES } from '#shared/flows/registry.ts';
 import { PROBLEM_CONTENT_TYPE, problemForStatus } from '#shared/handlers/problems.ts';
 
@@ -105,8 +108,13 @@ export function problem(status: number, detail: string) {
 
 export interface ApiHostOptions {
   readonly routes: readonly ApiRoute[];
+  /** The token endpoint, and the JWKS served at `GET /.well-known/jwks.json`. */
   readonly tokens: TokenService;
   readonly loadHandler: (modulePath: string) => Promise<LambdaHandler>;
+  /** The TOKEN authorizer in front of every route, loaded with `loadHandler`. @default AUTHORIZER.handler */
+  readonly authorizerModule?: string;
+  /** How long a policy is kept per token (API Gateway's results cache); 0 calls the authorizer each time. @default 300000 */
+  readonly authorizerCacheTtlMs?: number;
   /** The OpenAPI document served at `GET /openapi.json`. */
   readonly openApiFile: string;
   /** Bodies above this answer 413 before any handler runs; the handler applies the contract's limit. @default 10 MiB */
@@ -115,7 +123,69 @@ export interface ApiHostOptions {
   readonly integrationTimeoutMs?: number;
   /** Stage throttling, as API Gateway applies it: steady requests per second and burst. @default 50 / 100 */
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Each route's share of the stage throttle, as `apiThrottle.routes` gives it on AWS: a route's own
+   * bucket, checked before the stage's, so a burst of one route (bulk asset syncs) never takes another's
+   * share (the opt-outs' reserve). @default {@link ROUTE_SHARES}
+   */
+  readonly routeShares?: Readonly<Record<string, number>>;
+  /** The firewall's rate rule: requests per source address per 5 minutes, then 429. @default 45000 */
+  readonly rateLimitPer5Min?: number;
   readonly log?: (line: string) => void;
+}
+
+/**
+ * The routes' shares of the stage throttle, as prod's `cdk.json` figures divide it (opt-outs 30 %, asset
+ * syncs 10 %, …); they add up to less than the whole, so every route keeps its share.
+ */
+export const ROUTE_SHARES: Readonly<Record<string, number>> = {
+  optOut: 0.3,
+  assetSync: 0.1,
+  unavailability: 0.2,
+  assetSyncAck: 0.25,
+  legacyAck: 0.05,
+  support: 0.05,
+};
+
+/** The WAF rate rule's window, and how long its 429 asks a caller to wait. */
+export const RATE_RULE_WINDOW_SECONDS = 300;
+
+/**
+ * The firewall's rate rule: at most `limit` requests per source address in a window of 5 minutes
+ * (WAF's own is a sliding evaluation; a fixed window is close enough to show callers the same answer).
+ * Returns false when the request must be refused.
+ */
+export function createRateRule(limit: number, now: () => number = Date.now): (source: string) => boolean {
+  let windowStart = now();
+  const counts = new Map<string, number>();
+  return (source) => {
+    if (now() - windowStart >= RATE_RULE_WINDOW_SECONDS * 1000) {
+      windowStart = now();
+      counts.clear();
+    }
+    const count = (counts.get(source) ?? 0) + 1;
+    counts.set(source, count);
+    return count <= limit;
+  };
+}
+
+/** One token bucket per route, each its share of the stage figures; support routes share `support`. */
+export function createRouteThrottles(
+  stage: { readonly rateLimit: number; readonly burstLimit: number },
+  shares: Readonly<Record<string, number>>,
+  now: () => number = Date.now,
+): (routeId: string) => boolean {
+  const buckets = new Map<string, () => boolean>();
+  for (const [key, share] of Object.entries(shares)) {
+    buckets.set(
+      key,
+      createThrottle(
+        { rateLimit: stage.rateLimit * share, burstLimit: Math.max(1, Math.floor(stage.burstLimit * share)) },
+        now,
+      ),
+    );
+  }
+  return (routeId) => (buckets.get(routeId) ?? buckets.get('support'))?.() ?? true;
 }
 
 const sendProblem = (
@@ -183,23 +253,36 @@ interface Host {
   readonly routes: readonly ApiRoute[];
   readonly tokens: TokenService;
   readonly loadHandler: (modulePath: string) => Promise<LambdaHandler>;
+  readonly authorizerModule: string;
+  readonly authorizerCache: AuthorizerCache;
   readonly openApiFile: string;
   readonly maxRequestBytes: number;
   readonly integrationTimeoutMs: number;
   readonly log: (line: string) => void;
   readonly admit: () => boolean;
+  readonly admitRoute: (routeId: string) => boolean;
+  readonly admitSource: (source: string) => boolean;
 }
+
+const DEFAULT_STAGE_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
 
 export function createApiHost(options: ApiHostOptions): Server {
   const host: Host = {
     routes: options.routes,
     tokens: options.tokens,
     loadHandler: options.loadHandler,
+    authorizerModule: options.authorizerModule ?? AUTHORIZER.handler,
+    authorizerCache: createAuthorizerCache(options.authorizerCacheTtlMs ?? AUTHORIZER_CACHE_TTL_MS),
     openApiFile: options.openApiFile,
     maxRequestBytes: options.maxRequestBytes ?? 10 * 1024 * 1024,
     integrationTimeoutMs: options.integrationTimeoutMs ?? 29_000,
     log: options.log ?? (() => {}),
-    admit: createThrottle(options.throttle ?? { rateLimit: 50, burstLimit: 100 }),
+    admit: createThrottle(options.throttle ?? DEFAULT_STAGE_THROTTLE),
+    admitRoute: createRouteThrottles(
+      options.throttle ?? DEFAULT_STAGE_THROTTLE,
+      options.routeShares ?? ROUTE_SHARES,
+    ),
+    admitSource: createRateRule(options.rateLimitPer5Min ?? 45_000),
   };
   return createServer((req, res) => {
     handleRequest(host, req, res).catch((error: unknown) => {
@@ -214,7 +297,20 @@ export function createApiHost(options: ApiHostOptions): Server {
 async function handleRequest(host: Host, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://local');
   const method = req.method ?? 'GET';
-  if (!host.admit()) {
+  // The issuer's keys, which the authorizer fetches: Cognito's on AWS, so not behind the stage throttle.
+  if (url.pathname === JWKS_PATH && method === 'GET') {
+    req.resume();
+    return send(res, 200, host.tokens.jwks(), { 'Cache-Control': 'max-age=300' });
+  }
+  // The firewall first, as on AWS: its rate rule counts every request of a source address.
+  if (!host.admitSource(req.socket.remoteAddress ?? 'unknown')) {
+    req.resume();
+    const detail = 'Too many requests from this address; retry after the rate window.';
+    return sendProblem(res, 429, detail, { 'Retry-After': String(RATE_RULE_WINDOW_SECONDS) });
+  }
+  const routed = matchRoute(host.routes, method, url.pathname);
+  // A route's own share first, so a throttled burst of one route takes nothing of the stage's.
+  if ((routed && !host.admitRoute(routed.route.id)) || !host.admit()) {
     req.resume();
     return sendProblem(res, 429, 'Too many requests; slow down and retry.', { 'Retry-After': '1' });
   }
@@ -229,11 +325,11 @@ async function handleRequest(host: Host, req: IncomingMessage, res: ServerRespon
   }
   if (url.pathname === '/openapi.json' && method === 'GET') return serveOpenApi(host.openApiFile, res);
 
-  const match = matchRoute(host.routes, method, url.pathname);
+  const match = routed;
   if (!match) return sendProblem(res, 404, `No route ${method} ${url.pathname}`);
-  const verdict = await authorize(host.tokens, req.headers.authorization, match.route.scope);
+  const verdict = await authorize(host, req.headers.authorization, method, url.pathname);
   if (!verdict.ok) return sendProblem(res, verdict.status, verdict.detail, verdict.headers);
-  await invokeRoute(host, req, res, { method, url, body, match, claims: verdict.claims });
+  await invokeRoute(host, req, res, { method, url, body, match, authorizer: verdict.context });
 }
 
 async function serveToken(tokens: TokenService, req: IncomingMessage, res: ServerResponse, body: Buffer) {
@@ -253,48 +349,22 @@ async function serveOpenApi(openApiFile: string, res: ServerResponse) {
   }
 }
 
-export type AuthorizerVerdict =
-  | { readonly ok: true; readonly claims: AccessClaims }
-  | {
-      readonly ok: false;
-      readonly status: 401 | 403;
-      readonly detail: string;
-      readonly headers: Record<string, string>;
-    };
-
-/** The Cognito authorizer: identity first (401), then the route's scope (403). */
-export async function authorize(
-  tokens: TokenService,
+/** API Gateway's TOKEN authorizer: the real authorizer function, its policy applied to this request. */
+async function authorize(
+  host: Host,
   authorization: string | undefined,
-  scope: string,
-): Promise<AuthorizerVerdict> {
-  const token = bearerToken(authorization);
-  if (!token) {
-    return {
-      ok: false,
-      status: 401,
-      detail: 'A bearer token is required.',
-      headers: { 'WWW-Authenticate': 'Bearer' },
-    };
-  }
-  const verified = await tokens.verify(token);
-  if (!verified.ok) {
-    return {
-      ok: false,
-      status: 401,
-      detail: `The bearer token was refused: ${verified.reason}.`,
-      headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
-    };
-  }
-  if (!hasScope(verified.claims.scope, scope)) {
-    return {
-      ok: false,
-      status: 403,
-      detail: `This route needs the scope ${scope}.`,
-      headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"` },
-    };
-  }
-  return { ok: true, claims: verified.claims };
+  method: string,
+  path: string,
+): Promise<GatewayVerdict> {
+  const verdict = await runAuthorizer({
+    authorization,
+    method,
+    path,
+    load: () => host.loadHandler(host.authorizerModule),
+    cache: host.authorizerCache,
+  });
+  if (!verdict.ok && verdict.reason) host.log(`[api] ${method} ${path}: ${verdict.reason}`);
+  return verdict;
 }
 
 /** An admitted, authorized request to a route. */
@@ -303,7 +373,8 @@ interface RouteCall {
   readonly url: URL;
   readonly body: Buffer;
   readonly match: RouteMatch;
-  readonly claims: AccessClaims;
+  /** The authorizer's context, principal and latency: `requestContext.authorizer` on AWS. */
+  readonly authorizer: Record<string, string | number | boolean>;
 }
 
 /** The integration: the route's function with a proxy event, its answer written back. */
@@ -328,8 +399,7 @@ async function invokeRoute(host: Host, req: IncomingMessage, res: ServerResponse
 }
 
 function routeEvent(req: IncomingMessage, call: RouteCall, requestId: string): APIGatewayProxyEvent {
-  const { claims } = call;
-  return buildProxyEvent({
+  const event = buildProxyEvent({
     method: call.method,
     path: call.url.pathname,
     resource: call.match.route.path,
@@ -337,19 +407,13 @@ function routeEvent(req: IncomingMessage, call: RouteCall, requestId: string): A
     rawHeaders: req.rawHeaders,
     query: call.url.searchParams,
     body: call.body.length > 0 ? call.body.toString('utf8') : null,
-    claims: authorizerClaims({
-      sub: claims.sub,
-      client_id: claims.client_id,
-      scope: claims.scope,
-      token_use: 'access',
-      iss: claims.iss,
-      exp: claims.exp,
-      iat: claims.iat,
-      jti: claims.jti,
-    }),
+    claims: null,
     sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
     requestId,
   });
+  // A Lambda authorizer's context reaches the function flat, as on AWS (not as Cognito `claims`).
+  event.requestContext.authorizer = call.authorizer;
+  return event;
 }
 
 /**

@@ -9,6 +9,9 @@ import { pathToFileURL } from 'node:url';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, Context, ScheduledEvent, SQSEvent, SQSRecord } from 'aws-lambda';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/constants.ts';
+import { type Env, optionalString } from '#shared/config/env.ts';
+import { ConfigurationError } from '#shared/errors.ts';
+import { FLOWS, type FlowId } from '#shared/flows/registry.ts';
 
 export const LOCAL_STAGE = 'local';
 
@@ -43,6 +46,71 @@ export function lambdaContext(options: LambdaContextOptions): Context {
     done: unsupported,
     fail: unsupported,
     succeed: unsupported,
+  };
+}
+
+/**
+ * A flow's process function timeout in the local stack: the registry's, or shorter when
+ * `LOCAL_FUNCTION_TIMEOUT_SECONDS` says so. That is a comma-separated list: a bare number caps every
+ * flow, `<flowId>=<seconds>` caps one (`15,legacyAck=2`: 15 s at most, the legacy ack's 2 s). The queue's
+ * visibility timeout follows it (six times, as on AWS; see `shortenVisibilityTimeouts`), so a short-timed
+ * test stack gets back within seconds what a crash or a time-out left in flight, and a delay longer than
+ * a flow's timeout plays a Lambda time-out.
+ */
+export function localFunctionTimeoutSeconds(flowId: FlowId, env?: Env): number {
+  const registry = FLOWS[flowId].queue.functionTimeoutSeconds;
+  const caps = timeoutCaps(optionalString(LOCAL_FUNCTION_TIMEOUT_KEY, '', env));
+  return Math.min(registry, caps.get(flowId) ?? caps.get('*') ?? registry);
+}
+
+export const LOCAL_FUNCTION_TIMEOUT_KEY = 'LOCAL_FUNCTION_TIMEOUT_SECONDS';
+
+/** `15,legacyAck=2` → `{ '*': 15, legacyAck: 2 }`; a malformed entry fails naming the key. */
+function timeoutCaps(spec: string): Map<string, number> {
+  const caps = new Map<string, number>();
+  for (const part of spec.split(',').map((p) => p.trim())) {
+    if (part === '') continue;
+    const [name, value] = part.includes('=') ? part.split('=', 2).map((p) => p.trim()) : ['*', part];
+    const seconds = Number(value);
+    if (!Number.isFinite(seconds) || seconds <= 0 || (name !== '*' && !(name! in FLOWS))) {
+      throw new ConfigurationError(
+        `${LOCAL_FUNCTION_TIMEOUT_KEY} must list seconds or <flowId>=<seconds>, got "${part}"`,
+        { key: LOCAL_FUNCTION_TIMEOUT_KEY },
+      );
+    }
+    caps.set(name!, seconds);
+  }
+  return caps;
+}
+
+/** What Lambda reports when an invocation outlives its timeout. */
+export class LambdaTimeoutError extends Error {
+  readonly functionName: string;
+  readonly timeoutMs: number;
+  constructor(functionName: string, timeoutMs: number) {
+    super(`${functionName}: Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`);
+    this.name = 'LambdaTimeoutError';
+    this.functionName = functionName;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * The handler, held to its timeout as Lambda holds it: an invocation still running when
+ * `context.getRemainingTimeInMillis()` runs out fails with {@link LambdaTimeoutError}, and its answer
+ * (for SQS, the batch's partial response) is lost, so its records come back after their visibility
+ * timeout. Unlike Lambda, which ends the execution environment, the abandoned call runs on in the
+ * background: whatever it still does (a late delivery, a trace update) races the retry, which is
+ * harsher than Lambda, never kinder.
+ */
+export function withTimeout(handler: LambdaHandler): LambdaHandler {
+  return (event, context) => {
+    const timeoutMs = context.getRemainingTimeInMillis();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, fail) => {
+      timer = setTimeout(() => fail(new LambdaTimeoutError(context.functionName, timeoutMs)), timeoutMs);
+    });
+    return Promise.race([handler(event, context), timedOut]).finally(() => clearTimeout(timer));
   };
 }
 

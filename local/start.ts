@@ -6,32 +6,56 @@
  *   DERMS simulator :3001, DACS simulator :3002      ─┘  and supervises ↓
  *   functions process (local/functions.ts): API :3000, SQS pollers, sweep timer — restarted if it dies
  *
+ * Both child processes are supervised: each writes its pid under the data folder (`functions.pid`,
+ * `dynamodb.pid`) and is started again when it exits while the stack is not stopping. So a test can kill
+ * the functions process (a Lambda crash) or stop DynamoDB Local (a DynamoDB outage: `kill <pid>`, and it
+ * is back a second or so later, with its data when it persists to a folder).
+ *
  * Environment (all optional): LOCAL_API_PORT, DERMS_SIM_PORT, DACS_SIM_PORT, LOCAL_SQS_PORT,
  * LOCAL_DYNAMODB_PORT, LOCAL_DATA_DIR (.local), LOCAL_DYNAMODB_PATH (<data dir>/dynamodb, or `memory`),
- * LOCAL_JWT_SECRET, LOCAL_CLIENT_SECRET, SWEEP_INTERVAL_MS, DERMS_SIM_ACK_DELAY_MS, DERMS_SIM_ACK_CHUNK,
- * plus the handler settings passed through (see PASS_THROUGH_ENV in resources.ts).
+ * LOCAL_CLIENT_SECRET, SWEEP_INTERVAL_MS, DERMS_SIM_ACK_DELAY_MS, DERMS_SIM_ACK_CHUNK,
+ * LOCAL_FUNCTION_TIMEOUT_SECONDS (caps the process functions' timeouts, and so the queues' visibility
+ * timeouts; see `localFunctionTimeoutSeconds`), plus the handler settings passed through (see
+ * PASS_THROUGH_ENV in resources.ts).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { type LocalClient, localClients } from '#local/auth.ts';
+import { SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  generateSigningKey,
+  JWKS_PATH,
+  type LocalClient,
+  localClients,
+  signingKeyFile,
+  writeSigningKey,
+} from '#local/auth.ts';
 import { DEFAULT_PORTS, LOCAL_CREDENTIALS, LOCAL_PREFIX, LOCAL_REGION } from '#local/constants.ts';
+import { localFunctionTimeoutSeconds } from '#local/lambda.ts';
 import {
   ensureBucket,
   ensureQueues,
   ensureTables,
+  type FlowQueues,
   functionEnvironment,
   type LocalResources,
   tableNames,
+  VISIBILITY_TIMEOUT_FACTOR,
 } from '#local/resources.ts';
-import { assertPortsFree, type LocalService, startDynamoDbLocal, startFauxqs } from '#local/services.ts';
+import {
+  assertPortsFree,
+  type DynamoDbLocal,
+  type DynamoDbLocalOptions,
+  type LocalService,
+  startDynamoDbLocal,
+  startFauxqs,
+} from '#local/services.ts';
 import { createDacsSimulator, type DacsSimulatorOptions } from '#local/simulators/dacs.ts';
 import { createDermsSimulator, type DermsSimulatorOptions } from '#local/simulators/derms.ts';
+import { AUTHORIZER } from '#shared/auth/policy.ts';
 import { optionalNumber, optionalString } from '#shared/config/env.ts';
 import { FLOW_IDS, FLOWS } from '#shared/flows/registry.ts';
 import { sleep } from '#shared/time.ts';
@@ -103,11 +127,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
   const stop = () => stopStack(run);
   try {
+    // Generated here, not in the functions process, so that its tokens outlive a restart of that process;
+    // written to <data dir>/token-signing-key.json, where the functions process and the tests read it.
+    const keyFile = signingKeyFile(settings.dataDir);
+    writeSigningKey(keyFile, await generateSigningKey());
     const { resources, tablesReady } = await startBackingServices(run, settings, env);
     const urls = stackUrls(settings.ports, resources);
     const clients = localClients(env);
     await startSimulators(run, settings.ports, urls, clients, env);
-    const functionsEnv = functionsProcessEnv(env, settings.ports.api, resources, urls);
+    const functionsEnv = functionsProcessEnv(env, settings.ports.api, resources, urls, keyFile);
     await Promise.all([superviseFunctions(run, functionsEnv, tablesReady), tablesReady]);
     await waitUntilAnswering(readinessChecks(urls));
     run.print(banner({ urls, resources, clients, dbPath: settings.dbPath, pidFile: settings.pidFile }));
@@ -147,6 +175,8 @@ async function stopStack(run: StackRun): Promise<void> {
   run.stopping = true;
   await stopFunctionsProcess(run.child);
   rmSync(run.pidFile, { force: true });
+  rmSync(dynamoDbPidFile(dirname(run.pidFile)), { force: true });
+  rmSync(signingKeyFile(dirname(run.pidFile)), { force: true });
   for (const close of run.closers.reverse()) await close().catch(() => {});
   for (const service of run.services.reverse()) await service.then((s) => s.stop()).catch(() => {});
 }
@@ -179,8 +209,9 @@ async function startBackingServices(
   env: Env,
 ): Promise<BackingServices> {
   const { ports, dbPath } = settings;
-  const dynamoStarting = startDynamoDbLocal({ port: ports.dynamodb, ...(dbPath ? { dbPath } : {}) });
-  run.services.push(dynamoStarting);
+  const dynamoOptions: DynamoDbLocalOptions = { port: ports.dynamodb, ...(dbPath ? { dbPath } : {}) };
+  const dynamoStarting = startDynamoDbLocal(dynamoOptions);
+  run.services.push(superviseDynamoDb(run, dynamoOptions, dynamoDbPidFile(settings.dataDir), dynamoStarting));
   const fauxqsStarting = startFauxqs({ port: ports.sqs });
   run.services.push(fauxqsStarting);
   const fauxqs = await fauxqsStarting;
@@ -208,9 +239,32 @@ async function createQueuesAndBucket(endpoint: string, env: Env) {
   const sqs = new SQSClient({ ...localAws, endpoint });
   const s3 = new S3Client({ ...localAws, endpoint, forcePathStyle: true });
   const queues = await ensureQueues(sqs, LOCAL_PREFIX, env);
+  await shortenVisibilityTimeouts(sqs, queues, env);
   const bucket = await ensureBucket(s3, `${LOCAL_PREFIX}claim-check`);
   for (const client of [sqs, s3]) client.destroy();
   return { queues, bucket };
+}
+
+/**
+ * With `LOCAL_FUNCTION_TIMEOUT_SECONDS` set, a queue's visibility timeout follows its function's shorter
+ * timeout (six times it, as for the registry's), so what a crash or a time-out leaves in flight comes
+ * back as soon as it would on AWS with that timeout.
+ */
+export async function shortenVisibilityTimeouts(
+  sqs: Pick<SQSClient, 'send'>,
+  queues: FlowQueues,
+  env: Env,
+): Promise<void> {
+  for (const id of FLOW_IDS) {
+    const seconds = localFunctionTimeoutSeconds(id, env);
+    if (seconds === FLOWS[id].queue.functionTimeoutSeconds) continue;
+    await sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: queues[id].url,
+        Attributes: { VisibilityTimeout: String(Math.ceil(VISIBILITY_TIMEOUT_FACTOR * seconds)) },
+      }),
+    );
+  }
 }
 
 async function createTablesOnceUp(dynamoStarting: Promise<LocalService>) {
@@ -231,6 +285,86 @@ export function stackUrls(ports: StackSettings['ports'], resources: LocalResourc
     sqs: resources.endpoints.sqs,
     dynamodb: resources.endpoints.dynamodb,
   };
+}
+
+// ── DynamoDB Local, kept running ──────────────────────────────────────────────────────────────────────
+
+/** Where the stack writes DynamoDB Local's pid. */
+export const dynamoDbPidFile = (dataDir: string): string => resolve(dataDir, 'dynamodb.pid');
+
+/** At least this long between DynamoDB Local's exit and its restart: an outage a test can see. */
+export const DYNAMODB_RESTART_MS = 1000;
+
+/** The supervisor's memory of DynamoDB Local across restarts. */
+interface DynamoSupervision {
+  readonly run: StackRun;
+  readonly options: DynamoDbLocalOptions;
+  readonly pidFile: string;
+  /** The instance now running or starting. */
+  current: Promise<DynamoDbLocal>;
+  /** Restarts in a row of an instance that died young (or did not start). */
+  restarts: number;
+}
+
+/**
+ * Keeps DynamoDB Local running once it first answered: an instance that exits while the stack is not
+ * stopping is started again on the same port and folder, after {@link DYNAMODB_RESTART_MS} (longer while
+ * it keeps dying young), and the tables are ensured again (an in-memory database comes back empty).
+ * Resolves, with the first instance, to a service whose `stop()` stops whichever instance is current.
+ */
+function superviseDynamoDb(
+  run: StackRun,
+  options: DynamoDbLocalOptions,
+  pidFile: string,
+  first: Promise<DynamoDbLocal>,
+): Promise<LocalService> {
+  const supervision: DynamoSupervision = { run, options, pidFile, current: first, restarts: 0 };
+  return first.then((instance) => {
+    watchDynamoDb(supervision, instance, Date.now());
+    return {
+      endpoint: instance.endpoint,
+      stop: () =>
+        supervision.current.then(
+          (current) => current.stop(),
+          () => {},
+        ),
+    };
+  });
+}
+
+function watchDynamoDb(supervision: DynamoSupervision, instance: DynamoDbLocal, startedAt: number): void {
+  const { run } = supervision;
+  if (instance.pid !== undefined) writeFileSync(supervision.pidFile, `${instance.pid}\n`);
+  instance.exited.then(({ code, signal }) => {
+    if (run.stopping) return;
+    supervision.restarts = Date.now() - startedAt < YOUNG_MS ? supervision.restarts + 1 : 0;
+    const pause = Math.max(DYNAMODB_RESTART_MS, restartPause(supervision.restarts));
+    run.print(
+      `DynamoDB Local ${instance.pid} exited (${signal ?? `code ${code}`}); restarting in ${pause} ms`,
+    );
+    setTimeout(() => restartDynamoDb(supervision), pause);
+  });
+}
+
+async function restartDynamoDb(supervision: DynamoSupervision): Promise<void> {
+  const { run } = supervision;
+  if (run.stopping) return;
+  const startedAt = Date.now();
+  supervision.current = startDynamoDbLocal(supervision.options);
+  try {
+    const instance = await supervision.current;
+    if (run.stopping) return void (await instance.stop());
+    await createTablesOnceUp(supervision.current).catch((error: unknown) =>
+      run.print(`DynamoDB Local restarted, but the tables could not be ensured: ${(error as Error).message}`),
+    );
+    run.print(`DynamoDB Local restarted (pid ${instance.pid})`);
+    watchDynamoDb(supervision, instance, startedAt);
+  } catch (error) {
+    supervision.restarts += 1;
+    const pause = Math.max(DYNAMODB_RESTART_MS, restartPause(supervision.restarts));
+    run.print(`DynamoDB Local did not start again (${(error as Error).message}); retrying in ${pause} ms`);
+    setTimeout(() => restartDynamoDb(supervision), pause);
+  }
 }
 
 // ── The simulators ───────────────────────────────────────────────────────────────────────────────────
@@ -285,21 +419,29 @@ export function dacsSimulatorOptions(env: Env, log: (line: string) => void): Dac
 
 // ── The functions process ────────────────────────────────────────────────────────────────────────────
 
-/** The function environment plus what local/functions.ts reads (see its header). */
+/**
+ * The function environment plus what local/functions.ts reads (see its header). The authorizer is
+ * pointed at the local token endpoint: its issuer (this API's URL, JWKS below it) instead of a user
+ * pool, and the local clients' ids.
+ */
 export function functionsProcessEnv(
   env: Env,
   apiPort: number,
   resources: LocalResources,
   urls: StackUrls,
+  keyFile?: string,
 ): Record<string, string | undefined> {
-  const jwtSecret = optionalString('LOCAL_JWT_SECRET', randomBytes(32).toString('hex'), env);
   return {
     ...env,
     ...functionEnvironment(resources, { dermsBaseUrl: urls.derms, dacsBaseUrl: urls.dacs, source: env }),
     LOCAL_REPO_ROOT: REPO_ROOT,
     LOCAL_API_HOST: '127.0.0.1',
     LOCAL_API_PORT: String(apiPort),
-    LOCAL_JWT_SECRET: jwtSecret,
+    ...(keyFile ? { LOCAL_JWT_KEY_FILE: keyFile } : {}),
+    [AUTHORIZER.issuerUrlEnv]: urls.api,
+    [AUTHORIZER.clientIdsEnv]: localClients(env)
+      .map((c) => c.clientId)
+      .join(','),
     LOCAL_QUEUES: JSON.stringify(resources.queues),
   };
 }
@@ -458,11 +600,13 @@ export function banner({ urls, resources, clients, dbPath, pidFile }: BannerFact
     'DACS ⇄ DERMS integration, local stack',
     `  Integration API     ${api}   (OpenAPI: ${api}/openapi.json)`,
     `  Token endpoint      POST ${api}/oauth2/token  (grant_type=client_credentials, HTTP Basic)`,
+    `  Token keys (JWKS)   ${api}${JWKS_PATH}  (RS256; the authorizer verifies against it)`,
     `  Local clients       secret ${secret}`,
     ...clientLines,
     `  DERMS simulator     ${urls.derms}   (control: /sim/calls, /sim/faults, /sim/acks)`,
     `  DACS simulator      ${urls.dacs}   (control: /sim/calls, /sim/faults, /sim/devices/{deviceId})`,
     `  DynamoDB Local      ${urls.dynamodb}   (${dbPath ?? 'in memory'})`,
+    `    pid in ${dynamoDbPidFile(dirname(pidFile))}; restarted if it stops`,
     `    tables            ${Object.values(resources.tables).join(', ')}`,
     `  SQS + S3 (fauxqs)   ${urls.sqs}   (bucket ${resources.bucket})`,
     '  Queues',

@@ -1,7 +1,8 @@
 /**
  * The API's Lambda TOKEN authorizer: 401 for a token that is not a valid access token of the callers'
  * user pool, otherwise an IAM policy over the routes the token's scopes grant (403 on the others).
- * The logic lives in shared/auth/; the verifier and its JWKS cache live as long as the process.
+ * The logic lives in shared/auth/; the verifier and its JWKS cache live as long as the process. The
+ * local stack's gateway (local/host.ts) invokes this same handler, against its own issuer.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -36,6 +37,7 @@ export async function authorizeEvent(
   }
 }
 
+// The event is the bearer token itself: never logged, whatever POWERTOOLS_LOGGER_LOG_EVENT says.
 export const handler = middy((event: APIGatewayTokenAuthorizerEvent) => authorizeEvent(event)).use(
-  injectLambdaContext(logger, { resetKeys: true }),
+  injectLambdaContext(logger, { resetKeys: true, logEvent: false }),
 );

@@ -71,10 +71,32 @@ export interface RecordContext {
 /** What every sending call needs: who it is, its clock, DACS, and the fate of a failed send. */
 export interface DeadlineContext {
   readonly messageId: string;
+  /** When the message's processing began. */
   readonly now: Date;
+  /**
+   * The time as the work goes on: `now` advanced by the time this message has spent since. Every time a
+   * call writes for other messages to judge it by (a lease's end, the freeze, a delivery and its failure)
+   * comes from it ({@link timeOf}): a message that works through a thousand devices for a minute must
+   * not write a lease that ended before it was taken, nor a freeze that looks a minute old to adopters.
+   * @default () => now (a fixed clock, as the tests set it)
+   */
+  readonly clock?: () => Date;
   readonly sendToDacs: SendToDacs;
   readonly failureDecision: DecideFailure;
 }
+
+/** The time now for `ctx`: its clock's, else the `now` its message began with. */
+export const timeOf = (ctx: Pick<DeadlineContext, 'now' | 'clock'>): Date => ctx.clock?.() ?? ctx.now;
+
+/** A clock that starts at `start` and advances with the monotonic time spent since it was made. */
+export function advancingClock(start: Date, elapsedMs: () => number = stopwatch()): () => Date {
+  return () => new Date(start.getTime() + elapsedMs());
+}
+
+const stopwatch = (): (() => number) => {
+  const began = performance.now();
+  return () => performance.now() - began;
+};
 
 export interface AckContext extends DeadlineContext {
   /** When the ack was first accepted; the uncorrelated window counts from here. */

@@ -5,9 +5,11 @@
  * line) gets a one-device follow-up. At most one per device is in flight: its claim is a lease
  * (`FOLLOW_UP_LEASE_SECONDS`) taken by a conditional write on the report and follow-up version read, and
  * it ends when its holder delivers (then `toldFlag` is what DACS has), is refused for good (released, what
- * DACS has unchanged), or dies (it expires). A Retry-After extends it past the next attempt, so no other
- * message sends sooner. The holder re-reads the device after delivering, so a report that lost the race
- * against the lease is sent by the holder, and sends of one device never overtake each other.
+ * DACS has unchanged), or dies (it expires; whoever takes it over sends the holder's follow-up again
+ * under the holder's key, since its send may have reached DACS). A Retry-After extends it past the next
+ * attempt, so no other message sends sooner. The holder re-reads the device after delivering, so a report
+ * that lost the race against the lease is sent by the holder, and sends of one device never overtake
+ * each other.
  *
  *   read ─▶ differs from told? ─▶ takeFollowUpLease ─▶ send ─2xx─▶ recordFollowUpTold ─▶ re-read ─┐
  *    ▲                                                    ├─retry─▶ renew lease past nextAttemptAt   │
@@ -27,6 +29,7 @@ import {
   DEVICE_WRITE_PARALLELISM,
   type DeadlineContext,
   followUpLeaseSeconds,
+  timeOf,
   trimError,
 } from './context.ts';
 import { assessDevice, isTerminal } from './flags.ts';
@@ -107,35 +110,54 @@ export function nextFollowUp(
 
 interface Lease {
   readonly seq: number;
+  /** The number in the follow-up's key ({@link followUpKeySeq}). */
+  readonly keySeq: number;
   readonly flag: HeadEndFlag;
   readonly message: string;
+}
+
+/**
+ * The number in a follow-up's key. A fresh claim gets the next one. A lease taken over from a holder
+ * that died with it (it expired, for the same flag) keeps that holder's: the holder's send may have
+ * reached DACS, and under the same key DACS applies it once; a new key would tell DACS the same thing
+ * twice. A resumed lease keeps its own. (A lease written before `leaseKey` existed used its seq.)
+ */
+export function followUpKeySeq(device: DeviceItem, step: Exclude<FollowUpStep, { kind: 'none' }>): number {
+  const held = device.leaseKey ?? device.followUpSeq ?? 0;
+  if (step.kind === 'resume') return held;
+  const takeover = device.leaseBy !== undefined && device.leaseFlag === step.flag && held > 0;
+  return takeover ? held : (device.followUpSeq ?? 0) + 1;
 }
 
 const leaseUntil = (from: Date): Date => new Date(from.getTime() + followUpLeaseSeconds() * 1000);
 
 async function takeLease(header: HeaderItem, device: DeviceItem, line: SentItem, ctx: DeadlineContext) {
-  const step = nextFollowUp(header, device, line.flag, ctx.messageId, ctx.now);
+  // The time now, not when the message began: a lease must not be born expired.
+  const now = timeOf(ctx);
+  const step = nextFollowUp(header, device, line.flag, ctx.messageId, now);
   if (step.kind === 'none') return undefined;
-  const until = leaseUntil(ctx.now);
+  const until = leaseUntil(now);
   if (step.kind === 'resume') {
     const renewed = await renewFollowUpLease(header.syncRequestId, device.deviceId, {
       by: ctx.messageId,
       seq: step.seq,
       until,
     });
-    return renewed ? step : undefined;
+    return renewed ? { ...step, keySeq: followUpKeySeq(device, step) } : undefined;
   }
+  const keySeq = followUpKeySeq(device, step);
   const seq = await takeFollowUpLease(header.syncRequestId, device.deviceId, {
     by: ctx.messageId,
     flag: step.flag,
     message: step.message,
-    now: ctx.now,
+    now,
     until,
     reportedAtMs: device.reportedAtMs ?? 0,
     ackSequence: device.ackSequence ?? 0,
     seenSeq: device.followUpSeq,
+    keySeq,
   });
-  return seq === undefined ? undefined : { seq, flag: step.flag, message: step.message };
+  return seq === undefined ? undefined : { seq, keySeq, flag: step.flag, message: step.message };
 }
 
 /** Sends what DACS is missing for one device, until what DACS has is its current flag. Returns how many. */
@@ -169,23 +191,24 @@ async function deliverFollowUp(header: HeaderItem, device: DeviceItem, lease: Le
   const { syncRequestId } = header;
   const body = buildFollowUpAck(syncRequestId, deviceState(device), lease.flag, lease.message);
   try {
-    await ctx.sendToDacs(body, followUpKey(syncRequestId, device.deviceId, lease.flag, lease.seq));
+    await ctx.sendToDacs(body, followUpKey(syncRequestId, device.deviceId, lease.flag, lease.keySeq));
   } catch (error) {
     await recordFollowUpFailure(syncRequestId, device, lease, ctx, ctx.failureDecision(error));
     throw error;
   }
+  const sentAt = timeOf(ctx);
   await putFollowUp({
     pk: pkOf(syncRequestId),
     sk: followUpSk(device.deviceId, lease.seq),
     deviceId: device.deviceId,
     seq: lease.seq,
     flag: lease.flag,
-    sentAt: ctx.now.toISOString(),
+    sentAt: sentAt.toISOString(),
     acknowledgement: body,
-    expiresAt: expiresAt(ctx.now),
+    expiresAt: expiresAt(sentAt),
   });
   // False: the lease expired and another message took it; it records what it sends.
-  await recordFollowUpTold(syncRequestId, device.deviceId, { by: ctx.messageId, ...lease, now: ctx.now });
+  await recordFollowUpTold(syncRequestId, device.deviceId, { by: ctx.messageId, ...lease, now: timeOf(ctx) });
 }
 
 /** A lease that must outlive the next attempt: Retry-After binds every sender. */
@@ -205,7 +228,7 @@ async function recordFollowUpFailure(
       await renewFollowUpLease(syncRequestId, device.deviceId, {
         by,
         seq: lease.seq,
-        until: retryLeaseUntil(decision, ctx.now),
+        until: retryLeaseUntil(decision, timeOf(ctx)),
       });
       return;
     }
@@ -269,7 +292,7 @@ function lateInfoDue(ack: AckItem, ctx: DeadlineContext): boolean {
   // Refused for good: only a redrive of the ack's own message sends it again.
   if (ack.lateInfoRefusedAt !== undefined && ack.messageId !== ctx.messageId) return false;
   const leased = ack.leaseBy !== undefined && ack.leaseBy !== ctx.messageId;
-  return !(leased && Date.parse(ack.leaseUntil ?? '') > ctx.now.getTime());
+  return !(leased && Date.parse(ack.leaseUntil ?? '') > timeOf(ctx).getTime());
 }
 
 /**
@@ -295,8 +318,8 @@ export async function sendLateInfo(
   if (header.consolidatedDeliveredAt === undefined || !lateInfoDue(ack, ctx)) return 0;
   if (!(await isNews(header, ack))) return 0;
   const by = ctx.messageId;
-  if (!(await takeLateInfoLease(syncRequestId, ack.sk, { by, now: ctx.now, until: leaseUntil(ctx.now) })))
-    return 0;
+  const now = timeOf(ctx);
+  if (!(await takeLateInfoLease(syncRequestId, ack.sk, { by, now, until: leaseUntil(now) }))) return 0;
   const body = buildLateInfoAck(
     syncRequestId,
     ackRecord(ack, info ?? (await readAckInfo(syncRequestId, ack.sk))),
@@ -307,15 +330,16 @@ export async function sendLateInfo(
     await recordLateInfoFailure(syncRequestId, ack.sk, ctx, ctx.failureDecision(error));
     throw error;
   }
+  const sentAt = timeOf(ctx);
   await putFollowUp({
     pk: pkOf(syncRequestId),
     sk: lateInfoSk(ack.sk),
     ackSk: ack.sk,
-    sentAt: ctx.now.toISOString(),
+    sentAt: sentAt.toISOString(),
     acknowledgement: body,
-    expiresAt: expiresAt(ctx.now),
+    expiresAt: expiresAt(sentAt),
   });
-  await recordLateInfoOutcome(syncRequestId, ack.sk, { by, now: ctx.now });
+  await recordLateInfoOutcome(syncRequestId, ack.sk, { by, now: timeOf(ctx) });
   return 1;
 }
 
@@ -328,11 +352,11 @@ async function recordLateInfoFailure(
   const by = ctx.messageId;
   try {
     if (decision.action === 'retry') {
-      await renewLateInfoLease(syncRequestId, sk, { by, until: retryLeaseUntil(decision, ctx.now) });
+      await renewLateInfoLease(syncRequestId, sk, { by, until: retryLeaseUntil(decision, timeOf(ctx)) });
     } else {
       await recordLateInfoOutcome(syncRequestId, sk, {
         by,
-        now: ctx.now,
+        now: timeOf(ctx),
         refusedError: trimError(decision.reason),
       });
     }

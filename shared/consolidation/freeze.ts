@@ -26,6 +26,7 @@ import {
   type DeadlineContext,
   deadlineRequeueSeconds,
   outcome,
+  timeOf,
   trimError,
 } from './context.ts';
 import { isTerminal } from './flags.ts';
@@ -101,15 +102,17 @@ export async function consolidate(
       partition.devices.map(deviceState),
       publishedAcks(partition),
     );
+    const at = timeOf(ctx);
     const result = await freezeHeader(current.syncRequestId, {
       by: ctx.messageId,
-      at: ctx.now,
+      at,
       trigger,
       summary,
       infoVersion: current.infoVersion ?? 0,
-      recheckAt: new Date(ctx.now.getTime() + deadlineRequeueSeconds() * 1000),
+      recheckAt: new Date(at.getTime() + deadlineRequeueSeconds() * 1000),
     });
-    if (result === 'frozen') return deliverAndCatchUp(frozen(current, trigger, summary, ctx), partition, ctx);
+    if (result === 'frozen')
+      return deliverAndCatchUp(frozen(current, trigger, summary, ctx.messageId, at), partition, ctx);
     if (result === 'taken') return undefined;
     const reread = await readHeader(current.syncRequestId);
     if (!reread || reread.consolidatedAt !== undefined) return undefined;
@@ -124,11 +127,12 @@ const frozen = (
   header: HeaderItem,
   trigger: ConsolidationTrigger,
   summary: AckSummary,
-  ctx: DeadlineContext,
+  by: string,
+  at: Date,
 ): HeaderItem => ({
   ...header,
-  consolidatedAt: ctx.now.toISOString(),
-  consolidatedBy: ctx.messageId,
+  consolidatedAt: at.toISOString(),
+  consolidatedBy: by,
   consolidationTrigger: trigger,
   consolidatedSummary: summary,
   deliveryState: DELIVERY_STATES.RETRYING,
@@ -143,7 +147,7 @@ export async function deliverAndCatchUp(
   const consolidatedAckSent = await deliverConsolidated(header, snapshot, ctx);
   const delivered = {
     ...header,
-    consolidatedDeliveredAt: header.consolidatedDeliveredAt ?? ctx.now.toISOString(),
+    consolidatedDeliveredAt: header.consolidatedDeliveredAt ?? timeOf(ctx).toISOString(),
   };
   const followUpsSent = await catchUpFollowUps(delivered, ctx);
   const trigger = header.consolidationTrigger;
@@ -187,14 +191,14 @@ async function deliverConsolidated(
   ctx: DeadlineContext,
 ): Promise<boolean> {
   if (header.consolidatedDeliveredAt !== undefined) return false;
-  const body = await frozenBody(header, snapshot, ctx.now);
+  const body = await frozenBody(header, snapshot, timeOf(ctx));
   try {
     await ctx.sendToDacs(body, header.syncRequestId);
   } catch (error) {
     await recordFailure(header.syncRequestId, ctx, ctx.failureDecision(error));
     throw error;
   }
-  await recordConsolidatedDelivered(header.syncRequestId, ctx.messageId, ctx.now);
+  await recordConsolidatedDelivered(header.syncRequestId, ctx.messageId, timeOf(ctx));
   return true;
 }
 
@@ -214,7 +218,7 @@ export function deliveryFailure(decision: FailureDecision, now: Date): DeliveryF
 
 async function recordFailure(syncRequestId: string, ctx: DeadlineContext, decision: FailureDecision) {
   try {
-    await recordConsolidatedFailure(syncRequestId, ctx.messageId, deliveryFailure(decision, ctx.now));
+    await recordConsolidatedFailure(syncRequestId, ctx.messageId, deliveryFailure(decision, timeOf(ctx)));
   } catch (error) {
     // The send's own failure is what the handler must act on; the record is for the support view.
     logger.warn('Could not record the consolidated ack delivery failure', { syncRequestId, error });
@@ -230,7 +234,7 @@ export async function resumeFrozen(
   if (header.consolidatedBy === ctx.messageId) {
     return outcome(ACK_OUTCOMES.CONSOLIDATED, syncRequestId, await deliverAndCatchUp(header, undefined, ctx));
   }
-  if (!adoptable(header, ctx.now)) return undefined;
+  if (!adoptable(header, timeOf(ctx))) return undefined;
   const adopted = await adoptConsolidation(syncRequestId, {
     from: header.consolidatedBy ?? '',
     to: ctx.messageId,
@@ -259,7 +263,7 @@ export async function consolidateOnDeadline(
   if (header.consolidatedAt !== undefined) {
     return (await resumeFrozen(header, ctx)) ?? outcome(ACK_OUTCOMES.ALREADY_CONSOLIDATED, syncRequestId);
   }
-  const trigger = dueTrigger(header, ctx.now);
+  const trigger = dueTrigger(header, timeOf(ctx));
   if (!trigger) return outcome(ACK_OUTCOMES.NOT_DUE, syncRequestId);
   const result = await consolidate(header, trigger, ctx);
   return result

@@ -23,6 +23,7 @@ export {
   ACK_OUTCOMES,
   type AckContext,
   type AckOutcome,
+  advancingClock,
   type DeadlineContext,
   type DecideFailure,
   type RecordContext,

@@ -125,8 +125,13 @@ export interface DeviceItem extends Keys {
   /** The flag DACS accepted (2xx) in this device's last follow-up; absent: its consolidated line. */
   toldFlag?: HeadEndFlag;
   toldAt?: string;
-  /** Follow-ups claimed so far: the version of the follow-up state and part of each follow-up's key. */
+  /** Follow-ups claimed so far: the version of the follow-up state (leases taken, takeovers included). */
   followUpSeq?: number;
+  /**
+   * The number in the key of the follow-up in flight: a fresh claim's seq, or, for a lease taken over
+   * from a holder that died, that holder's (its send may have reached DACS; the same key makes it once).
+   */
+  leaseKey?: number;
   /** The follow-up in flight: who holds it, what it sends, and until when the lease holds. */
   leaseBy?: string;
   leaseFlag?: HeadEndFlag;

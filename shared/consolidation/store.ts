@@ -594,6 +594,8 @@ export interface LeaseClaim {
   readonly ackSequence: number;
   /** The followUpSeq read with it (none yet: undefined). */
   readonly seenSeq: number | undefined;
+  /** The number in the follow-up's key (a takeover keeps its dead holder's). @default the new seq */
+  readonly keySeq?: number;
 }
 
 /**
@@ -613,7 +615,8 @@ export async function takeFollowUpLease(
         TableName: tableName(),
         Key: deviceKey(syncRequestId, deviceId),
         UpdateExpression:
-          'SET leaseBy = :by, leaseFlag = :f, leaseMessage = :m, leaseUntil = :until ADD followUpSeq :one',
+          'SET leaseBy = :by, leaseFlag = :f, leaseMessage = :m, leaseUntil = :until, leaseKey = :key ' +
+          'ADD followUpSeq :one',
         ConditionExpression: all(WHEN.sameReport, seen, WHEN.leaseFree),
         ExpressionAttributeValues: {
           ':by': claim.by,
@@ -622,6 +625,7 @@ export async function takeFollowUpLease(
           ':until': claim.until.toISOString(),
           ':now': claim.now.toISOString(),
           ':one': 1,
+          ':key': claim.keySeq ?? (claim.seenSeq ?? 0) + 1,
           ':ms': claim.reportedAtMs,
           ':ackSeq': claim.ackSequence,
           ...(claim.seenSeq === undefined ? {} : { ':seen': claim.seenSeq }),
@@ -654,7 +658,8 @@ export const recordFollowUpTold = (
 ): Promise<boolean> =>
   updated({
     Key: deviceKey(syncRequestId, deviceId),
-    UpdateExpression: 'SET toldFlag = :f, toldAt = :now REMOVE leaseBy, leaseFlag, leaseMessage, leaseUntil',
+    UpdateExpression:
+      'SET toldFlag = :f, toldAt = :now REMOVE leaseBy, leaseFlag, leaseMessage, leaseUntil, leaseKey',
     ConditionExpression: all(WHEN.leaseHeld, WHEN.sameFollowUp),
     ExpressionAttributeValues: {
       ':f': lease.flag,
@@ -674,7 +679,7 @@ export const recordFollowUpRefused = (
     Key: deviceKey(syncRequestId, deviceId),
     UpdateExpression:
       'SET refusedFlag = :f, refusedBy = :by, refusedReport = :report, refusedError = :error ' +
-      'REMOVE leaseBy, leaseFlag, leaseMessage, leaseUntil',
+      'REMOVE leaseBy, leaseFlag, leaseMessage, leaseUntil, leaseKey',
     ConditionExpression: all(WHEN.leaseHeld, WHEN.sameFollowUp),
     ExpressionAttributeValues: {
       ':f': refusal.flag,

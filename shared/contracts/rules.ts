@@ -185,12 +185,24 @@ export const unavailabilityWindow: Rule = (message) => {
 export const uniqueAckDeviceIds: Rule = (message) =>
   duplicateDeviceIds(list(record(message)?.devices), '/devices');
 
+/**
+ * AssetSyncAck: `sequence` is an integer JavaScript holds exactly (at most 2^53 − 1). JSON can write larger
+ * ones, and the schema's `integer` takes them, but they arrive rounded (9007199254740993 reads as …992) and
+ * the ack's records cannot store them: such an ack would be accepted and then fail on every attempt.
+ */
+export const safeAckSequence: Rule = (message) => {
+  const sequence = record(message)?.sequence;
+  return typeof sequence === 'number' && Number.isInteger(sequence) && !Number.isSafeInteger(sequence)
+    ? [{ path: '/sequence', message: `must be at most ${Number.MAX_SAFE_INTEGER}` }]
+    : [];
+};
+
 /** The business rules of each inbound message type, run after (and alongside) its schema. */
 export const BUSINESS_RULES: Readonly<Record<MessageType, readonly Rule[]>> = {
   AssetSyncRequest: [uniqueDeviceIds, replacementPairs, unenrollOnlyDeregisters, oneEntityGroupPerCategory],
   OptOutNotification: [],
   UnavailabilityNotification: [unavailabilityWindow],
-  AssetSyncAck: [uniqueAckDeviceIds],
+  AssetSyncAck: [uniqueAckDeviceIds, safeAckSequence],
   LegacyMsgAck: [],
 };
 

@@ -20,6 +20,12 @@ export interface FailureDecision {
   readonly action: FailureAction;
   /** Why, for the trace and the DLQ: the error described, prefixed when the window is over. */
   readonly reason: string;
+  /**
+   * Why, for the logs: as `reason`, but a receiver's answer named by its status, error code and length
+   * only, since it may echo what it was sent (see {@link describeErrorForLog}). Absent when `reason`
+   * holds no receiver's answer.
+   */
+  readonly logReason?: string;
   /** Delivery attempts of this message so far, this one included. */
   readonly attempts: number;
   /** When retrying: the visibility delay, and when the next attempt is due. */
@@ -54,12 +60,43 @@ export function isPermanent(error: unknown): boolean {
 /** A deliberate wait rather than a failed try. */
 export const isWait = (error: unknown): error is RetryLaterError => error instanceof RetryLaterError;
 
+/** The error for the trace and the DLQ: a receiver's answer included, trimmed. */
 export function describeError(error: unknown): string {
   if (error instanceof DeliveryError) {
     return error.responseBody ? `${error.message}: ${error.responseBody}` : error.message;
   }
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
+}
+
+/**
+ * The error for a log line. A receiver's answer may echo what it was sent (a network address, a
+ * customer's comments), so it is named by its status, its error code and its length only; the trace
+ * keeps the answer itself ({@link describeError}).
+ */
+export function describeErrorForLog(error: unknown): string {
+  if (error instanceof DeliveryError && error.responseBody) {
+    const status = error.statusCode === undefined ? '' : `status ${error.statusCode}, `;
+    const code = errorCodeOf(error.responseBody);
+    return `${error.message} (${status}${code ? `code ${code}, ` : ''}answer of ${error.responseBody.length} chars)`;
+  }
+  return describeError(error);
+}
+
+/** A JSON answer's error code (`code`, `errorCode`, `error`, or a problem's `type`), when it is one token. */
+export function errorCodeOf(body: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!parsed || typeof parsed !== 'object') return undefined;
+  const fields = parsed as Record<string, unknown>;
+  const code = [fields.code, fields.errorCode, fields.error, fields.type].find(
+    (v): v is string => typeof v === 'string' && /^[\w.:/#-]{1,100}$/.test(v) && v !== 'about:blank',
+  );
+  return code;
 }
 
 const retryAfterOf = (error: unknown): number | undefined =>
@@ -72,27 +109,23 @@ const retryAfterOf = (error: unknown): number | undefined =>
 export function decideFailure(input: FailureInput): FailureDecision {
   const { error, now, policy } = input;
   const attempts = isWait(error) ? input.attemptsBefore : input.attemptsBefore + 1;
-  const described = describeError(error);
-  if (isPermanent(error)) {
-    return { action: FAILURE_ACTIONS.DEAD_LETTER, reason: described, attempts, permanent: true };
-  }
+  // Why, twice: for the trace and the DLQ (a receiver's answer included), and for the logs (not).
+  const why = (prefix?: string) => {
+    const [reason, logReason] = [describeError(error), describeErrorForLog(error)];
+    return prefix
+      ? { reason: `${prefix}: ${reason}`, logReason: `${prefix}: ${logReason}` }
+      : { reason, logReason };
+  };
+  const deadLetter = { action: FAILURE_ACTIONS.DEAD_LETTER, attempts };
+  if (isPermanent(error)) return { ...deadLetter, ...why(), permanent: true };
   const windowEndsMs = input.acceptedAt.getTime() + policy.windowSeconds * 1000;
   const remainingSeconds = Math.floor((windowEndsMs - now.getTime()) / 1000);
   if (remainingSeconds <= 0) {
-    return {
-      action: FAILURE_ACTIONS.DEAD_LETTER,
-      reason: `${RETRY_WINDOW_EXHAUSTED} (${policy.windowSeconds} s, ${attempts} attempts): ${described}`,
-      attempts,
-      permanent: false,
-    };
+    const exhausted = `${RETRY_WINDOW_EXHAUSTED} (${policy.windowSeconds} s, ${attempts} attempts)`;
+    return { ...deadLetter, ...why(exhausted), permanent: false };
   }
   if (input.lastReceive) {
-    return {
-      action: FAILURE_ACTIONS.DEAD_LETTER,
-      reason: `receive limit reached (${attempts} attempts): ${described}`,
-      attempts,
-      permanent: false,
-    };
+    return { ...deadLetter, ...why(`receive limit reached (${attempts} attempts)`), permanent: false };
   }
   const asked = retryAfterOf(error);
   let delaySeconds = nextDelaySeconds(Math.max(1, attempts), asked, policy, input.random);
@@ -102,7 +135,7 @@ export function decideFailure(input: FailureInput): FailureDecision {
   delaySeconds = Math.min(delaySeconds, MAX_DELAY_SECONDS);
   return {
     action: FAILURE_ACTIONS.RETRY,
-    reason: described,
+    ...why(),
     attempts,
     delaySeconds,
     nextAttemptAt: new Date(now.getTime() + delaySeconds * 1000),

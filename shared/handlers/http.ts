@@ -18,16 +18,65 @@ export interface Problem {
   instance?: string;
 }
 
+/** A problem lists at most this many violations; its `detail` says how many more there were. */
+export const MAX_LISTED_VIOLATIONS = 100;
+/** The JSON bytes the listed violations take at most, so that a problem body stays under 64 KiB. */
+export const MAX_LISTED_VIOLATION_BYTES = 48 * 1024;
+/** The longest `path` or `message` of a listed violation, in UTF-16 code units; longer is cut with "…". */
+export const MAX_VIOLATION_TEXT = 512;
+/** The longest `detail`; a detail may echo the caller's input (a content type, a parse error). */
+export const MAX_DETAIL_TEXT = 1000;
+
+/** `text` cut to `max` code units, ending in "…" when cut, never in half a surrogate pair. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max - 1);
+  return `${/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut}…`;
+}
+
+/**
+ * The violations a problem lists: the first {@link MAX_LISTED_VIOLATIONS}, each cut to
+ * {@link MAX_VIOLATION_TEXT}, as many as fit in {@link MAX_LISTED_VIOLATION_BYTES}; and how many were
+ * left out. A body with thousands of unknown properties has thousands of violations, and one with a
+ * megabyte-long key echoes it: neither may turn the answer into a bigger document than the request.
+ */
+export function listedViolations(violations: readonly Violation[]): {
+  errors: Violation[];
+  omitted: number;
+} {
+  const errors: Violation[] = [];
+  let bytes = 2;
+  for (const violation of violations) {
+    if (errors.length === MAX_LISTED_VIOLATIONS) break;
+    const listed = {
+      path: clip(violation.path, MAX_VIOLATION_TEXT),
+      message: clip(violation.message, MAX_VIOLATION_TEXT),
+    };
+    bytes += Buffer.byteLength(JSON.stringify(listed)) + 1;
+    if (bytes > MAX_LISTED_VIOLATION_BYTES) break;
+    errors.push(listed);
+  }
+  return { errors, omitted: violations.length - errors.length };
+}
+
+/** The problem's `detail` and `errors`: what is not exposed stays in the logs, the list is capped. */
+function detailAndErrors(error: HttpError): Pick<Problem, 'detail' | 'errors'> {
+  // The caller gets a request id to quote instead.
+  if (!error.expose) return { detail: 'The integration failed unexpectedly. Quote the instance to support.' };
+  const detail = clip(error.message, MAX_DETAIL_TEXT);
+  if (!error.violations) return { detail };
+  const { errors, omitted } = listedViolations(error.violations);
+  if (omitted === 0) return { detail, errors };
+  const more = `${omitted} more violation${omitted === 1 ? ' is' : 's are'} not listed (${errors.length} of ${error.violations.length} shown).`;
+  return { detail: `${detail} ${more}`, errors };
+}
+
 export function problemResponse(error: HttpError, requestId?: string): APIGatewayProxyResult {
   const body: Problem = {
     type: error.type,
     title: error.title,
     status: error.statusCode,
-    // What is not exposed stays in the logs; the caller gets a request id to quote.
-    detail: error.expose
-      ? error.message
-      : 'The integration failed unexpectedly. Quote the instance to support.',
-    ...(error.expose && error.violations ? { errors: error.violations } : {}),
+    ...detailAndErrors(error),
     ...(requestId ? { instance: `urn:request:${requestId}` } : {}),
   };
   return {
@@ -57,6 +106,20 @@ const header = (event: APIGatewayProxyEvent, name: string): string | undefined =
   return undefined;
 };
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The text of a body API Gateway handed over as bytes (base64). JSON is UTF-8 (RFC 8259): bytes that are not
+ * are refused rather than read with replacement characters, which would change the identifiers they carry.
+ */
+function utf8Text(bytes: Buffer): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch (cause) {
+    throw new HttpError(PROBLEMS.malformedJson, 'The body is not valid UTF-8; JSON must be.', { cause });
+  }
+}
+
 /**
  * Reads a JSON body: 415 unless the content type is JSON, 413 over `maxBytes`, 400 when it does not
  * parse. The order matters: a huge non-JSON upload is a 415, not a parse attempt.
@@ -67,18 +130,19 @@ export function parseJsonBody(event: APIGatewayProxyEvent, maxBytes: number): un
   if (mediaType !== 'application/json' && !mediaType?.endsWith('+json')) {
     throw new HttpError(
       PROBLEMS.unsupportedMediaType,
-      `Send Content-Type: application/json (got ${contentType ?? 'none'}).`,
+      `Send Content-Type: application/json (got ${contentType === undefined ? 'none' : clip(contentType, 200)}).`,
     );
   }
   const raw = event.body ?? '';
-  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf-8') : raw;
-  const size = Buffer.byteLength(text, 'utf-8');
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : undefined;
+  const size = bytes ? bytes.length : Buffer.byteLength(raw, 'utf-8');
   if (size > maxBytes) {
     throw new HttpError(
       PROBLEMS.contentTooLarge,
       `The body is ${size} bytes; the limit is ${maxBytes} bytes.`,
     );
   }
+  const text = bytes ? utf8Text(bytes) : raw;
   if (text.trim() === '')
     throw new HttpError(PROBLEMS.malformedJson, 'The body is empty; a JSON document is required.');
   try {

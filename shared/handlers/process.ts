@@ -158,6 +158,7 @@ export async function handleRecord(settings: ProcessSettings, record: SQSRecord)
   try {
     message = parseQueueMessage(record);
   } catch (error) {
+    countMetric(METRIC.DeliveryFailed, settings.flow.id);
     await deadLetter(settings, record, undefined, poison(error, receives));
     return;
   }
@@ -171,6 +172,8 @@ export async function handleRecord(settings: ProcessSettings, record: SQSRecord)
   try {
     await run(settings, received, context);
   } catch (error) {
+    // Every failed try, retried or dead-lettered, counts; a deliberate wait is not a failure.
+    if (!isWait(error)) countMetric(METRIC.DeliveryFailed, settings.flow.id);
     const decision = context.failureDecision(error);
     if (decision.action === FAILURE_ACTIONS.DEAD_LETTER) {
       await deadLetter(settings, record, received, decision);
@@ -282,12 +285,14 @@ const poison = (error: unknown, receives: number): FailureDecision =>
   });
 
 function receiveLimitReached(settings: ProcessSettings, received: Received): FailureDecision {
-  const last = received.lastError ? `; last error: ${received.lastError}` : '';
+  const why =
+    `receive limit reached (${received.receives} of ${settings.receiveLimit}): the function kept ` +
+    'failing before it could decide, a crash or a time-out';
   return {
     action: FAILURE_ACTIONS.DEAD_LETTER,
-    reason:
-      `receive limit reached (${received.receives} of ${settings.receiveLimit}): the function kept ` +
-      `failing before it could decide, a crash or a time-out${last}`,
+    reason: received.lastError ? `${why}; last error: ${received.lastError}` : why,
+    // The trace's last error may hold a receiver's answer: the log points there instead.
+    logReason: received.lastError ? `${why}; last error in the trace` : why,
     attempts: received.attemptsBefore,
     permanent: false,
   };
@@ -337,7 +342,7 @@ async function deadLetter(
     messageId: message?.messageId,
     sqsMessageId: record.messageId,
     attempts: decision.attempts,
-    reason: decision.reason,
+    reason: decision.logReason ?? decision.reason,
   });
 }
 
@@ -381,7 +386,7 @@ async function retryLater(
     messageId: message.messageId,
     attempts: decision.attempts,
     delaySeconds,
-    reason: decision.reason,
+    reason: decision.logReason ?? decision.reason,
   });
   throw error;
 }

@@ -4,7 +4,7 @@
  * the retry window for acks that overtake their own sync request, and the process handler's decision
  * about a failed send (which consolidation records before the handler acts on it).
  */
-import { configureConsolidation } from '#shared/consolidation/context.ts';
+import { advancingClock, configureConsolidation } from '#shared/consolidation/context.ts';
 import { consolidateOnDeadline, handleAck } from '#shared/consolidation/index.ts';
 import type { AssetSyncAck, DacsAcknowledgement } from '#shared/contracts/types.ts';
 import { deliver, resolvePath } from '#shared/delivery/http.ts';
@@ -37,6 +37,8 @@ export const assetSyncAckProcessor: FlowProcessor = {
       messageId: message.messageId,
       firstReceivedAt: new Date(message.receivedAt),
       now: context.now,
+      // What the consolidation writes for others (leases, the freeze) is timed when it is written.
+      clock: advancingClock(context.now),
       uncorrelatedWindowSeconds: context.settings.uncorrelatedAckWindowSeconds,
       lastAttempt: context.lastAttempt,
       sendToDacs: sender(message.messageId),
@@ -50,6 +52,7 @@ export const assetSyncAckProcessor: FlowProcessor = {
     const outcome = await consolidateOnDeadline(command.syncRequestId, {
       messageId: command.messageId,
       now: context.now,
+      clock: advancingClock(context.now),
       sendToDacs: sender(command.messageId),
       failureDecision: (error) => context.failureDecision(error),
     });

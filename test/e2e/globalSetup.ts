@@ -3,12 +3,11 @@
  * process), with a fresh DynamoDB Local database in a temporary folder and short timings, and waits for
  * "Local stack ready". Tests then talk HTTP to it as DACS and DERMS would.
  *
- * What the tests find in process.env: LOCAL_API_URL, DERMS_SIM_URL, DACS_SIM_URL, LOCAL_JWT_SECRET
- * (HS256, to sign an expired or odd token), LOCAL_FUNCTIONS_PID_FILE, E2E_STACK_LOG, and the timings
+ * What the tests find in process.env: LOCAL_API_URL, DERMS_SIM_URL, DACS_SIM_URL, LOCAL_DATA_DIR's
+ * token-signing key (see test/e2e/helpers.ts), LOCAL_FUNCTIONS_PID_FILE, E2E_STACK_LOG, and the timings
  * below (each overridable from the environment of `npm run test:e2e`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
@@ -73,13 +72,11 @@ export default async function globalSetup(): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   const dbPath = mkdtempSync(resolve(tmpdir(), 'e2e-dynamodb-'));
   const logFile = resolve(dataDir, 'e2e-stack.log');
-  const jwtSecret = process.env.LOCAL_JWT_SECRET ?? randomBytes(32).toString('hex');
   const env = {
     ...process.env,
     ...timings,
     NODE_OPTIONS: '', // jest's --experimental-vm-modules is not for the stack
     LOCAL_DYNAMODB_PATH: dbPath,
-    LOCAL_JWT_SECRET: jwtSecret,
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
   };
 
@@ -125,7 +122,6 @@ export default async function globalSetup(): Promise<void> {
     LOCAL_API_URL: `http://127.0.0.1:${ports.api}`,
     DERMS_SIM_URL: `http://127.0.0.1:${ports.derms}`,
     DACS_SIM_URL: `http://127.0.0.1:${ports.dacs}`,
-    LOCAL_JWT_SECRET: jwtSecret,
     LOCAL_FUNCTIONS_PID_FILE: resolve(dataDir, 'functions.pid'),
     E2E_STACK_LOG: logFile,
     E2E_DYNAMODB_PATH: dbPath,

@@ -3,9 +3,19 @@
  * DERMS or support would make them, and the simulators' control API. Everything goes over HTTP.
  */
 import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  generateSigningKey,
+  readSigningKey,
+  type SigningKey,
+  signAccessToken,
+  signingKeyFile,
+} from '#local/auth.ts';
 import type { DacsAcknowledgement } from '#shared/contracts/types.ts';
 import { assetSyncRequest, controllableDevice } from '#test/helpers/messages.ts';
+
+const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 
 export const API = () => process.env.LOCAL_API_URL ?? 'http://127.0.0.1:3000';
 export const DERMS = () => process.env.DERMS_SIM_URL ?? 'http://127.0.0.1:3001';
@@ -43,17 +53,74 @@ export async function token(client: Client, api = API()): Promise<string> {
   return accessToken;
 }
 
-/** A token signed with the stack's key but already expired, or signed with another key (forged). */
-export async function badToken(kind: 'expired' | 'forged', scope = 'integration/dacs'): Promise<string> {
-  const secret =
-    kind === 'forged' ? randomBytes(32) : Buffer.from(process.env.LOCAL_JWT_SECRET ?? '', 'utf-8');
+/**
+ * The local stack's token signing key, which `npm start` writes into its data directory
+ * (LOCAL_DATA_DIR, as the e2e setup passes it) at each start.
+ */
+export function stackSigningKey(
+  dataDir = resolve(REPO_ROOT, process.env.LOCAL_DATA_DIR ?? '.local'),
+): SigningKey {
+  return readSigningKey(signingKeyFile(dataDir));
+}
+
+/** The kinds of token that must not pass the authorizer (401), whatever their scope. */
+export const BAD_TOKENS = [
+  'malformed',
+  'expired',
+  'forged',
+  'alg-none',
+  'other-issuer',
+  'other-client',
+] as const;
+export type BadToken = (typeof BAD_TOKENS)[number];
+
+let forger: Promise<SigningKey> | undefined;
+const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/**
+ * A token the authorizer must refuse, carrying `scope` as `dacs-local` (or `clientId`) would:
+ *   malformed     three base64url parts that are no JWT
+ *   expired       the stack's key and issuer, expired an hour ago
+ *   forged        the stack's issuer and key id, signed with another key (a bad signature)
+ *   alg-none      unsigned (`alg: none`), the stack's key id and issuer
+ *   other-issuer  signed with the stack's key, from another issuer (a Cognito user pool)
+ *   other-client  signed with the stack's key, issued to an app client not on the list
+ * The issuer is the API's URL (`api`), as the local token endpoint sets it.
+ */
+export async function badToken(
+  kind: BadToken,
+  scope = 'integration/dacs',
+  { api = API(), clientId = 'dacs-local', key = stackSigningKey() } = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ scope, client_id: 'dacs-local', token_use: 'access' })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject('dacs-local')
-    .setIssuedAt(now - 7200)
-    .setExpirationTime(kind === 'expired' ? now - 3600 : now + 3600)
-    .sign(secret);
+  switch (kind) {
+    case 'malformed':
+      return `${b64({ typ: 'text' })}.${Buffer.from('not json').toString('base64url')}.${b64({ sig: 1 })}`;
+    case 'expired':
+      return signAccessToken(key, api, clientId, [scope], -3600, { iat: now - 7200, auth_time: now - 7200 });
+    case 'forged': {
+      forger ??= generateSigningKey();
+      return signAccessToken({ ...(await forger), kid: key.kid }, api, clientId, [scope]);
+    }
+    case 'alg-none': {
+      const payload = {
+        sub: clientId,
+        client_id: clientId,
+        token_use: 'access',
+        scope,
+        iss: api,
+        iat: now,
+        exp: now + 3600,
+      };
+      return `${b64({ alg: 'none', kid: key.kid })}.${b64(payload)}.`;
+    }
+    case 'other-issuer':
+      return signAccessToken(key, api, clientId, [scope], 3600, {
+        iss: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_NotOurPool',
+      });
+    case 'other-client':
+      return signAccessToken(key, api, 'intruder-local', [scope]);
+  }
 }
 
 export interface CallOptions {

@@ -1,18 +1,38 @@
-import { SignJWT } from 'jose';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { resolve } from 'node:path';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import {
-  bearerToken,
   createTokenService,
   DEFAULT_CLIENT_SECRET,
-  hasScope,
+  generateSigningKey,
   localClients,
   parseBasicAuth,
-  TOKEN_ISSUER,
+  parseSigningKey,
+  publicJwks,
+  readSigningKey,
+  type SigningKey,
+  signingKeyFile,
+  signingKeyJson,
+  type TokenService,
+  writeSigningKey,
 } from '#local/auth.ts';
+import { authorizeToken, createAccessTokenVerifier, readAuthorizerConfig } from '#shared/auth/verifier.ts';
 
-const secret = 'a-test-secret-that-is-long-enough-for-hs256';
-const tokens = createTokenService({ secret, clients: localClients() });
+const ISSUER = 'http://127.0.0.1:3999';
 const basic = (id: string, pw: string) => `Basic ${Buffer.from(`${id}:${pw}`).toString('base64')}`;
 const form = (body: string) => new URLSearchParams(body);
+
+let key: SigningKey;
+let tokens: TokenService;
+beforeAll(async () => {
+  key = await generateSigningKey();
+  tokens = createTokenService({ signingKey: key, issuer: ISSUER, clients: localClients() });
+});
+
+/** Verifies as a relying party would: RS256 against the served JWKS, with the issuer. */
+const verify = (token: string, jwks = tokens.jwks()) =>
+  jwtVerify(token, createLocalJWKSet(jwks as never), { issuer: ISSUER, algorithms: ['RS256'] });
 
 describe('localClients', () => {
   it('has one client per caller with the scope of its name and the local secret', () => {
@@ -29,44 +49,43 @@ describe('localClients', () => {
   });
 });
 
-describe('scope and header parsing', () => {
-  it('grants a scope only when the space-separated claim lists it', () => {
-    expect(hasScope('integration/dacs', 'integration/dacs')).toBe(true);
-    expect(hasScope('openid integration/derms', 'integration/derms')).toBe(true);
-    expect(hasScope('integration/dacsx', 'integration/dacs')).toBe(false);
-    expect(hasScope(undefined, 'integration/dacs')).toBe(false);
-  });
-
-  it('parses HTTP Basic and Bearer headers', () => {
-    expect(parseBasicAuth(basic('dacs-local', 'a:b'))).toEqual({
+describe('parseBasicAuth', () => {
+  it('parses HTTP Basic, with percent-encoded parts', () => {
+    expect(parseBasicAuth(basic('dacs-local', 'a%3Ab'))).toEqual({
       clientId: 'dacs-local',
       clientSecret: 'a:b',
     });
     expect(parseBasicAuth('Bearer x')).toBeUndefined();
     expect(parseBasicAuth(undefined)).toBeUndefined();
-    expect(bearerToken('Bearer abc.def.ghi')).toBe('abc.def.ghi');
-    expect(bearerToken('bearer   t ')).toBe('t');
-    expect(bearerToken('Basic abc')).toBeUndefined();
+  });
+
+  it('answers nothing (not a URIError) for a malformed percent-encoding', () => {
+    expect(parseBasicAuth(basic('dacs%', 'x'))).toBeUndefined();
   });
 });
 
 describe('token endpoint', () => {
-  it('issues a Cognito-like access token for client credentials', async () => {
+  it('issues an RS256 access token shaped like Cognito’s, which verifies against the JWKS', async () => {
     const answer = await tokens.issue(
       form('grant_type=client_credentials'),
       basic('derms-local', 'local-secret'),
     );
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 3600 });
-    const verified = await tokens.verify(answer.body.access_token as string);
-    expect(verified).toEqual({
-      ok: true,
-      claims: expect.objectContaining({
-        sub: 'derms-local',
-        client_id: 'derms-local',
-        scope: 'integration/derms',
-        token_use: 'access',
-      }),
+    const token = answer.body.access_token as string;
+    expect(decodeProtectedHeader(token)).toEqual({ kid: key.kid, alg: 'RS256' });
+    const { payload } = await verify(token);
+    expect(payload).toEqual({
+      sub: 'derms-local',
+      client_id: 'derms-local',
+      scope: 'integration/derms',
+      token_use: 'access',
+      iss: ISSUER,
+      iat: expect.any(Number),
+      exp: (payload.iat as number) + 3600,
+      auth_time: payload.iat,
+      version: 2,
+      jti: expect.any(String),
     });
   });
 
@@ -78,8 +97,13 @@ describe('token endpoint', () => {
     expect(answer.status).toBe(200);
   });
 
-  it('refuses a wrong secret or an unknown client with 401 invalid_client', async () => {
-    for (const auth of [basic('dacs-local', 'nope'), basic('who', 'local-secret'), undefined]) {
+  it('refuses a wrong secret, an unknown client or a malformed header with 401 invalid_client', async () => {
+    for (const auth of [
+      basic('dacs-local', 'nope'),
+      basic('who', 'local-secret'),
+      basic('dacs%', 'x'),
+      undefined,
+    ]) {
       expect(await tokens.issue(form('grant_type=client_credentials'), auth)).toEqual({
         status: 401,
         body: { error: 'invalid_client' },
@@ -103,28 +127,70 @@ describe('token endpoint', () => {
   });
 });
 
-describe('token verification', () => {
-  it('refuses an expired token', async () => {
-    const token = await tokens.sign('dacs-local', ['integration/dacs'], -10);
-    expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'token expired' });
+describe('signing key and JWKS', () => {
+  it('serves only the public half, under the key id, for RS256', () => {
+    const [jwk] = tokens.jwks().keys;
+    expect(Object.keys(jwk!).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
+    expect(jwk).toMatchObject({ kty: 'RSA', kid: key.kid, alg: 'RS256', use: 'sig' });
   });
 
-  it('refuses a token signed with another key', async () => {
+  it('round-trips through the key file, readable by its owner only, so tokens outlive a restart', async () => {
+    const dir = mkdtempSync(resolve(tmpdir(), 'auth-test-'));
+    try {
+      const file = signingKeyFile(dir);
+      writeSigningKey(file, key);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const reread = readSigningKey(file);
+      expect(reread.kid).toBe(key.kid);
+      const restarted = createTokenService({ signingKey: reread, issuer: ISSUER, clients: localClients() });
+      await expect(verify(await restarted.sign('dacs-local', ['integration/dacs']))).resolves.toBeDefined();
+      expect(publicJwks(reread)).toEqual(tokens.jwks());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a key file that is no RSA private key', () => {
+    const publicOnly = JSON.stringify({ ...tokens.jwks().keys[0] });
+    expect(() => parseSigningKey(publicOnly)).toThrow(/private/);
+    expect(JSON.parse(signingKeyJson(key))).toMatchObject({
+      kty: 'RSA',
+      kid: key.kid,
+      d: expect.any(String),
+    });
+  });
+});
+
+describe('local tokens and the authorizer’s verifier', () => {
+  const arn = 'arn:aws:execute-api:us-east-1:000000000000:local/local/POST/v1/dacs/asset-sync';
+  const verifier = () => {
+    const v = createAccessTokenVerifier(
+      readAuthorizerConfig({
+        TOKEN_ISSUER_URL: ISSUER,
+        COGNITO_CLIENT_IDS: 'dacs-local,derms-local,support-local',
+      }),
+    );
+    v.cacheJwks(tokens.jwks() as never);
+    return v;
+  };
+
+  it('accepts a token of the local token endpoint, as the real authorizer is configured locally', async () => {
+    const token = await tokens.sign('dacs-local', ['integration/dacs']);
+    await expect(authorizeToken(verifier(), `Bearer ${token}`, arn)).resolves.toMatchObject({
+      principalId: 'dacs-local',
+      context: { scope: 'integration/dacs', client_id: 'dacs-local', sub: 'dacs-local' },
+    });
+  });
+
+  it('refuses an expired one and one signed with another key', async () => {
+    const expired = await tokens.sign('dacs-local', ['integration/dacs'], -10);
+    await expect(authorizeToken(verifier(), `Bearer ${expired}`, arn)).rejects.toThrow(/^Unauthorized$/);
     const other = createTokenService({
-      secret: 'another-secret-another-secret-another',
+      signingKey: { ...(await generateSigningKey()), kid: key.kid },
+      issuer: ISSUER,
       clients: localClients(),
     });
-    const token = await other.sign('dacs-local', ['integration/dacs']);
-    expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'token invalid' });
-  });
-
-  it('refuses garbage and an id token', async () => {
-    expect((await tokens.verify('not.a.jwt')).ok).toBe(false);
-    const idToken = await new SignJWT({ client_id: 'dacs-local', token_use: 'id' })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setIssuer(TOKEN_ISSUER)
-      .setExpirationTime('1h')
-      .sign(new TextEncoder().encode(secret));
-    expect(await tokens.verify(idToken)).toEqual({ ok: false, reason: 'not an access token' });
+    const forged = await other.sign('dacs-local', ['integration/dacs']);
+    await expect(authorizeToken(verifier(), `Bearer ${forged}`, arn)).rejects.toThrow(/^Unauthorized$/);
   });
 });

@@ -1,8 +1,14 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { createTokenService, localClients } from '#local/auth.ts';
-import { type ApiRoute, apiRoutes, authorize, createApiHost, matchRoute } from '#local/host.ts';
+import {
+  createTokenService,
+  generateSigningKey,
+  localClients,
+  type SigningKey,
+  type TokenService,
+} from '#local/auth.ts';
+import { type ApiRoute, apiRoutes, createApiHost, matchRoute } from '#local/host.ts';
 import { createHandlerLoader } from '#local/lambda.ts';
 import { FLOW_IDS, FLOWS, SUPPORT_ROUTES } from '#shared/flows/registry.ts';
 import { PROBLEMS } from '#shared/handlers/problems.ts';
@@ -48,41 +54,50 @@ describe('matchRoute', () => {
   });
 });
 
+/**
+ * The host with the real authorizer (functions/authorizer/handler.ts), configured as the local stack
+ * configures it: the host's own URL as the issuer, whose JWKS the authorizer fetches from the host.
+ */
 describe('createApiHost', () => {
-  const secret = 'host-test-secret-host-test-secret-1234';
-  const tokens = createTokenService({ secret, clients: localClients() });
+  let key: SigningKey;
+  let tokens: TokenService;
   const fixture = 'test/unit/local/fixtures/echoHandler.ts';
+  // Routes of the registry (the real authorizer's policy covers those), behind stub functions.
+  const registry = apiRoutes();
+  const route = (id: string, module: string) => ({ ...registry.find((r) => r.id === id)!, module });
   const routes: ApiRoute[] = [
-    {
-      id: 'echo',
-      method: 'POST',
-      path: '/v1/echo/{thing}',
-      scope: 'integration/dacs',
-      module: fixture,
-      functionName: 'local-echo-ingest',
-    },
-    {
-      id: 'missing',
-      method: 'POST',
-      path: '/v1/missing',
-      scope: 'integration/dacs',
-      module: 'test/unit/local/fixtures/doesNotExist.ts',
-      functionName: 'local-missing-ingest',
-    },
+    route('assetSync', fixture),
+    route('message', fixture),
+    route('optOut', 'test/unit/local/fixtures/doesNotExist.ts'),
   ];
+  const ECHO = '/v1/dacs/asset-sync';
   let server: Server;
   let base: string;
 
   beforeAll(async () => {
+    key = await generateSigningKey();
+    const later: { tokens?: TokenService } = {};
     server = createApiHost({
       routes,
-      tokens,
+      tokens: {
+        get issuer() {
+          return later.tokens!.issuer;
+        },
+        issue: (form, authorization) => later.tokens!.issue(form, authorization),
+        sign: (clientId, scopes, ttl) => later.tokens!.sign(clientId, scopes, ttl),
+        jwks: () => later.tokens!.jwks(),
+      },
       loadHandler: createHandlerLoader(resolve(process.cwd())),
       openApiFile: resolve('test/unit/local/fixtures/openapi.json'),
       maxRequestBytes: 1024,
     });
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    tokens = createTokenService({ signingKey: key, issuer: base, clients: localClients() });
+    later.tokens = tokens;
+    // What local/start.ts hands the functions process, read by the authorizer when first loaded.
+    process.env.TOKEN_ISSUER_URL = base;
+    process.env.COGNITO_CLIENT_IDS = 'dacs-local,derms-local,support-local';
   });
   afterAll(async () => {
     server.closeAllConnections();
@@ -111,73 +126,114 @@ describe('createApiHost', () => {
     });
   });
 
-  it('answers 401 problem+json without a token, with an expired one and with a forged one', async () => {
-    const forged = createTokenService({ secret: 'forged-forged-forged-forged-forged-123', clients: [] });
+  it('serves the token endpoint’s JWKS, the public key only', async () => {
+    const response = await fetch(`${base}/.well-known/jwks.json`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual(tokens.jwks());
+  });
+
+  it('answers 401 problem+json as API Gateway’s UNAUTHORIZED: no token, expired, forged, not a bearer token', async () => {
+    const forger = createTokenService({
+      signingKey: { ...(await generateSigningKey()), kid: key.kid },
+      issuer: base,
+      clients: [],
+    });
     for (const headers of [
       {},
       await bearer('dacs-local', 'integration/dacs', -5),
-      { Authorization: `Bearer ${await forged.sign('dacs-local', ['integration/dacs'])}` },
+      { Authorization: `Bearer ${await forger.sign('dacs-local', ['integration/dacs'])}` },
       { Authorization: 'Basic ZGFjcy1sb2NhbDpsb2NhbC1zZWNyZXQ=' },
+      { Authorization: 'Bearer not.a.jwt' },
     ]) {
-      const answer = await call('/v1/echo/x', { headers, body: '{}' });
+      const answer = await call(ECHO, { headers, body: '{}' });
       expect(answer).toMatchObject({
         status: 401,
         type: 'application/problem+json',
-        body: { type: PROBLEMS.unauthenticated.type, title: PROBLEMS.unauthenticated.title, status: 401 },
+        body: {
+          type: PROBLEMS.unauthenticated.type,
+          title: PROBLEMS.unauthenticated.title,
+          status: 401,
+          detail: 'Unauthorized',
+        },
       });
-      expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(answer.headers.get('www-authenticate')).toBe('Bearer');
     }
   });
 
-  it("answers 403 problem+json for a token without the route's scope", async () => {
-    const answer = await call('/v1/echo/x', {
+  it("answers 403 problem+json as API Gateway's ACCESS_DENIED for a token without the route's scope", async () => {
+    const implicit = await call(ECHO, {
       headers: await bearer('derms-local', 'integration/derms'),
       body: '{}',
     });
-    expect(answer).toMatchObject({
+    expect(implicit).toMatchObject({
       status: 403,
       type: 'application/problem+json',
-      body: { type: PROBLEMS.forbidden.type, title: 'Forbidden', status: 403 },
+      body: {
+        type: PROBLEMS.forbidden.type,
+        title: 'Forbidden',
+        status: 403,
+        detail: 'User is not authorized to access this resource',
+      },
     });
-    expect(answer.headers.get('www-authenticate')).toBe(
-      'Bearer error="insufficient_scope", scope="integration/dacs"',
-    );
+    expect(implicit.headers.get('www-authenticate')).toBe('Bearer error="insufficient_scope"');
+    const explicit = await call(ECHO, { headers: await bearer('dacs-local', 'openid'), body: '{}' });
+    expect(explicit).toMatchObject({
+      status: 403,
+      body: { detail: 'User is not authorized to access this resource with an explicit deny' },
+    });
   });
 
-  it('invokes the handler with a proxy event and writes its answer back', async () => {
-    const answer = await call('/v1/echo/thing-1?q=1', {
+  it('invokes the handler with a proxy event carrying the authorizer’s context, and writes its answer back', async () => {
+    const answer = await call(`${ECHO}?q=1`, {
       headers: { ...(await bearer('dacs-local', 'integration/dacs')), 'Content-Type': 'application/json' },
       body: '{"hello":"world"}',
     });
     expect(answer.status).toBe(202);
     expect(answer.headers.get('x-stub')).toBe('yes');
     expect(answer.headers.get('set-thing')).toBe('a, b');
-    expect(answer.body.functionName).toBe('local-echo-ingest');
+    expect(answer.body.functionName).toBe('local-assetSync-ingest');
     expect(answer.body.remaining).toBeGreaterThan(0);
     expect(answer.body.event).toMatchObject({
       httpMethod: 'POST',
-      path: '/v1/echo/thing-1',
-      resource: '/v1/echo/{thing}',
-      pathParameters: { thing: 'thing-1' },
+      path: ECHO,
+      resource: ECHO,
+      pathParameters: null,
       queryStringParameters: { q: '1' },
       body: '{"hello":"world"}',
       isBase64Encoded: false,
       requestContext: {
         stage: 'local',
         authorizer: {
-          claims: {
-            client_id: 'dacs-local',
-            sub: 'dacs-local',
-            scope: 'integration/dacs',
-            token_use: 'access',
-          },
+          principalId: 'dacs-local',
+          client_id: 'dacs-local',
+          sub: 'dacs-local',
+          scope: 'integration/dacs',
+          integrationLatency: expect.any(Number),
         },
       },
     });
   });
 
+  it('passes path parameters, and admits each caller to its own routes only', async () => {
+    const support = await call('/v1/messages/m%201', {
+      method: 'GET',
+      headers: await bearer('support-local', 'integration/support'),
+    });
+    expect(support.status).toBe(202);
+    expect(support.body.event).toMatchObject({
+      resource: '/v1/messages/{messageId}',
+      pathParameters: { messageId: 'm 1' },
+      requestContext: { authorizer: { client_id: 'support-local', scope: 'integration/support' } },
+    });
+    const dacs = await call('/v1/messages/m-1', {
+      method: 'GET',
+      headers: await bearer('dacs-local', 'integration/dacs'),
+    });
+    expect(dacs.status).toBe(403);
+  });
+
   it('answers 413 problem+json for a body over the gateway limit', async () => {
-    const answer = await call('/v1/echo/x', {
+    const answer = await call(ECHO, {
       headers: await bearer('dacs-local', 'integration/dacs'),
       body: 'x'.repeat(5000),
     });
@@ -190,12 +246,12 @@ describe('createApiHost', () => {
 
   it('answers 503 problem+json (as the deployed API maps gateway errors) when the handler throws or cannot be loaded', async () => {
     const headers = await bearer('dacs-local', 'integration/dacs');
-    expect(await call('/v1/echo/x', { headers, body: 'throw' })).toMatchObject({
+    expect(await call(ECHO, { headers, body: 'throw' })).toMatchObject({
       status: 503,
       type: 'application/problem+json',
       body: { type: PROBLEMS.unavailable.type, title: PROBLEMS.unavailable.title, status: 503 },
     });
-    expect(await call('/v1/missing', { headers, body: '{}' })).toMatchObject({
+    expect(await call('/v1/dacs/event-opt-outs', { headers, body: '{}' })).toMatchObject({
       status: 503,
       body: { status: 503 },
     });
@@ -228,12 +284,47 @@ describe('createApiHost', () => {
   });
 });
 
+describe('createApiHost without its authorizer', () => {
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    const tokens = createTokenService({
+      signingKey: await generateSigningKey(),
+      issuer: 'http://127.0.0.1:1',
+      clients: localClients(),
+    });
+    server = createApiHost({
+      routes: apiRoutes(),
+      tokens,
+      loadHandler: createHandlerLoader(resolve(process.cwd())),
+      authorizerModule: 'test/unit/local/fixtures/doesNotExist.ts',
+      openApiFile: resolve('test/unit/local/fixtures/openapi.json'),
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+  });
+
+  it('answers 503 problem+json, as API Gateway answers an authorizer it cannot run, and never calls the route', async () => {
+    const response = await fetch(`${base}/v1/messages/m-1`, { headers: { Authorization: 'Bearer a.b.c' } });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ type: PROBLEMS.unavailable.type, status: 503 });
+  });
+});
+
 describe('createApiHost throttling', () => {
   let server: Server;
   beforeAll(async () => {
     server = createApiHost({
       routes: [],
-      tokens: createTokenService({ secret: 'throttle-test-secret-throttle-test-12', clients: [] }),
+      tokens: createTokenService({
+        signingKey: await generateSigningKey(),
+        issuer: 'http://127.0.0.1:1',
+        clients: [],
+      }),
       loadHandler: createHandlerLoader(resolve(process.cwd())),
       openApiFile: resolve('test/unit/local/fixtures/openapi.json'),
       throttle: { rateLimit: 0.001, burstLimit: 1 },
@@ -259,6 +350,11 @@ describe('createApiHost throttling', () => {
       detail: 'Too many requests; slow down and retry.',
     });
   });
+
+  it('still serves the JWKS, which is the issuer’s and not behind the stage throttle', async () => {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    expect((await fetch(`${base}/.well-known/jwks.json`)).status).toBe(200);
+  });
 });
 
 describe('createThrottle', () => {
@@ -272,46 +368,62 @@ describe('createThrottle', () => {
   });
 });
 
-describe('authorize', () => {
-  const tokens = createTokenService({
-    secret: 'authorize-test-secret-authorize-test-1',
-    clients: localClients(),
+describe('createRouteThrottles', () => {
+  it('gives each route its own share, so one route’s burst leaves another’s intact', async () => {
+    const { createRouteThrottles } = await import('#local/host.ts');
+    const admit = createRouteThrottles(
+      { rateLimit: 10, burstLimit: 20 },
+      { optOut: 0.3, assetSync: 0.1, support: 0.05 },
+      () => 0,
+    );
+    const syncs = Array.from({ length: 10 }, () => admit('assetSync'));
+    expect(syncs.filter(Boolean)).toHaveLength(2); // 10 % of a burst of 20
+    const optOuts = Array.from({ length: 6 }, () => admit('optOut'));
+    expect(optOuts.every(Boolean)).toBe(true); // 30 %: all 6
+    expect(admit('optOut')).toBe(false);
+    // Support routes without a figure of their own share `support`.
+    expect([admit('message'), admit('syncRequest')]).toEqual([true, false]);
   });
-  const bearer = async (scopes: string[], ttl?: number) =>
-    `Bearer ${await tokens.sign('dacs-local', scopes, ttl)}`;
+});
 
-  it('asks for a bearer token when there is none', async () => {
-    expect(await authorize(tokens, 'Basic abc', 'integration/dacs')).toEqual({
-      ok: false,
-      status: 401,
-      detail: 'A bearer token is required.',
-      headers: { 'WWW-Authenticate': 'Bearer' },
+describe('createRateRule', () => {
+  it('refuses a source past its limit for the rest of the 5-minute window, others unaffected', async () => {
+    const { createRateRule, RATE_RULE_WINDOW_SECONDS } = await import('#local/host.ts');
+    let now = 0;
+    const admit = createRateRule(3, () => now);
+    expect(['a', 'a', 'a', 'a', 'b'].map(admit)).toEqual([true, true, true, false, true]);
+    now += RATE_RULE_WINDOW_SECONDS * 1000;
+    expect(admit('a')).toBe(true);
+  });
+});
+
+describe('createApiHost rate rule', () => {
+  let server: Server;
+  beforeAll(async () => {
+    server = createApiHost({
+      routes: [],
+      tokens: createTokenService({
+        signingKey: await generateSigningKey(),
+        issuer: 'http://127.0.0.1:1',
+        clients: [],
+      }),
+      loadHandler: createHandlerLoader(resolve(process.cwd())),
+      openApiFile: resolve('test/unit/local/fixtures/openapi.json'),
+      rateLimitPer5Min: 1,
     });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
   });
 
-  it('refuses an expired token as invalid', async () => {
-    expect(await authorize(tokens, await bearer(['integration/dacs'], -5), 'integration/dacs')).toEqual({
-      ok: false,
-      status: 401,
-      detail: 'The bearer token was refused: token expired.',
-      headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
-    });
-  });
-
-  it("refuses a valid token without the route's scope with 403", async () => {
-    expect(await authorize(tokens, await bearer(['integration/derms']), 'integration/dacs')).toEqual({
-      ok: false,
-      status: 403,
-      detail: 'This route needs the scope integration/dacs.',
-      headers: { 'WWW-Authenticate': 'Bearer error="insufficient_scope", scope="integration/dacs"' },
-    });
-  });
-
-  it("admits a token with the route's scope among others, with its claims", async () => {
-    const verdict = await authorize(tokens, await bearer(['a/b', 'integration/dacs']), 'integration/dacs');
-    expect(verdict).toMatchObject({
-      ok: true,
-      claims: { client_id: 'dacs-local', scope: 'a/b integration/dacs', token_use: 'access' },
-    });
+  it('answers 429 problem+json with the window as Retry-After, as the firewall does', async () => {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    expect((await fetch(`${base}/openapi.json`)).status).toBe(200);
+    const refused = await fetch(`${base}/openapi.json`);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('300');
+    expect(await refused.json()).toMatchObject({ type: PROBLEMS.throttled.type, status: 429 });
   });
 });

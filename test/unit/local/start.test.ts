@@ -121,10 +121,12 @@ describe('functionsProcessEnv', () => {
     });
   });
 
-  it('generates a signing secret per run when none is set', () => {
-    const first = functionsProcessEnv({}, 3000, resources, urls).LOCAL_JWT_SECRET;
-    expect(first).toMatch(/^[0-9a-f]{64}$/);
-    expect(functionsProcessEnv({}, 3000, resources, urls).LOCAL_JWT_SECRET).not.toBe(first);
+  it('points the functions at the token key and the local issuer, for the real authorizer', () => {
+    expect(functionsProcessEnv({}, 3000, resources, urls, '/k.json')).toMatchObject({
+      LOCAL_JWT_KEY_FILE: '/k.json',
+      TOKEN_ISSUER_URL: urls.api,
+      COGNITO_CLIENT_IDS: 'dacs-local,derms-local,support-local',
+    });
   });
 });
 

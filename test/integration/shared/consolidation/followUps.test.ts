@@ -64,10 +64,11 @@ describe('a follow-up lease', () => {
     // Within the lease, another report of B sends nothing: the holder may still deliver.
     const within = await handleAck(ack(id, 3, [['B', 'REGISTERED']]), ackContext(d.send, { now: at(399) }));
     expect(within.followUpsSent).toBe(0);
-    // Once the lease has passed, the next message takes it over, with a key of its own.
+    // Once the lease has passed, the next message takes it over and sends the holder's follow-up under
+    // the holder's key: had the holder's send reached DACS, DACS would apply it once.
     const after = await handleAck(ack(id, 4, [['B', 'REGISTERED']]), ackContext(d.send, { now: at(401) }));
     expect(after.followUpsSent).toBe(1);
-    expect(d.calls.map((c) => c.key)).toEqual([id, `${id}#B#D1RE#followup#2`]);
+    expect(d.calls.map((c) => c.key)).toEqual([id, `${id}#B#D1RE#followup`]);
     expect((await getSyncRequestStatus(id))?.devices.map((x) => x.headEndRegistration)).toEqual([
       'D1RE',
       'D1RE',

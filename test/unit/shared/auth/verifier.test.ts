@@ -1,12 +1,17 @@
-import { FetchError } from 'aws-jwt-verify/error';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FetchError, NonRetryableFetchError } from 'aws-jwt-verify/error';
 import type { APIGatewayAuthorizerResult, Statement } from 'aws-lambda';
 import { AuthorizerUnavailableError, UnauthorizedError } from '#shared/auth/errors.ts';
 import {
   authorizeToken,
   bearerToken,
+  cognitoIssuers,
   createAccessTokenVerifier,
+  jwksFetcher,
   readAuthorizerConfig,
 } from '#shared/auth/verifier.ts';
+import { ConfigurationError } from '#shared/errors.ts';
 import { CALLERS } from '#shared/flows/registry.ts';
 import { CLIENT_IDS, createTestPool, ISSUER, type TestPool, USER_POOL_ID } from '#test/helpers/cognito.ts';
 
@@ -16,7 +21,7 @@ const DERMS_ROUTE = `${API}/POST/v1/derms/asset-sync-acks`;
 
 let pool: TestPool;
 const verifier = createAccessTokenVerifier({
-  userPoolId: USER_POOL_ID,
+  issuers: cognitoIssuers(USER_POOL_ID),
   clientIds: Object.values(CLIENT_IDS),
 });
 
@@ -122,6 +127,17 @@ describe('authorizeToken', () => {
     }
   });
 
+  it('accepts the pool’s tokens under Cognito’s other issuer form too, as CognitoJwtVerifier does', async () => {
+    const iss = `https://issuer-cognito-idp.eu-west-1.amazonaws.com/${USER_POOL_ID}`;
+    const token = await pool.accessToken(CLIENT_IDS.dacs, CALLERS.dacs, { iss });
+    expect(allowed(await authorize(`Bearer ${token}`))).toContain(DACS_ROUTE);
+  });
+
+  it('refuses a token whose token_use is missing', async () => {
+    const token = await pool.accessToken(CLIENT_IDS.dacs, CALLERS.dacs, { token_use: undefined });
+    expect((await refusal(authorize(`Bearer ${token}`))).reason).toMatch(/token use/i);
+  });
+
   it('refuses an ID token of the pool', async () => {
     const token = await pool.sign({
       token_use: 'id',
@@ -158,12 +174,73 @@ describe('bearerToken', () => {
 });
 
 describe('readAuthorizerConfig', () => {
-  it('reads the user pool id and the comma-separated client ids', () => {
+  it('reads the user pool’s issuers (both of Cognito’s forms) and the comma-separated client ids', () => {
     expect(
       readAuthorizerConfig({ COGNITO_USER_POOL_ID: USER_POOL_ID, COGNITO_CLIENT_IDS: 'a, b,c,' }),
-    ).toEqual({ userPoolId: USER_POOL_ID, clientIds: ['a', 'b', 'c'] });
+    ).toEqual({
+      issuers: [
+        { issuer: ISSUER, jwksUri: `${ISSUER}/.well-known/jwks.json` },
+        {
+          issuer: `https://issuer-cognito-idp.eu-west-1.amazonaws.com/${USER_POOL_ID}`,
+          jwksUri: `https://issuer-cognito-idp.eu-west-1.amazonaws.com/${USER_POOL_ID}/.well-known/jwks.json`,
+        },
+      ],
+      clientIds: ['a', 'b', 'c'],
+    });
   });
-  it('names a missing key', () => {
+
+  it('takes another issuer (the local token endpoint) instead of a pool when TOKEN_ISSUER_URL is set', () => {
+    expect(
+      readAuthorizerConfig({ TOKEN_ISSUER_URL: 'http://127.0.0.1:3000/', COGNITO_CLIENT_IDS: 'dacs-local' }),
+    ).toEqual({
+      issuers: [{ issuer: 'http://127.0.0.1:3000/', jwksUri: 'http://127.0.0.1:3000/.well-known/jwks.json' }],
+      clientIds: ['dacs-local'],
+    });
+  });
+
+  it('names a missing key, and refuses a malformed pool id', () => {
     expect(() => readAuthorizerConfig({ COGNITO_USER_POOL_ID: USER_POOL_ID })).toThrow(/COGNITO_CLIENT_IDS/);
+    expect(() => readAuthorizerConfig({ COGNITO_CLIENT_IDS: 'a' })).toThrow(/COGNITO_USER_POOL_ID/);
+    expect(() => readAuthorizerConfig({ COGNITO_USER_POOL_ID: 'nope', COGNITO_CLIENT_IDS: 'a' })).toThrow(
+      ConfigurationError,
+    );
+  });
+});
+
+describe('jwksFetcher', () => {
+  let server: Server;
+  let base: string;
+  let calls = 0;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      calls++;
+      if (req.url === '/ok') res.writeHead(200).end('{"keys":[]}');
+      else res.writeHead(503).end();
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((done) => server.close(done)));
+
+  it('fetches over http as well as https', async () => {
+    const body = await jwksFetcher.fetch(`${base}/ok`);
+    expect(Buffer.from(body).toString()).toBe('{"keys":[]}');
+  });
+
+  it('does not retry a non-200 answer, and the authorizer then answers "cannot tell" (503), not 401', async () => {
+    calls = 0;
+    await expect(jwksFetcher.fetch(`${base}/down`)).rejects.toBeInstanceOf(NonRetryableFetchError);
+    expect(calls).toBe(1);
+    const unreachable = createAccessTokenVerifier({
+      issuers: [{ issuer: ISSUER, jwksUri: `${base}/down` }],
+      clientIds: [CLIENT_IDS.dacs],
+    });
+    const token = await pool.accessToken(CLIENT_IDS.dacs, CALLERS.dacs);
+    const error = await authorizeToken(unreachable, `Bearer ${token}`, DACS_ROUTE).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthorizerUnavailableError);
+  });
+
+  it('retries a connection failure once, then fails with a FetchError', async () => {
+    await expect(jwksFetcher.fetch('http://127.0.0.1:1/jwks.json')).rejects.toBeInstanceOf(FetchError);
   });
 });

@@ -3,6 +3,7 @@ import {
   checkBusinessRules,
   oneEntityGroupPerCategory,
   replacementPairs,
+  safeAckSequence,
   toInstant,
   unavailabilityWindow,
   unenrollOnlyDeregisters,
@@ -220,6 +221,28 @@ describe('business rules', () => {
         },
       ]);
     });
+  });
+});
+
+describe('safeAckSequence', () => {
+  it('rejects a sequence JavaScript cannot hold exactly, however JSON wrote it', () => {
+    for (const literal of [
+      '9007199254740992',
+      '9007199254740993',
+      '1e300',
+      '123456789012345678901234567890',
+    ]) {
+      const ack = JSON.parse(JSON.stringify(assetSyncAck()).replace('"sequence":1', `"sequence":${literal}`));
+      expect(safeAckSequence(ack)).toEqual([
+        { path: '/sequence', message: 'must be at most 9007199254740991' },
+      ]);
+    }
+  });
+
+  it('takes the largest safe integer, and leaves other types to the schema', () => {
+    for (const sequence of [1, Number.MAX_SAFE_INTEGER, 1.5, '1', Number.POSITIVE_INFINITY, null]) {
+      expect(safeAckSequence({ ...assetSyncAck(), sequence })).toEqual([]);
+    }
   });
 });
 

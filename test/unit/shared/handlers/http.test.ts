@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { HttpError, ValidationError } from '#shared/errors.ts';
-import { authorize, PROBLEM_CONTENT_TYPE, parseJsonBody, problemResponse } from '#shared/handlers/http.ts';
+import {
+  authorize,
+  clip,
+  MAX_LISTED_VIOLATIONS,
+  PROBLEM_CONTENT_TYPE,
+  parseJsonBody,
+  problemResponse,
+} from '#shared/handlers/http.ts';
 import { canonicalJson } from '#shared/handlers/ingest.ts';
 import { PROBLEMS } from '#shared/handlers/problems.ts';
 import { apiEvent } from '#test/helpers/events.ts';
@@ -44,6 +51,16 @@ describe('parseJsonBody', () => {
   it('refuses malformed and empty JSON with 400', () => {
     expect(status(() => parseJsonBody(apiEvent({ path: '/x', rawBody: '{"a":' }), 100))).toBe(400);
     expect(status(() => parseJsonBody(apiEvent({ path: '/x', rawBody: '' }), 100))).toBe(400);
+  });
+  it('refuses a base64 body that is not UTF-8 with 400, rather than reading replacement characters', () => {
+    for (const bytes of [
+      Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), // {"a":"<0xff>"}
+      Buffer.from('{"a":"x"}', 'utf16le'),
+      Buffer.from([0x22, 0xc0, 0xaf, 0x22]), // an overlong '/'
+    ]) {
+      const event = { ...apiEvent({ path: '/x' }), body: bytes.toString('base64'), isBase64Encoded: true };
+      expect(status(() => parseJsonBody(event, 100))).toBe(400);
+    }
   });
   it('decodes a base64 body', () => {
     const event = {
@@ -113,11 +130,78 @@ describe('problemResponse', () => {
       instance: 'urn:request:req-1',
     });
   });
+  it('lists at most 100 violations and says in the detail how many were left out', () => {
+    const violations = Array.from({ length: 5000 }, (_, i) => ({
+      path: `/k${i}`,
+      message: `unknown property 'k${i}' is not allowed`,
+    }));
+    const problem = JSON.parse(problemResponse(new ValidationError(violations)).body);
+    expect(problem.errors).toEqual(violations.slice(0, MAX_LISTED_VIOLATIONS));
+    expect(problem.detail).toBe(
+      'The message breaks the contract; see errors for every violation. 4900 more violations are not listed (100 of 5000 shown).',
+    );
+  });
+
+  it('lists every violation, with the detail unchanged, up to the cap', () => {
+    const violations = Array.from({ length: MAX_LISTED_VIOLATIONS }, (_, i) => ({
+      path: `/${i}`,
+      message: 'x',
+    }));
+    const problem = JSON.parse(problemResponse(new ValidationError(violations)).body);
+    expect(problem.errors).toHaveLength(MAX_LISTED_VIOLATIONS);
+    expect(problem.detail).toBe('The message breaks the contract; see errors for every violation.');
+  });
+
+  it('cuts what echoes the input, so no problem body exceeds 64 KiB (property)', () => {
+    const echo = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 2000 }),
+      fc.string({ unit: fc.constantFrom('\u0000', '\ud800', '\u{1F4A5}', '"'), maxLength: 5000 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ path: echo, message: echo }), { maxLength: 300 }),
+        echo,
+        (violations, detail) => {
+          const response = problemResponse(new ValidationError(violations, detail), 'req-1');
+          expect(Buffer.byteLength(response.body)).toBeLessThanOrEqual(64 * 1024);
+          const problem = JSON.parse(response.body);
+          const listed = problem.errors.length;
+          expect(listed).toBeLessThanOrEqual(MAX_LISTED_VIOLATIONS);
+          if (listed < violations.length)
+            expect(problem.detail).toContain(`${violations.length - listed} more violation`);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it('names a content type it refuses without echoing all of it', () => {
+    const event = apiEvent({ path: '/x', body: {}, contentType: `text/${'x'.repeat(100_000)}` });
+    try {
+      parseJsonBody(event, 100);
+      throw new Error('not refused');
+    } catch (error) {
+      expect((error as HttpError).statusCode).toBe(415);
+      expect((error as HttpError).message.length).toBeLessThan(300);
+    }
+  });
+
   it('carries extra headers such as Retry-After', () => {
     const response = problemResponse(
       new HttpError(PROBLEMS.unavailable, 'retry', { headers: { 'Retry-After': '5' } }),
     );
     expect(response.headers).toMatchObject({ 'Retry-After': '5' });
+  });
+});
+
+describe('clip', () => {
+  it('leaves a short text alone and cuts a long one with an ellipsis', () => {
+    expect(clip('abc', 3)).toBe('abc');
+    expect(clip('abcd', 3)).toBe('ab…');
+  });
+
+  it('never ends in half a surrogate pair', () => {
+    expect(clip('a\u{1F4A5}bc', 3)).toBe('a…');
   });
 });
 

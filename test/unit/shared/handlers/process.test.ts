@@ -175,6 +175,35 @@ describe('createProcessHandler', () => {
     expect(reasonSent()).toMatch(/^retry window exhausted \(3600 s, 1 attempts\): DERMS answered 503/);
   });
 
+  it('counts DeliveryFailed for every failed try, retried or dead-lettered, and not for a wait', async () => {
+    // Powertools writes each metric as an EMF line on stdout: count the DeliveryFailed ones.
+    const written: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const failing = (error: Error): FlowProcessor => ({
+      process: async () => {
+        throw error;
+      },
+    });
+    await run(
+      failing(new DeliveryError('DERMS answered 503', { retryable: true })),
+      sqsRecord(envelope('f1')),
+    );
+    await run(
+      failing(new DeliveryError('DERMS answered 400', { retryable: false })),
+      sqsRecord(envelope('f2')),
+    );
+    await run(failing(new RetryLaterError('waiting')), sqsRecord(envelope('f3')));
+    write.mockRestore();
+    const failed = written
+      .flatMap((line) => line.split('\n'))
+      .filter((line) => line.includes('"DeliveryFailed":1'));
+    expect(failed).toHaveLength(2);
+    expect(failed.every((line) => line.includes('"flow":"optOut"'))).toBe(true);
+  });
+
   it('does not count a deliberate wait as an attempt', async () => {
     ddb.on(GetCommand).resolves({ Item: { pk: 'x', state: 'RETRYING', attempts: 2, events: [] } });
     const processor: FlowProcessor = {
