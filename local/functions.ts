@@ -102,8 +102,8 @@ async function listenApiHost(
     loadHandler,
     openApiFile: resolve(options.repoRoot, 'docs/openapi.json'),
     throttle: {
-      rateLimit: Number(options.env.LOCAL_THROTTLE_RATE ?? 50),
-      burstLimit: Number(options.env.LOCAL_THROTTLE_BURST ?? 100),
+      rateLimit: Number(options.env.LOCAL_THROTTLE_RATE ?? 100),
+      burstLimit: Number(options.env.LOCAL_THROTTLE_BURST ?? 200),
     },
     log: options.log,
   });

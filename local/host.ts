@@ -121,7 +121,7 @@ export interface ApiHostOptions {
   readonly maxRequestBytes?: number;
   /** API Gateway's integration timeout. @default 29000 */
   readonly integrationTimeoutMs?: number;
-  /** Stage throttling, as API Gateway applies it: steady requests per second and burst. @default 50 / 100 */
+  /** Stage throttling, as API Gateway applies it: steady requests per second and burst. @default 100 / 200 */
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
   /**
    * Each route's share of the stage throttle, as `apiThrottle.routes` gives it on AWS: a route's own
@@ -264,7 +264,7 @@ interface Host {
   readonly admitSource: (source: string) => boolean;
 }
 
-const DEFAULT_STAGE_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
+const DEFAULT_STAGE_THROTTLE = { rateLimit: 100, burstLimit: 200 } as const;
 
 export function createApiHost(options: ApiHostOptions): Server {
   const host: Host = {

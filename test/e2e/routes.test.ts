@@ -219,7 +219,7 @@ describe('the gateway', () => {
   });
 
   // Last in this file: it spends the stage's burst.
-  it('answers 429 with Retry-After once a burst exceeds the stage throttle', async () => {
+  it('answers 429 with Retry-After once a burst exceeds the throttle', async () => {
     const bearer = await (await import('./helpers.ts')).token('support-local');
     const answers = await Promise.all(
       Array.from({ length: 160 }, () =>
