@@ -18,11 +18,12 @@
 import { RetryLaterError } from '#shared/errors.ts';
 import { logger } from '#shared/observability.ts';
 import { type AckSummary, assembleAck, type DeviceOutcome, deviceOutcomes, summarize } from './ack.ts';
-import { putAll } from './batch.ts';
+import { getAll, mapLimit } from './batch.ts';
 import {
   ACK_OUTCOMES,
   type AckOutcome,
   type ConsolidationResult,
+  DEVICE_WRITE_PARALLELISM,
   type DeadlineContext,
   deadlineRequeueSeconds,
   outcome,
@@ -37,6 +38,7 @@ import {
   adoptConsolidation,
   type DeliveryFailure,
   freezeHeader,
+  putSentLineOnce,
   readHeader,
   readPartition,
   recordConsolidatedDelivered,
@@ -156,8 +158,9 @@ export async function deliverAndCatchUp(
 
 /**
  * The frozen body: its summary and every device's SENT# line, writing the lines missing (all of them the
- * first time, from the snapshot the freeze was built on). A retry reuses the lines written, so every
- * send carries the same body.
+ * first time, from the snapshot the freeze was built on). Each line is written only where none is (an
+ * owner and an adopter may write at once, from reads of different times); a line another sender wrote
+ * first is read back and used. So every send carries the same body, and the lines say what DACS has.
  */
 export async function frozenBody(header: HeaderItem, snapshot: Partition | undefined, now: Date) {
   const { syncRequestId } = header;
@@ -174,8 +177,14 @@ export async function frozenBody(header: HeaderItem, snapshot: Partition | undef
     isError: o.isError,
     expiresAt: ttl,
   }));
-  await putAll(syncRequestId, lines);
-  for (const line of lines) partition.sent.set(line.deviceId, line);
+  const written = await mapLimit(lines, DEVICE_WRITE_PARALLELISM, putSentLineOnce);
+  const taken = lines.filter((_, i) => !written[i]);
+  for (const line of lines.filter((_, i) => written[i])) partition.sent.set(line.deviceId, line);
+  const theirs = await getAll(
+    syncRequestId,
+    taken.map((line) => sentKey(syncRequestId, line.deviceId)),
+  );
+  for (const line of theirs as unknown as SentItem[]) partition.sent.set(line.deviceId, line);
   const outcomes: DeviceOutcome[] = partition.devices.map((d) => {
     const line = partition.sent.get(d.deviceId)!;
     return { deviceId: d.deviceId, flag: line.flag, message: line.message, isError: line.isError };
@@ -246,6 +255,20 @@ export async function resumeFrozen(
 }
 
 /**
+ * A deadline command that meets a consolidated ack another message delivered: several commands may have
+ * adopted it in turn, each catching up follow-ups after its send, and a command that crashed or timed out
+ * meanwhile comes back no longer the owner. It finishes the follow-ups still due, its own leases first
+ * (else they would wait for a message naming the device, which may never come), and those whose holder
+ * died; leases keep each device to one sender.
+ */
+async function catchUpDelivered(header: HeaderItem, ctx: DeadlineContext): Promise<AckOutcome | undefined> {
+  if (header.consolidatedDeliveredAt === undefined) return undefined;
+  const followUpsSent = await catchUpFollowUps(header, ctx);
+  if (followUpsSent === 0) return undefined;
+  return outcome(ACK_OUTCOMES.FOLLOW_UPS_SENT, header.syncRequestId, { followUpsSent });
+}
+
+/**
  * A deadline command: freezes and delivers the consolidated ack of a sync request past its deadline (or
  * refused by DERMS), finishes a delivery it owns, or adopts one whose owner is gone. A no-op otherwise.
  */
@@ -261,7 +284,11 @@ export async function consolidateOnDeadline(
     sendToDacs: (body, key) => command.sendToDacs(body, key, header.messageId),
   };
   if (header.consolidatedAt !== undefined) {
-    return (await resumeFrozen(header, ctx)) ?? outcome(ACK_OUTCOMES.ALREADY_CONSOLIDATED, syncRequestId);
+    return (
+      (await resumeFrozen(header, ctx)) ??
+      (await catchUpDelivered(header, ctx)) ??
+      outcome(ACK_OUTCOMES.ALREADY_CONSOLIDATED, syncRequestId)
+    );
   }
   const trigger = dueTrigger(header, timeOf(ctx));
   if (!trigger) return outcome(ACK_OUTCOMES.NOT_DUE, syncRequestId);

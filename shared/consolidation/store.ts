@@ -690,6 +690,16 @@ export const recordFollowUpRefused = (
     },
   });
 
+/**
+ * Writes a device's line of the consolidated ack unless one is there: the first sender's line is what
+ * every send carries (two senders at once, an owner and an adopter, may have read the devices at
+ * different times). True when this call wrote it.
+ */
+export const putSentLineOnce = async (line: SentItem): Promise<boolean> =>
+  (await ifCondition(
+    db().send(new PutCommand({ TableName: tableName(), Item: line, ConditionExpression: WHEN.absent })),
+  )) !== undefined;
+
 /** Records a follow-up DACS accepted, with its body, for the support view. */
 export const putFollowUp = async (item: FollowUpItem): Promise<void> => {
   await db().send(new PutCommand({ TableName: tableName(), Item: item }));

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { localFunctionTimeoutSeconds } from '#local/lambda.ts';
 import { FLOWS } from '#shared/flows/registry.ts';
 import { canonicalJson, messageIdFor } from '#shared/handlers/ingest.ts';
-import { dacsSim, dermsSim, get, waitFor } from '#test/e2e/helpers.ts';
+import { dacsSim, dermsSim, waitFor } from '#test/e2e/helpers.ts';
 import {
   assetSyncRequest,
   controllableDevice,
@@ -27,6 +27,7 @@ import {
   type Accepted,
   account,
   byFlow,
+  checkSupportView,
   checkSyncs,
   checkUnavailabilityOrder,
   dermsAcks,
@@ -53,6 +54,8 @@ import {
   sleep,
   stackLogCount,
   stopDynamoDb,
+  supportGet,
+  supportSample,
   TARGET_PATH,
   type Unit,
   visibilityTimeouts,
@@ -215,24 +218,20 @@ describe('crashes', () => {
     let outage = { ms: 0, from: 0 };
     const progress = (share: number) =>
       waitFor(async () => out.accepted.length >= planned * share, 300_000, `${share * 100}% of the traffic`);
-    const chaos = (async () => {
+    // Kills one at a time (each waits for the restarted process to answer).
+    let killing = Promise.resolve();
+    const kill = (what: () => string) => {
+      killing = killing.then(async () => {
+        await killFunctions();
+        crashes.push(what());
+      });
+      return killing;
+    };
+    const soFar = () => `${out.accepted.length} of ${planned} messages accepted`;
+    const traffic = (async () => {
       await progress(0.15);
-      await killFunctions();
-      crashes.push(`mid-batch, ${out.accepted.length} of ${planned} messages accepted`);
-      // During the 1,000-device request's acks: its consolidation and follow-ups are under way.
-      const acksIn = await waitFor(
-        async () => {
-          const n = (await dermsAcksSent()).filter(
-            (a) => a.ack.syncRequestId === big && a.status === 202,
-          ).length;
-          return n >= 2 ? n : undefined;
-        },
-        240_000,
-        'the 1,000-device request to be acknowledged',
-      ).catch(() => 0);
-      await killFunctions();
-      crashes.push(`during the 1,000-device request's acks (${acksIn} of its acks in)`);
-      await progress(0.55);
+      await kill(() => `mid-batch, ${soFar()}`);
+      await progress(0.35);
       const before = dynamoDbPid()!;
       const stopped = await stopDynamoDb();
       outage.from = Date.now();
@@ -246,10 +245,24 @@ describe('crashes', () => {
       }
       await stopped.back();
       outage = { ...outage, ms: Date.now() - outage.from };
-      await progress(0.8);
-      await killFunctions();
-      crashes.push(`late in the traffic, ${out.accepted.length} of ${planned} messages accepted`);
+      await progress(0.6);
+      await kill(() => `mid-batch again, ${soFar()}`);
     })();
+    // During the 1,000-device request's acks: its consolidation and follow-ups are under way.
+    const consolidation = (async () => {
+      const acksIn = await waitFor(
+        async () => {
+          const n = (await dermsAcksSent()).filter(
+            (a) => a.ack.syncRequestId === big && a.status === 202,
+          ).length;
+          return n >= 2 ? n : undefined;
+        },
+        240_000,
+        'the 1,000-device request to be acknowledged',
+      ).catch(() => 0);
+      await kill(() => `during the 1,000-device request's acks (${acksIn} of them in), ${soFar()}`);
+    })();
+    const chaos = Promise.all([traffic, consolidation]);
     await Promise.all([sendAll(plan.units, CONCURRENCY, out), chaos]);
     const sentAt = Date.now();
 
@@ -266,7 +279,7 @@ describe('crashes', () => {
       }
       if (reply.status !== 503 || !reply.retryAfter)
         probeProblems.push(`${message.key}: ${reply.status}, Retry-After ${reply.retryAfter}`);
-      if ((await get(`/v1/messages/${messageIdOf(message)}`)).status !== 404)
+      if ((await supportGet(`/v1/messages/${messageIdOf(message)}`)).status !== 404)
         probeProblems.push(`${message.key}: answered ${reply.status}, yet traced`);
       if (delivered.has(message.key))
         probeProblems.push(`${message.key}: answered ${reply.status}, yet delivered`);
@@ -280,6 +293,8 @@ describe('crashes', () => {
     const traces = await settle(accepted, 300_000);
     const syncs = await checkSyncs(plan.syncs, 180_000);
     const ledger = await account(accepted, traces, new Set());
+    const sample = supportSample(traces, random(SEED + 101), 0.1);
+    const supportProblems = await checkSupportView(sample, traces);
     const order = await checkUnavailabilityOrder(
       { refused: new Set(), newest: plan.newest, overtaking: new Set() },
       out.accepted,
@@ -319,6 +334,11 @@ describe('crashes', () => {
           note: `${refused503.length} answered 503 with Retry-After, nothing accepted; each accepted when sent again`,
         },
         { name: 'Delivered', value: ledger.delivered },
+        {
+          name: 'Traces read through the support view',
+          value: sample.length,
+          note: 'a seeded tenth; each agrees with its trace',
+        },
         { name: 'Superseded (older unavailability update)', value: ledger.superseded },
         { name: 'Dead-lettered', value: ledger.deadLettered, note: 'none refused in this scenario' },
         { name: 'Lost', value: ledger.lost.length, note: 'must be 0' },
@@ -343,6 +363,7 @@ describe('crashes', () => {
     expect([
       ...out.problems,
       ...probeProblems,
+      ...supportProblems,
       ...ledgerProblems(ledger),
       ...syncs.problems,
       ...order.problems,

@@ -14,7 +14,11 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LOCAL_PREFIX } from '#local/constants.ts';
+import { tableNames } from '#local/resources.ts';
 import type { DacsAcknowledgement } from '#shared/contracts/types.ts';
 import { FLOWS, type FlowId } from '#shared/flows/registry.ts';
 import { ACK_PATH, API, DACS, DERMS, get, type SimCall, token, waitFor } from '#test/e2e/helpers.ts';
@@ -321,34 +325,114 @@ export interface Trace {
 
 export const FINAL = ['DELIVERED', 'DEAD_LETTERED', 'SUPERSEDED'];
 
+/** A GET as the support client, honouring a 429's `Retry-After` (the support route has a small share). */
+export async function supportGet<T>(
+  path: string,
+  patienceMs = 120_000,
+): Promise<{ status: number; body: T }> {
+  const until = Date.now() + patienceMs;
+  for (;;) {
+    const answer = await get<T>(path).catch(() => ({
+      status: 0,
+      headers: new Headers(),
+      body: undefined as T,
+    }));
+    if (![0, 429, 503].includes(answer.status) || Date.now() > until) return answer;
+    refusals[`support ${answer.status || 'network'}`] =
+      (refusals[`support ${answer.status || 'network'}`] ?? 0) + 1;
+    await sleep(Math.min(5, Number(answer.headers.get('retry-after') ?? '1') || 1) * 1000);
+  }
+}
+
+const localAws = {
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  maxAttempts: 1,
+};
+
 /**
- * Polls the support view until every message's trace is final, or `timeoutMs` is up (what is not final
- * then is returned as it was last seen). Only the messages not yet final are asked again.
+ * The trace items of `ids`, straight from the stack's trace table (what `GET /v1/messages/{id}` reads):
+ * thousands of messages are polled in seconds, where the support route's throttle share would take
+ * minutes. {@link checkSupportView} then reads a sample through the support route itself.
+ */
+async function readTraceItems(ids: readonly string[]): Promise<Map<string, Trace>> {
+  const client = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      ...localAws,
+      endpoint: `http://127.0.0.1:${process.env.LOCAL_DYNAMODB_PORT ?? '8000'}`,
+    }),
+  );
+  const table = tableNames(LOCAL_PREFIX).TRACE_TABLE;
+  const found = new Map<string, Trace>();
+  try {
+    for (let i = 0; i < ids.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((pk) => ({ pk }));
+      while (keys && keys.length > 0) {
+        const answer = await client.send(
+          new BatchGetCommand({ RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const item of answer.Responses?.[table] ?? [])
+          found.set(String(item.pk), { ...(item as Trace), messageId: String(item.pk) });
+        keys = answer.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+  return found;
+}
+
+/**
+ * Polls the traces until every message's is final, or `timeoutMs` is up (what is not final then is
+ * returned as it was last seen). Only the messages not yet final are read again.
  */
 export async function settle(
   messages: readonly Accepted[],
   timeoutMs: number,
-  concurrency = 6,
 ): Promise<Map<string, Trace | undefined>> {
   const traces = new Map<string, Trace | undefined>();
-  const run = pool(concurrency);
   const until = Date.now() + timeoutMs;
   let open = [...new Set(messages.map((m) => m.messageId))];
   while (open.length > 0) {
-    await Promise.all(
-      open.map((id) =>
-        run(async () => {
-          const answer = await get<Trace>(`/v1/messages/${id}`).catch(() => undefined);
-          if (answer?.status === 200) traces.set(id, answer.body);
-          else if (!traces.has(id)) traces.set(id, undefined);
-        }),
-      ),
-    );
+    const read = await readTraceItems(open).catch(() => new Map<string, Trace>());
+    for (const id of open) if (read.has(id) || !traces.has(id)) traces.set(id, read.get(id));
     open = open.filter((id) => !FINAL.includes(traces.get(id)?.state ?? ''));
     if (open.length === 0 || Date.now() > until) break;
-    await sleep(open.length > 50 ? 2000 : 1000);
+    await sleep(1000);
   }
   return traces;
+}
+
+/**
+ * Reads `sample` (every dead letter, and a share of the rest) through the support route, as support
+ * would: the view must say what the trace says (state, attempts, last error). Returns the disagreements.
+ */
+export async function checkSupportView(
+  sample: readonly string[],
+  traces: Map<string, Trace | undefined>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const run = pool(2);
+  await Promise.all(
+    sample.map((id) =>
+      run(async () => {
+        const view = await supportGet<Trace>(`/v1/messages/${id}`);
+        const trace = traces.get(id);
+        if (view.status !== 200) return void problems.push(`support view of ${id}: ${view.status}`);
+        for (const field of ['state', 'attempts', 'lastError'] as const)
+          if (view.body[field] !== trace?.[field])
+            problems.push(`support view of ${id}: ${field} ${view.body[field]}, trace ${trace?.[field]}`);
+      }),
+    ),
+  );
+  return problems;
+}
+
+/** Every dead-lettered message, and `share` of the others picked by `rng`: what the support view is asked. */
+export function supportSample(traces: Map<string, Trace | undefined>, rng: Random, share: number): string[] {
+  return [...traces.entries()]
+    .filter(([, t]) => t !== undefined && (t.state === 'DEAD_LETTERED' || rng.chance(share)))
+    .map(([id]) => id);
 }
 
 // ── Accounting ──────────────────────────────────────────────────────────────────────────────────────
@@ -660,7 +744,7 @@ async function writeDiagnostics(
         .filter(Boolean)
         .slice(0, 5) as string[],
     );
-    const status = (await get<{ devices?: { deviceId: string }[] }>(`/v1/sync-requests/${id}`)).body;
+    const status = (await supportGet<{ devices?: { deviceId: string }[] }>(`/v1/sync-requests/${id}`)).body;
     report[id] = {
       problems: verdict.problems.slice(0, 20),
       calls: calls
@@ -679,7 +763,7 @@ async function writeDiagnostics(
                 : [],
             ),
         ),
-      status: { ...status, devices: status.devices?.filter((d) => devices.has(d.deviceId)) },
+      status: { ...status, devices: status?.devices?.filter((d) => devices.has(d.deviceId)) },
     };
   }
   if (Object.keys(report).length === 0) return;

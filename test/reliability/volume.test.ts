@@ -22,6 +22,7 @@ import {
   type Accepted,
   account,
   byFlow,
+  checkSupportView,
   checkSyncs,
   checkUnavailabilityOrder,
   dacsAckCalls,
@@ -48,6 +49,7 @@ import {
   sendUnit,
   settle,
   simCalls,
+  supportSample,
   TARGET_PATH,
   transientFault,
   type Unit,
@@ -291,6 +293,8 @@ describe('downstream faults at volume', () => {
     const traces = await settle(accepted, 240_000);
     const syncs = await checkSyncs(t.syncs, 120_000);
     const ledger = await account(accepted, traces, t.refused);
+    const sample = supportSample(traces, random(SEED + 3), 0.05);
+    const supportProblems = await checkSupportView(sample, traces);
     const order = await checkUnavailabilityOrder(t, sent.accepted, traces);
     const fired = await faultsFired(installed);
     const flows = byFlow(accepted);
@@ -327,6 +331,11 @@ describe('downstream faults at volume', () => {
           name: 'Dead-lettered with a reason',
           value: ledger.deadLetteredWithReason,
           note: `of ${ledger.deadLettered}; ${t.refused.size} business keys refused for good`,
+        },
+        {
+          name: 'Traces read through the support view',
+          value: sample.length,
+          note: 'every dead letter and a seeded 5 % of the rest; each agrees with its trace',
         },
         { name: 'Superseded (older unavailability update)', value: ledger.superseded },
         { name: 'Lost', value: ledger.lost.length, note: 'must be 0' },
@@ -365,7 +374,13 @@ describe('downstream faults at volume', () => {
       ],
     });
 
-    const problems = [...sent.problems, ...ledgerProblems(ledger), ...syncs.problems, ...order.problems];
+    const problems = [
+      ...sent.problems,
+      ...ledgerProblems(ledger),
+      ...supportProblems,
+      ...syncs.problems,
+      ...order.problems,
+    ];
     expect(problems).toEqual([]);
     expect(ledger.lost).toHaveLength(0);
     expect(ledger.appliedTwice).toHaveLength(0);
