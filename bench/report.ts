@@ -39,6 +39,8 @@ export const machineLine = (m: Machine): string =>
 export interface SectionResult {
   readonly name: string;
   readonly seconds: number;
+  /** The 1-minute load average when the section ended. */
+  readonly loadAverageAfter?: number;
   readonly section?: BenchSection;
   readonly error?: string;
 }
@@ -104,7 +106,12 @@ export function renderSection(result: SectionResult, machine: Machine): string {
   const { section } = result;
   const title = section?.title ?? result.name;
   const parts = [open(result.name), `## ${title}`, ''];
-  parts.push(`_Measured ${machineLine(machine)}; the section took ${result.seconds.toFixed(0)} s._`, '');
+  const after =
+    result.loadAverageAfter === undefined ? '' : ` and ${result.loadAverageAfter.toFixed(2)} at its end`;
+  parts.push(
+    `_Measured ${machineLine(machine)}${after}; the section took ${result.seconds.toFixed(0)} s._`,
+    '',
+  );
   if (!section) {
     parts.push(`**This section failed:** ${result.error ?? 'no figures'}`);
   } else {

@@ -8,6 +8,7 @@
  * imported only when it runs.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -32,16 +33,18 @@ export const SECTIONS: readonly SectionModule[] = [
 
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 
+const loadAfter = () => ({ loadAverageAfter: loadavg()[0] ?? 0 });
+
 async function runSection(module: SectionModule): Promise<SectionResult> {
   const start = performance.now();
   console.log(`[bench] ${module.name}…`);
   try {
     const section = await module.run();
-    return { name: module.name, section, seconds: (performance.now() - start) / 1000 };
+    return { name: module.name, section, seconds: (performance.now() - start) / 1000, ...loadAfter() };
   } catch (error) {
     console.error(`[bench] ${module.name} failed:`, error);
     const message = (error as Error).message ?? String(error);
-    return { name: module.name, error: message, seconds: (performance.now() - start) / 1000 };
+    return { name: module.name, error: message, seconds: (performance.now() - start) / 1000, ...loadAfter() };
   }
 }
 
