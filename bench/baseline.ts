@@ -43,7 +43,8 @@ export interface RunningBaseline {
   stop(): Promise<void>;
 }
 
-const TABLE = 'bench-baseline';
+export const BASELINE_TABLE = 'bench-baseline';
+const TABLE = BASELINE_TABLE;
 const QUEUE = 'bench-baseline';
 const OPT_OUT_PATH = FLOWS.optOut.target.defaultPath;
 
