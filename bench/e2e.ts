@@ -15,6 +15,7 @@
  * multiplier of the opt-out counts, for a quick try) and BENCH_E2E_DEVICES (10000).
  */
 
+import { readFileSync } from 'node:fs';
 import { FLOWS } from '#shared/flows/registry.ts';
 import { type RunningBaseline, startBaseline } from './baseline.ts';
 import {
@@ -73,6 +74,8 @@ interface Figures {
   readonly idleRssMiB: number | undefined;
   readonly partial: SyncResult;
   readonly single: SyncResult;
+  /** What the stack logged as failed while the bench ran (distinct lines). */
+  readonly stackProblems: readonly string[];
 }
 
 export async function measureEndToEnd(): Promise<BenchSection> {
@@ -103,11 +106,21 @@ export async function measureEndToEnd(): Promise<BenchSection> {
     const idleRssMiB = mib(rssKib(stack.functionsPid()));
     const { lane, partial } = await partialSyncWithOptOuts(ctx, stack, ours);
     const single = await measured(stack, () => clearThen(ctx, () => syncWithOneFinalAck(ctx, DEVICES)));
-    return section({ levels, deviceItemsMs, lane, idleRssMiB, partial, single });
+    const stackProblems = problemsLogged(stack.logFile);
+    return section({ levels, deviceItemsMs, lane, idleRssMiB, partial, single, stackProblems });
   } finally {
     await baseline?.stop();
     await stack.stop();
   }
+}
+
+/** The distinct lines the stack logged about a failure (a function's, a poller's), at most ten. */
+function problemsLogged(logFile: string): string[] {
+  const lines = readFileSync(logFile, 'utf8').split('\n');
+  const problems = lines
+    .filter((line) => /^\[[^\]]+\] .*(failed|error)/i.test(line))
+    .map((l) => l.slice(0, 300));
+  return [...new Set(problems)].slice(0, 10);
 }
 
 const mib = (kib: number | undefined) => (kib === undefined ? undefined : kib / 1024);
@@ -307,15 +320,30 @@ function section(figures: Figures): BenchSection {
     rows: [
       ...latencyRows(figures.levels),
       ...laneAndRate.rows,
+      {
+        name: `the sync floor: ${n} device items written with BatchWriteItem (25 per request, 16 in flight)`,
+        value: figures.deviceItemsMs / 1000,
+        unit: 's',
+      },
       ...syncRows(partialName, figures.partial, figures),
       ...syncRows(singleName, figures.single, figures),
     ],
+    markdown: problemsMarkdown(figures.stackProblems),
     budgets: [
       ...laneAndRate.budgets,
       ...syncBudgets(partialName, figures.partial.timings),
       ...syncBudgets(singleName, figures.single.timings),
     ],
   };
+}
+
+function problemsMarkdown(problems: readonly string[]): string {
+  if (problems.length === 0) return 'The stack logged no failure while the bench ran.';
+  return [
+    'What the stack logged as failed while the bench ran (distinct lines, at most ten):',
+    '',
+    ...problems.map((line) => `    ${line}`),
+  ].join('\n');
 }
 
 const METHOD = [
