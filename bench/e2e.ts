@@ -347,8 +347,9 @@ function problemsMarkdown(problems: readonly string[]): string {
 }
 
 const METHOD = [
-  '`bench/e2e.ts` starts the local stack as `npm start` runs it (a fresh DynamoDB Local database on disk,',
-  'fauxqs, both simulators, one functions process) with the stage throttle raised to 10,000/s so that no',
+  '`bench/e2e.ts` starts the local stack as `npm start` runs it (DynamoDB Local, fauxqs, both simulators,',
+  'one functions process; DynamoDB Local in memory, as its SQLite writes on disk measure the disk, not the',
+  'integration: see bench/stack.ts; `LOCAL_DYNAMODB_PATH=<folder>` measures on disk) with the stage throttle raised to 10,000/s so that no',
   "route's share throttles the figures, and calls it over HTTP with tokens from its token endpoint.",
   'The baseline pipeline (`bench/baseline.ts`, a process of its own) uses the same DynamoDB Local, fauxqs',
   'and DERMS simulator: a `node:http` server doing one PutItem and one SendMessage per opt-out, and a poller',
