@@ -18,12 +18,11 @@
 import { RetryLaterError } from '#shared/errors.ts';
 import { logger } from '#shared/observability.ts';
 import { type AckSummary, assembleAck, type DeviceOutcome, deviceOutcomes, summarize } from './ack.ts';
-import { getAll, mapLimit } from './batch.ts';
+import { getAll, transactAll } from './batch.ts';
 import {
   ACK_OUTCOMES,
   type AckOutcome,
   type ConsolidationResult,
-  DEVICE_WRITE_PARALLELISM,
   type DeadlineContext,
   deadlineRequeueSeconds,
   outcome,
@@ -43,6 +42,7 @@ import {
   readPartition,
   recordConsolidatedDelivered,
   recordConsolidatedFailure,
+  sentLineTransactItem,
 } from './store.ts';
 import {
   CONSOLIDATION_TRIGGERS,
@@ -177,7 +177,12 @@ export async function frozenBody(header: HeaderItem, snapshot: Partition | undef
     isError: o.isError,
     expiresAt: ttl,
   }));
-  const written = await mapLimit(lines, DEVICE_WRITE_PARALLELISM, putSentLineOnce);
+  // In transactions of 100 lines; a transaction another sender's line cancels is written line by line.
+  const written = await transactAll(lines, {
+    write: sentLineTransactItem,
+    done: () => true,
+    alone: putSentLineOnce,
+  });
   const taken = lines.filter((_, i) => !written[i]);
   for (const line of lines.filter((_, i) => written[i])) partition.sent.set(line.deviceId, line);
   const theirs = await getAll(
