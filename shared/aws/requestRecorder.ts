@@ -5,7 +5,8 @@
  * DynamoDB for `ReturnConsumedCapacity: TOTAL` (unless the caller asked for more); a request that fails
  * (a condition that did not hold, a cancelled transaction) returns no capacity, so its units are
  * estimated the way DynamoDB bills them: one per item written (two in a transaction), half a unit per
- * item read.
+ * item read. A transaction is billed at least two units per item; DynamoDB Local reports less (two for a
+ * whole transaction of 30 items), so a transaction counts the larger of the two.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -121,7 +122,21 @@ function estimatedUnits(operation: string, input: Record<string, unknown>) {
   const items = itemsOf(operation, input);
   const transactional = operation.startsWith('Transact') ? 2 : 1;
   if (DYNAMODB_WRITES.has(operation)) return { readUnits: 0, writeUnits: items * transactional };
-  return { readUnits: items * transactional * 0.5, writeUnits: 0 };
+  return { readUnits: transactional === 2 ? items * 2 : items * 0.5, writeUnits: 0 };
+}
+
+/** A transaction's reported units, raised to the floor DynamoDB bills (two units an item); others as reported. */
+function atLeastBilled(
+  operation: string,
+  input: Record<string, unknown>,
+  reported: { readUnits: number; writeUnits: number } | undefined,
+) {
+  if (!operation.startsWith('Transact') || reported === undefined) return reported;
+  const floor = estimatedUnits(operation, input);
+  return {
+    readUnits: Math.max(reported.readUnits, floor.readUnits),
+    writeUnits: Math.max(reported.writeUnits, floor.writeUnits),
+  };
 }
 
 type AnyClient = DynamoDBClient | SQSClient | S3Client;
@@ -178,7 +193,11 @@ function recordingMiddleware(requests: RecordedRequest[]) {
       try {
         const result = await next({ ...args, input });
         const reported = dynamo
-          ? reportedUnits(operation, result.output.ConsumedCapacity as Capacity | Capacity[] | undefined)
+          ? atLeastBilled(
+              operation,
+              input,
+              reportedUnits(operation, result.output.ConsumedCapacity as Capacity | Capacity[] | undefined),
+            )
           : undefined;
         const units =
           reported ?? (dynamo ? estimatedUnits(operation, input) : { readUnits: 0, writeUnits: 0 });

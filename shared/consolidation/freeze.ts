@@ -70,15 +70,22 @@ export function adoptable(header: HeaderItem, now: Date, requeueSeconds = deadli
   return now.getTime() >= ownerDue + requeueSeconds * 1000;
 }
 
+/**
+ * Whether a final ack may consolidate without every device terminal: a flag, or a read made only when the
+ * snapshot needs the answer.
+ */
+export type FinalAck = boolean | (() => Promise<boolean>);
+
 /** The trigger the snapshot supports: ALL_TERMINAL only when every device is terminal indeed. */
-function confirmTrigger(
+async function confirmTrigger(
   requested: ConsolidationTrigger,
   partition: Partition,
-  finalAck: boolean,
-): ConsolidationTrigger | undefined {
+  finalAck: FinalAck,
+): Promise<ConsolidationTrigger | undefined> {
   if (requested !== CONSOLIDATION_TRIGGERS.ALL_TERMINAL) return requested;
   if (partition.devices.every((d) => isTerminal(d.reportedStatus))) return requested;
-  return finalAck ? CONSOLIDATION_TRIGGERS.FINAL_ACK : undefined;
+  const mayFinish = typeof finalAck === 'function' ? await finalAck() : finalAck;
+  return mayFinish ? CONSOLIDATION_TRIGGERS.FINAL_ACK : undefined;
 }
 
 const FREEZE_ATTEMPTS = 5;
@@ -92,12 +99,12 @@ export async function consolidate(
   header: HeaderItem,
   requested: ConsolidationTrigger,
   ctx: DeadlineContext,
-  finalAck = false,
+  finalAck: FinalAck = false,
 ): Promise<ConsolidationResult | undefined> {
   let current = header;
   for (let attempt = 1; attempt <= FREEZE_ATTEMPTS; attempt++) {
     const partition = await readPartition(current.syncRequestId);
-    const trigger = confirmTrigger(requested, partition, finalAck);
+    const trigger = await confirmTrigger(requested, partition, finalAck);
     if (!trigger) return undefined;
     const summary = summarize(
       frameOf(current, trigger),

@@ -27,7 +27,7 @@ import {
 } from './context.ts';
 import { isTerminal } from './flags.ts';
 import { followUpDevices, sendLateInfo } from './followUps.ts';
-import { consolidate, resumeFrozen } from './freeze.ts';
+import { consolidate, type FinalAck, resumeFrozen } from './freeze.ts';
 import {
   type AckItem,
   ackSk,
@@ -70,6 +70,8 @@ interface TakenIn {
   readonly results: readonly ReportResult[];
   readonly unknown: readonly UnknownDevice[];
   readonly publication: InfoPublication | undefined;
+  /** A final ack's last write answers the header as it left it: no read needed after it. */
+  readonly header?: HeaderItem;
 }
 
 /**
@@ -89,7 +91,7 @@ export async function handleAck(ack: AssetSyncAck, ctx: AckContext): Promise<Ack
     staleReports: taken.results.filter((r) => r === 'stale').length,
     unknownDevices: taken.unknown.length,
   };
-  let current = (await readHeader(ack.syncRequestId)) ?? header;
+  let current = taken.header ?? (await readHeader(ack.syncRequestId)) ?? header;
   const due = await consolidationDue(ack, current, ctx);
   if (due) {
     const consolidated = await consolidate(current, due.trigger, ctx, due.finalAck);
@@ -112,8 +114,8 @@ async function takeIn(ack: AssetSyncAck, ctx: AckContext): Promise<TakenIn> {
   const publication = hasAckInfo(record) ? await publishAckInfo(syncRequestId, item.sk, ctx.now) : undefined;
   await countTerminal(syncRequestId, results, duplicateAck);
   await markAckApplied(syncRequestId, item.sk, ctx.now);
-  if (ack.final) await recordFinalSequence(syncRequestId, ack.sequence);
-  return { sk: item.sk, duplicateAck, results, unknown, publication };
+  const header = ack.final ? await recordFinalSequence(syncRequestId, ack.sequence) : undefined;
+  return { sk: item.sk, duplicateAck, results, unknown, publication, ...(header ? { header } : {}) };
 }
 
 function ackItem(ack: AssetSyncAck, ctx: AckContext): AckItem {
@@ -271,19 +273,23 @@ async function consolidationDue(
   ack: AssetSyncAck,
   header: HeaderItem,
   ctx: AckContext,
-): Promise<{ trigger: ConsolidationTrigger; finalAck: boolean } | undefined> {
+): Promise<{ trigger: ConsolidationTrigger; finalAck: FinalAck } | undefined> {
   if (header.consolidatedAt !== undefined) return undefined;
-  const allTerminal = header.terminalCount >= header.deviceCount;
-  const finalReady =
-    header.finalSequence !== undefined &&
-    (await earlierAcksApplied(header.syncRequestId, header.finalSequence));
   const graceOver =
     ack.final &&
     (ctx.lastAttempt || ctx.now.getTime() - ctx.firstReceivedAt.getTime() >= finalAckGraceSeconds() * 1000);
-  if (allTerminal || finalReady || graceOver) {
-    const trigger = allTerminal ? CONSOLIDATION_TRIGGERS.ALL_TERMINAL : CONSOLIDATION_TRIGGERS.FINAL_ACK;
-    return { trigger, finalAck: finalReady || graceOver };
+  const finalReady = async () =>
+    header.finalSequence !== undefined &&
+    (await earlierAcksApplied(header.syncRequestId, header.finalSequence));
+  if (header.terminalCount >= header.deviceCount) {
+    // Whether the predecessors are applied matters only if the snapshot finds a device not terminal after all
+    // (terminalCount may over-count): read then, not before.
+    return {
+      trigger: CONSOLIDATION_TRIGGERS.ALL_TERMINAL,
+      finalAck: async () => graceOver || (await finalReady()),
+    };
   }
+  if (graceOver || (await finalReady())) return { trigger: CONSOLIDATION_TRIGGERS.FINAL_ACK, finalAck: true };
   if (ack.final) {
     throw new RetryLaterError(
       `Final ack ${ack.sequence} of ${ack.syncRequestId} waits for the earlier acks before consolidating`,

@@ -390,13 +390,19 @@ export const markAckApplied = (syncRequestId: string, sk: string, now: Date): Pr
     ExpressionAttributeValues: { ':now': now.toISOString() },
   });
 
-/** Remembers the first final ack's sequence. */
-export const recordFinalSequence = (syncRequestId: string, sequence: number): Promise<boolean> =>
-  updated({
-    Key: headerKey(syncRequestId),
-    UpdateExpression: 'SET finalSequence = if_not_exists(finalSequence, :seq)',
-    ExpressionAttributeValues: { ':seq': sequence },
-  });
+/** Remembers the first final ack's sequence; answers the header as this write left it. */
+export async function recordFinalSequence(syncRequestId: string, sequence: number): Promise<HeaderItem> {
+  const out = await db().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: headerKey(syncRequestId),
+      UpdateExpression: 'SET finalSequence = if_not_exists(finalSequence, :seq)',
+      ExpressionAttributeValues: { ':seq': sequence },
+      ReturnValues: 'ALL_NEW',
+    }),
+  );
+  return out.Attributes as HeaderItem;
+}
 
 // ─── publishing an ack's information ──────────────────────────────────────────────────────────────────
 
