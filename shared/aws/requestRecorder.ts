@@ -46,7 +46,8 @@ export interface RequestRecorder {
   stop(): void;
 }
 
-const MIDDLEWARE_NAME = 'requestRecorder';
+/** Each recorder's middleware has a name of its own, so that several may record, and stop, apart. */
+let recorders = 0;
 
 /** DynamoDB operations that write (every other DynamoDB operation reads, or describes). */
 export const DYNAMODB_WRITES: ReadonlySet<string> = new Set([
@@ -149,10 +150,11 @@ export function recordRequests(
   clients: readonly AnyClient[] = [dynamoClient(), sqsClient(), s3Client()],
 ): RequestRecorder {
   const requests: RecordedRequest[] = [];
+  const name = `requestRecorder${++recorders}`;
   for (const client of clients) {
     (client.middlewareStack as unknown as MiddlewareStack).add(recordingMiddleware(requests), {
       step: 'initialize',
-      name: MIDDLEWARE_NAME,
+      name,
       override: true,
     });
   }
@@ -164,7 +166,7 @@ export function recordRequests(
     },
     stop: () => {
       for (const client of clients)
-        (client.middlewareStack as unknown as MiddlewareStack).remove(MIDDLEWARE_NAME);
+        (client.middlewareStack as unknown as MiddlewareStack).remove(name);
     },
   };
 }

@@ -206,6 +206,17 @@ export async function appliedAckSequences(syncRequestId: string): Promise<Set<nu
   return new Set(items.filter((i) => i.appliedAt).map((i) => i.sequence as number));
 }
 
+/** The sort keys of a sync request's acks, and whether each has all its reports stored. */
+export async function ackStates(syncRequestId: string): Promise<{ sk: string; applied: boolean }[]> {
+  const items = await queryAll({
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :ack)',
+    ExpressionAttributeValues: { ':pk': pkOf(syncRequestId), ':ack': SK.ACK },
+    ProjectionExpression: 'sk, appliedAt',
+    ConsistentRead: true,
+  });
+  return items.map((i) => ({ sk: i.sk as string, applied: i.appliedAt !== undefined }));
+}
+
 // ─── recording the request and its acks ───────────────────────────────────────────────────────────────
 
 /** Writes the header unless it exists; false when a concurrent delivery wrote it first. */
