@@ -181,8 +181,15 @@ export function sampleMessage(flow: Exclude<MessageFlow, 'assetSync' | 'assetSyn
 export function syncRequestOf(n: number): AssetSyncRequest {
   const syncRequestId = freshId('S', 14);
   const prefix = syncRequestId.slice(-5);
+  // Without make, model and serial number, so that 10,000 devices fit the 3 MB body limit.
   const devices = Array.from({ length: n }, (_, i) =>
-    controllableDevice({ deviceId: `D${prefix}${String(i).padStart(5, '0')}`, nicId: `NIC-${i}` }),
+    controllableDevice({
+      deviceId: `D${prefix}${String(i).padStart(5, '0')}`,
+      nicId: `NIC-${i}`,
+      make: undefined,
+      model: undefined,
+      serialNumber: undefined,
+    }),
   );
   return assetSyncRequest({
     sendDetails: { syncRequestId },

@@ -11,7 +11,7 @@
 import { cpus } from 'node:os';
 import type { RequestCounts } from '#shared/aws/requestRecorder.ts';
 import { FLOWS, type FlowId } from '#shared/flows/registry.ts';
-import { type CostRow, costOf, total, type Usage, writeCostDoc } from '../scripts/cost.ts';
+import { type CostRow, costOf, total, type Usage, writeCostDoc } from './cost.ts';
 import {
   type FlowRunner,
   type MessageRun,

@@ -165,8 +165,7 @@ export function recordRequests(
       requests.length = 0;
     },
     stop: () => {
-      for (const client of clients)
-        (client.middlewareStack as unknown as MiddlewareStack).remove(name);
+      for (const client of clients) (client.middlewareStack as unknown as MiddlewareStack).remove(name);
     },
   };
 }
