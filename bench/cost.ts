@@ -119,6 +119,8 @@ export interface CostRow {
   readonly usage: Usage;
   /** Included in the drivers' ranking (the per-message flows; the sync rows are shown apart). */
   readonly inMix: boolean;
+  /** A sync row: its devices. */
+  readonly devices?: number;
 }
 
 export interface CostReport {
@@ -136,14 +138,34 @@ function rowsTable(rows: readonly CostRow[]): string {
   const keys = Object.keys(COMPONENTS) as Component[];
   const header = `| Flow | ${keys.map((k) => COMPONENTS[k]).join(' | ')} | **$ per million messages** | vs OIC |`;
   const rule = `|${' --- |'.repeat(keys.length + 3)}`;
-  const lines = rows.map((row) => {
-    const perMessage = costOf(row.usage);
-    const million = (x: number) => (x * 1e6) / row.messages;
-    const all = million(total(perMessage));
-    const ratio = `${(OIC_PER_MILLION.low / all).toFixed(0)}–${(OIC_PER_MILLION.high / all).toFixed(0)}× cheaper`;
-    return `| ${row.name} | ${keys.map((k) => usd(million(perMessage[k]))).join(' | ')} | **${usd(all)}** | ${ratio} |`;
-  });
+  const lines = rows
+    .filter((row) => row.inMix)
+    .map((row) => {
+      const perMessage = costOf(row.usage);
+      const million = (x: number) => (x * 1e6) / row.messages;
+      const all = million(total(perMessage));
+      const ratio = `${(OIC_PER_MILLION.low / all).toFixed(0)}–${(OIC_PER_MILLION.high / all).toFixed(0)}× cheaper`;
+      return `| ${row.name} | ${keys.map((k) => usd(million(perMessage[k]))).join(' | ')} | **${usd(all)}** | ${ratio} |`;
+    });
   return [header, rule, ...lines].join('\n');
+}
+
+/** The sync rows: what a sync request and its final ack cost, by size. */
+function syncTable(rows: readonly CostRow[]): string {
+  const lines = rows
+    .filter((r) => r.devices !== undefined)
+    .map((r) => {
+      const costs = costOf(r.usage);
+      const all = total(costs);
+      const dynamo = costs.dynamoWrites + costs.dynamoReads;
+      const devices = r.devices ?? 1;
+      return `| ${devices.toLocaleString('en-US')} | ${(all * 1000).toFixed(3)} | ${((all / devices) * 1e6).toFixed(2)} | ${((dynamo / all) * 100).toFixed(0)} % | ${((costs.lambdaCompute / all) * 100).toFixed(0)} % |`;
+    });
+  return [
+    '| Devices | $ per thousand syncs (request + final ack) | $ per million devices | DynamoDB share | Lambda GB-s share |',
+    '| --- | --- | --- | --- | --- |',
+    ...lines,
+  ].join('\n');
 }
 
 function usageTable(rows: readonly CostRow[]): string {
@@ -210,6 +232,16 @@ Monthly fixed costs (WAF web ACL and rules, custom metrics, the dashboard, alarm
 Manager secrets) are not per message and are left out; so is data transfer.
 
 ${rowsTable(report.rows)}
+
+An asset sync's cost grows with its devices, which OIC's per-message price does not show; by size (a sync
+request and DERMS's one final ack for all its devices):
+
+${syncTable(report.rows)}
+
+Per device, a sync costs one write unit to record it, and two to store its report and two for its line of
+the consolidated ack (each written in conditional transactions of 100, which DynamoDB bills double), plus
+one read unit for the stored report read before the ack's writes. Lambda GB-seconds of the large syncs are
+this machine's, where DynamoDB Local on two shared cores answers far slower than DynamoDB.
 
 ## The three biggest cost drivers
 

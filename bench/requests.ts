@@ -121,10 +121,11 @@ export function costRows(m: RequestMeasures): CostRow[] {
         ]
       : []),
     {
-      name: `asset sync + final ack, ${s.devices.toLocaleString('en-US')} devices`,
+      name: `asset sync + final ack, ${s.devices.toLocaleString('en-US')} device${s.devices === 1 ? '' : 's'}`,
       messages: 2,
       usage: sum(usageOf([s.request]), usageOf([s.ack])),
       inMix: false,
+      devices: s.devices,
     },
   ]);
   return [...flows, ...syncs];
