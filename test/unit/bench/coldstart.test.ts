@@ -79,6 +79,9 @@ describe('cold-start bench', () => {
     expect(order.slice(5)).toEqual(['base', 'a', 'b', 'c', 'base', 'd', 'base', 'b', 'c', 'd', 'base', 'a']);
     expect(samples.baseline).toHaveLength(4);
     for (const fn of fns) expect(samples.functions.get(fn.name)).toHaveLength(2);
+    // Each run over the baseline run just before it (the fake measure answers the call's position).
+    expect(samples.ratios.get('a')).toEqual([7 / 6, 17 / 16]);
+    expect(samples.ratios.get('d')).toEqual([11 / 10, 15 / 12]);
   });
 
   it('takes the middle value as the median', () => {
