@@ -28,6 +28,7 @@ export interface SectionModule {
 
 export const SECTIONS: readonly SectionModule[] = [
   { name: 'micro', run: async () => (await import('./micro.ts')).measureMicro() },
+  { name: 'coldstart', run: async () => (await import('./coldstart.ts')).measureColdStart() },
   { name: 'requests', run: async () => (await import('./requests.ts')).measureRequests() },
   { name: 'e2e', run: async () => (await import('./e2e.ts')).measureEndToEnd() },
 ];
