@@ -146,18 +146,22 @@ type AnyClient = DynamoDBClient | SQSClient | S3Client;
  * Attaches a recorder to `clients` (the process's shared DynamoDB, SQS and S3 clients by default). Call
  * `stop()` when done; until then every request through those clients is recorded.
  */
-export function recordRequests(
-  clients: readonly AnyClient[] = [dynamoClient(), sqsClient(), s3Client()],
-): RequestRecorder {
+export function recordRequests(clients?: readonly AnyClient[]): RequestRecorder {
   const requests: RecordedRequest[] = [];
   const name = `requestRecorder${++recorders}`;
-  for (const client of clients) {
+  const attached: AnyClient[] = [];
+  const attach = (client: AnyClient) => {
     (client.middlewareStack as unknown as MiddlewareStack).add(recordingMiddleware(requests), {
       step: 'initialize',
       name,
       override: true,
     });
-  }
+    attached.push(client);
+  };
+  for (const client of clients ?? [dynamoClient(), sqsClient()]) attach(client);
+  // The S3 client is made on first use: attached as soon as it exists, before any claim check can use it
+  // (this callback is registered first, so it runs before the caller's await resumes).
+  if (!clients) void s3Client().then(attach);
   return {
     requests,
     counts: () => countRequests(requests),
@@ -165,7 +169,7 @@ export function recordRequests(
       requests.length = 0;
     },
     stop: () => {
-      for (const client of clients) (client.middlewareStack as unknown as MiddlewareStack).remove(name);
+      for (const client of attached) (client.middlewareStack as unknown as MiddlewareStack).remove(name);
     },
   };
 }
