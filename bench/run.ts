@@ -1,74 +1,81 @@
 /**
- * Micro-benchmarks of the hot paths, reported as ratios against a baseline measured in the same run
- * (parsing and serialising the same 10,000-device message), so the figures mean something on any
- * machine. `npm run bench`. Nothing here asserts: it reports.
+ * `npm run bench`: runs the sections one after the other (never two at once: each is a timing) and
+ * writes BENCHMARKS.md (`BENCH_OUT` to write elsewhere). `BENCH_ONLY=micro,e2e` runs some sections and
+ * keeps the others' blocks from the BENCHMARKS.md already there. A section that fails is reported as
+ * failed, the others still run, and the exit code is 1.
  *
- *   validate     schema + business rules of a 10,000-device AssetSyncRequest (ingest hot path)
- *   hash         canonical JSON + SHA-256 of the same body (idempotency payload hash)
- *   consolidate  building the DACS acknowledgement of 10,000 devices
+ * A section is one line below: its name (for BENCH_ONLY) and a function resolving to its BenchSection,
+ * imported only when it runs.
  */
-import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { buildConsolidatedAck, type DeviceState } from '#shared/consolidation/index.ts';
-import { validateMessage } from '#shared/contracts/validate.ts';
-import { canonicalJson } from '#shared/handlers/ingest.ts';
-import { assetSyncRequest, controllableDevice } from '#test/helpers/messages.ts';
+import { fileURLToPath } from 'node:url';
+import {
+  describeMachine,
+  renderReport,
+  renderSection,
+  type SectionResult,
+  selectSections,
+} from './report.ts';
+import type { BenchSection } from './section.ts';
 
-const DEVICES = 10_000;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
-
-const request = assetSyncRequest({
-  locationInfo: {
-    controllableDevices: Array.from({ length: DEVICES }, (_, i) =>
-      controllableDevice({
-        deviceId: `D${String(i).padStart(6, '0')}`,
-        nicId: `NIC-${i}`,
-        networkAddress: `10.0.${i >> 8}.${i & 255}`,
-      }),
-    ),
-  },
-});
-const text = JSON.stringify(request);
-const devices: DeviceState[] = request.locationInfo.controllableDevices.map((d, i) => ({
-  deviceId: d.deviceId,
-  expected: d.registrationAction,
-  ...(i % 10 === 0 ? {} : { reportedStatus: i % 7 === 0 ? 'FAILED' : 'REGISTERED' }),
-}));
-
-/** Median milliseconds of `rounds` runs after two warm-ups. */
-function median(fn: () => unknown, rounds = ROUNDS): number {
-  fn();
-  fn();
-  const times: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const start = performance.now();
-    fn();
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+export interface SectionModule {
+  readonly name: string;
+  readonly run: () => Promise<BenchSection>;
 }
 
-const baseline = median(() => JSON.stringify(JSON.parse(text)));
-const cases: Record<string, () => unknown> = {
-  validate: () => {
-    const result = validateMessage('AssetSyncRequest', JSON.parse(text));
-    if (!result.ok) throw new Error('the benchmark message must be valid');
-  },
-  hash: () => createHash('sha256').update(canonicalJson(request)).digest('hex'),
-  consolidate: () =>
-    buildConsolidatedAck({ syncRequestId: 'SR-BENCH', deadline: '2026-12-02T00:00:00Z' }, devices, [
-      { sequence: 1, ackDateTime: '2026-12-01T14:05:00Z', ackType: 'ERROR' },
-    ]),
-};
+export const SECTIONS: readonly SectionModule[] = [
+  { name: 'micro', run: async () => (await import('./micro.ts')).measureMicro() },
+  { name: 'coldstart', run: async () => (await import('./coldstart.ts')).measureColdStart() },
+  { name: 'requests', run: async () => (await import('./requests.ts')).measureRequests() },
+  { name: 'e2e', run: async () => (await import('./e2e.ts')).measureEndToEnd() },
+];
 
-console.log(
-  `10,000-device AssetSyncRequest: ${(text.length / 1024 / 1024).toFixed(2)} MiB, ${ROUNDS} rounds, median`,
-);
-console.log(`baseline (JSON.parse + JSON.stringify): ${baseline.toFixed(1)} ms = 1.00`);
-for (const [name, fn] of Object.entries(cases)) {
-  const ms = median(fn);
-  console.log(
-    `${name.padEnd(12)} ${ms.toFixed(1).padStart(7)} ms = ${(ms / baseline).toFixed(2)} × baseline`,
-  );
+const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../..');
+
+const loadAfter = () => ({ loadAverageAfter: loadavg()[0] ?? 0 });
+
+async function runSection(module: SectionModule): Promise<SectionResult> {
+  const start = performance.now();
+  console.log(`[bench] ${module.name}…`);
+  try {
+    const section = await module.run();
+    return { name: module.name, section, seconds: (performance.now() - start) / 1000, ...loadAfter() };
+  } catch (error) {
+    console.error(`[bench] ${module.name} failed:`, error);
+    const message = (error as Error).message ?? String(error);
+    return { name: module.name, error: message, seconds: (performance.now() - start) / 1000, ...loadAfter() };
+  }
+}
+
+async function main(): Promise<void> {
+  const machine = describeMachine();
+  const chosen = selectSections(SECTIONS, process.env.BENCH_ONLY);
+  const out = resolve(REPO_ROOT, process.env.BENCH_OUT ?? 'BENCHMARKS.md');
+  const start = performance.now();
+  const results: SectionResult[] = [];
+  for (const module of chosen) {
+    const result = await runSection(module);
+    results.push(result);
+    console.log(renderSection(result, machine));
+  }
+  const report = renderReport({
+    order: SECTIONS.map((s) => s.name),
+    results,
+    machine,
+    totalSeconds: (performance.now() - start) / 1000,
+    ...(existsSync(out) ? { previous: readFileSync(out, 'utf8') } : {}),
+  });
+  writeFileSync(out, report);
+  console.log(`[bench] wrote ${out}`);
+  if (results.some((r) => !r.section)) process.exitCode = 1;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
 }

@@ -1,4 +1,6 @@
+import { validate } from '#shared/contracts/generated/AssetSyncAck.js';
 import { FLOWS } from '#shared/flows/registry.ts';
 import { createIngestHandler } from '#shared/handlers/ingest.ts';
 
-export const handler = createIngestHandler(FLOWS.assetSyncAck);
+// Only this flow's validator: the bundle carries no other flow's.
+export const handler = createIngestHandler(FLOWS.assetSyncAck, validate);

@@ -91,12 +91,15 @@ const ESM_REQUIRE_BANNER =
  * with the registry's entry name.
  */
 export class IntegrationFunction extends Construct {
+  /** The entry file, relative to the repository root, as named in the flow registry. */
+  public readonly entry: string;
   public readonly function: lambda.Function;
   public readonly role: iam.Role;
   public readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: IntegrationFunctionProps) {
     super(scope, id);
+    this.entry = props.entry;
     const root = props.projectRoot ?? REPO_ROOT;
     const entry = path.join(root, props.entry);
     const bundling = Stack.of(this).bundlingRequired;

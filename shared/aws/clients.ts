@@ -5,7 +5,7 @@
  * tracing is off, as locally).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -15,7 +15,7 @@ import { tracer } from '#shared/observability.ts';
 let dynamo: DynamoDBClient | undefined;
 let documentClient: DynamoDBDocumentClient | undefined;
 let sqs: SQSClient | undefined;
-let s3: S3Client | undefined;
+let s3: Promise<S3Client> | undefined;
 let secrets: SecretsManagerClient | undefined;
 
 export function dynamoClient(): DynamoDBClient {
@@ -36,10 +36,18 @@ export function sqsClient(): SQSClient {
   return sqs;
 }
 
-export function s3Client(): S3Client {
-  // Emulators serve path-style addresses only.
-  s3 ??= tracer.captureAWSv3Client(
-    new S3Client({ forcePathStyle: optionalString('S3_FORCE_PATH_STYLE', 'false') === 'true' }),
+/**
+ * The S3 SDK, loaded on first use: S3 only carries claim checks (messages over the threshold), so a
+ * function does not load it at initialisation (bench/coldstart.ts).
+ */
+export const s3Sdk = () => import('#shared/aws/s3.ts');
+
+export function s3Client(): Promise<S3Client> {
+  s3 ??= s3Sdk().then(({ S3Client }) =>
+    // Emulators serve path-style addresses only.
+    tracer.captureAWSv3Client(
+      new S3Client({ forcePathStyle: optionalString('S3_FORCE_PATH_STYLE', 'false') === 'true' }),
+    ),
   );
   return s3;
 }

@@ -1,8 +1,10 @@
 /**
  * Bounded parallelism and DynamoDB batch calls (25 puts, 100 gets per request) with retries of what
- * DynamoDB leaves unprocessed. No decisions are made here.
+ * DynamoDB leaves unprocessed, and conditional writes in transactions of 100 with a per-item fallback.
+ * No decisions are made here.
  */
-import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '#shared/aws/clients.ts';
 import { sleep } from '#shared/time.ts';
 import { UnprocessedItemsError } from './errors.ts';
@@ -112,4 +114,45 @@ export async function getAll(
     }),
   );
   return found;
+}
+
+/** One conditional write of a transaction (lib-dynamodb's shape: plain values). */
+export type TransactItem = NonNullable<
+  ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']
+>[number];
+
+/** TransactWriteItems tuning: 100 writes per request (the DynamoDB maximum), this many requests in flight. */
+export const TRANSACT_SIZE = 100;
+export const TRANSACT_PARALLELISM = 8;
+/** Single writes in flight for a cancelled transaction's items. */
+const ALONE_PARALLELISM = 16;
+
+export interface TransactPlan<T, R> {
+  /** The conditional write of `item`. Items must name distinct keys. */
+  readonly write: (item: T) => TransactItem;
+  /** What a write that went through in a transaction means for `item` (its condition held). */
+  readonly done: (item: T) => R;
+  /** The write of `item` on its own, when its transaction was cancelled. */
+  readonly alone: (item: T) => Promise<R>;
+}
+
+/**
+ * Conditional writes, 100 per TransactWriteItems (all or nothing), at most {@link TRANSACT_PARALLELISM}
+ * in flight; results in input order. DynamoDB cancels a transaction when one of its conditions fails or a
+ * concurrent write meets one of its items; then none of it was written, and each of its items is written
+ * on its own (`plan.alone`), where its condition decides for it alone. So the outcome is the same as one
+ * conditional write per item, at a hundredth of the requests when nothing contends.
+ */
+export async function transactAll<T, R>(items: readonly T[], plan: TransactPlan<T, R>): Promise<R[]> {
+  const client = documentClientFor();
+  const chunks = await mapLimit(chunk(items, TRANSACT_SIZE), TRANSACT_PARALLELISM, async (part) => {
+    try {
+      await client.send(new TransactWriteCommand({ TransactItems: part.map(plan.write) }));
+      return part.map(plan.done);
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      return mapLimit(part, ALONE_PARALLELISM, plan.alone);
+    }
+  });
+  return chunks.flat();
 }

@@ -18,12 +18,11 @@
 import { RetryLaterError } from '#shared/errors.ts';
 import { logger } from '#shared/observability.ts';
 import { type AckSummary, assembleAck, type DeviceOutcome, deviceOutcomes, summarize } from './ack.ts';
-import { getAll, mapLimit } from './batch.ts';
+import { getAll, transactAll } from './batch.ts';
 import {
   ACK_OUTCOMES,
   type AckOutcome,
   type ConsolidationResult,
-  DEVICE_WRITE_PARALLELISM,
   type DeadlineContext,
   deadlineRequeueSeconds,
   outcome,
@@ -35,6 +34,7 @@ import { catchUpFollowUps } from './followUps.ts';
 import { expiresAt, type HeaderItem, type Partition, type SentItem, sentKey } from './items.ts';
 import { deviceState, frameOf, publishedAcks } from './snapshot.ts';
 import {
+  ackStates,
   adoptConsolidation,
   type DeliveryFailure,
   freezeHeader,
@@ -43,6 +43,7 @@ import {
   readPartition,
   recordConsolidatedDelivered,
   recordConsolidatedFailure,
+  sentLineTransactItem,
 } from './store.ts';
 import {
   CONSOLIDATION_TRIGGERS,
@@ -70,15 +71,22 @@ export function adoptable(header: HeaderItem, now: Date, requeueSeconds = deadli
   return now.getTime() >= ownerDue + requeueSeconds * 1000;
 }
 
+/**
+ * Whether a final ack may consolidate without every device terminal: a flag, or a read made only when the
+ * snapshot needs the answer.
+ */
+export type FinalAck = boolean | (() => Promise<boolean>);
+
 /** The trigger the snapshot supports: ALL_TERMINAL only when every device is terminal indeed. */
-function confirmTrigger(
+async function confirmTrigger(
   requested: ConsolidationTrigger,
   partition: Partition,
-  finalAck: boolean,
-): ConsolidationTrigger | undefined {
+  finalAck: FinalAck,
+): Promise<ConsolidationTrigger | undefined> {
   if (requested !== CONSOLIDATION_TRIGGERS.ALL_TERMINAL) return requested;
   if (partition.devices.every((d) => isTerminal(d.reportedStatus))) return requested;
-  return finalAck ? CONSOLIDATION_TRIGGERS.FINAL_ACK : undefined;
+  const mayFinish = typeof finalAck === 'function' ? await finalAck() : finalAck;
+  return mayFinish ? CONSOLIDATION_TRIGGERS.FINAL_ACK : undefined;
 }
 
 const FREEZE_ATTEMPTS = 5;
@@ -92,12 +100,12 @@ export async function consolidate(
   header: HeaderItem,
   requested: ConsolidationTrigger,
   ctx: DeadlineContext,
-  finalAck = false,
+  finalAck: FinalAck = false,
 ): Promise<ConsolidationResult | undefined> {
   let current = header;
   for (let attempt = 1; attempt <= FREEZE_ATTEMPTS; attempt++) {
     const partition = await readPartition(current.syncRequestId);
-    const trigger = confirmTrigger(requested, partition, finalAck);
+    const trigger = await confirmTrigger(requested, partition, finalAck);
     if (!trigger) return undefined;
     const summary = summarize(
       frameOf(current, trigger),
@@ -146,14 +154,30 @@ export async function deliverAndCatchUp(
   snapshot: Partition | undefined,
   ctx: DeadlineContext,
 ): Promise<ConsolidationResult> {
-  const consolidatedAckSent = await deliverConsolidated(header, snapshot, ctx);
+  const { delivered: consolidatedAckSent, fromSnapshot } = await deliverConsolidated(header, snapshot, ctx);
   const delivered = {
     ...header,
     consolidatedDeliveredAt: header.consolidatedDeliveredAt ?? timeOf(ctx).toISOString(),
   };
-  const followUpsSent = await catchUpFollowUps(delivered, ctx);
+  const upToDate =
+    fromSnapshot && snapshot !== undefined && (await nothingSince(header.syncRequestId, snapshot));
+  const followUpsSent = upToDate ? 0 : await catchUpFollowUps(delivered, ctx);
   const trigger = header.consolidationTrigger;
   return { consolidatedAckSent, ...(trigger ? { trigger } : {}), followUpsSent };
+}
+
+/**
+ * Whether nothing can have changed since `snapshot` was read: every ack it holds had all its reports
+ * stored, and no ack has been recorded since (an ack is recorded before its reports are stored, and one
+ * recorded after this read finds the ack delivered and sends its own follow-ups). Then every device's
+ * report is the one its line was built from, and the catch-up, which reads the whole partition again
+ * (20,000 items for 10,000 devices), would find nothing to send: it is skipped.
+ */
+async function nothingSince(syncRequestId: string, snapshot: Partition): Promise<boolean> {
+  if (snapshot.followUps.length > 0 || !snapshot.acks.every((a) => a.appliedAt !== undefined)) return false;
+  const known = new Set(snapshot.acks.map((a) => a.sk));
+  const now = await ackStates(syncRequestId);
+  return now.length === known.size && now.every((a) => known.has(a.sk));
 }
 
 /**
@@ -163,9 +187,15 @@ export async function deliverAndCatchUp(
  * first is read back and used. So every send carries the same body, and the lines say what DACS has.
  */
 export async function frozenBody(header: HeaderItem, snapshot: Partition | undefined, now: Date) {
+  return (await writeFrozenBody(header, snapshot, now)).body;
+}
+
+/** {@link frozenBody}, and whether this call wrote every line, from `snapshot` (`fromSnapshot`). */
+async function writeFrozenBody(header: HeaderItem, snapshot: Partition | undefined, now: Date) {
   const { syncRequestId } = header;
   const partition = snapshot ?? (await readPartition(syncRequestId));
   const missing = partition.devices.filter((d) => !partition.sent.has(d.deviceId));
+  const fromSnapshot = snapshot !== undefined && missing.length === partition.devices.length;
   const computed = deviceOutcomes(frameOf(header), missing.map(deviceState));
   const ttl = expiresAt(now);
   const lines: SentItem[] = computed.map((o, i) => ({
@@ -177,7 +207,12 @@ export async function frozenBody(header: HeaderItem, snapshot: Partition | undef
     isError: o.isError,
     expiresAt: ttl,
   }));
-  const written = await mapLimit(lines, DEVICE_WRITE_PARALLELISM, putSentLineOnce);
+  // In transactions of 100 lines; a transaction another sender's line cancels is written line by line.
+  const written = await transactAll(lines, {
+    write: sentLineTransactItem,
+    done: () => true,
+    alone: putSentLineOnce,
+  });
   const taken = lines.filter((_, i) => !written[i]);
   for (const line of lines.filter((_, i) => written[i])) partition.sent.set(line.deviceId, line);
   const theirs = await getAll(
@@ -190,17 +225,23 @@ export async function frozenBody(header: HeaderItem, snapshot: Partition | undef
     return { deviceId: d.deviceId, flag: line.flag, message: line.message, isError: line.isError };
   });
   const summary = header.consolidatedSummary ?? { ackError: false, exceptionInfo: [] };
-  return assembleAck(syncRequestId, summary, outcomes);
+  return {
+    body: assembleAck(syncRequestId, summary, outcomes),
+    fromSnapshot: fromSnapshot && taken.length === 0,
+  };
 }
 
-/** Sends the frozen ack (key = syncRequestId) and records what came of it. True when this call delivered it. */
+/**
+ * Sends the frozen ack (key = syncRequestId) and records what came of it. `delivered`: this call delivered
+ * it; `fromSnapshot`: its every line was written by this call from `snapshot`.
+ */
 async function deliverConsolidated(
   header: HeaderItem,
   snapshot: Partition | undefined,
   ctx: DeadlineContext,
-): Promise<boolean> {
-  if (header.consolidatedDeliveredAt !== undefined) return false;
-  const body = await frozenBody(header, snapshot, timeOf(ctx));
+): Promise<{ delivered: boolean; fromSnapshot: boolean }> {
+  if (header.consolidatedDeliveredAt !== undefined) return { delivered: false, fromSnapshot: false };
+  const { body, fromSnapshot } = await writeFrozenBody(header, snapshot, timeOf(ctx));
   try {
     await ctx.sendToDacs(body, header.syncRequestId);
   } catch (error) {
@@ -208,7 +249,7 @@ async function deliverConsolidated(
     throw error;
   }
   await recordConsolidatedDelivered(header.syncRequestId, ctx.messageId, timeOf(ctx));
-  return true;
+  return { delivered: true, fromSnapshot };
 }
 
 /** What a failed send of the consolidated ack records: the process handler's decision about it. */

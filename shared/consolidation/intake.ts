@@ -16,7 +16,7 @@
 import { instantMs } from '#shared/contracts/rules.ts';
 import { RetryLaterError } from '#shared/errors.ts';
 import { type AckRecord, buildUncorrelatedAck, hasAckInfo, type UnknownDevice } from './ack.ts';
-import { getAll, mapLimit, putAll } from './batch.ts';
+import { getAll, mapLimit, putAll, transactAll } from './batch.ts';
 import {
   ACK_OUTCOMES,
   type AckContext,
@@ -27,7 +27,7 @@ import {
 } from './context.ts';
 import { isTerminal } from './flags.ts';
 import { followUpDevices, sendLateInfo } from './followUps.ts';
-import { consolidate, resumeFrozen } from './freeze.ts';
+import { consolidate, type FinalAck, resumeFrozen } from './freeze.ts';
 import {
   type AckItem,
   ackSk,
@@ -46,6 +46,7 @@ import {
   type InfoPublication,
   markAckApplied,
   publishAckInfo,
+  type Report,
   type ReportResult,
   raiseTerminalCount,
   readAck,
@@ -54,7 +55,11 @@ import {
   recordAck,
   recordFinalSequence,
   recordUnknownCount,
+  reportResultOver,
+  reportTransactItem,
+  type StoredReport,
   storeReport,
+  supersedes,
 } from './store.ts';
 import { type AssetSyncAck, CONSOLIDATION_TRIGGERS, type ConsolidationTrigger } from './types.ts';
 
@@ -65,6 +70,8 @@ interface TakenIn {
   readonly results: readonly ReportResult[];
   readonly unknown: readonly UnknownDevice[];
   readonly publication: InfoPublication | undefined;
+  /** A final ack's last write answers the header as it left it: no read needed after it. */
+  readonly header?: HeaderItem;
 }
 
 /**
@@ -84,7 +91,7 @@ export async function handleAck(ack: AssetSyncAck, ctx: AckContext): Promise<Ack
     staleReports: taken.results.filter((r) => r === 'stale').length,
     unknownDevices: taken.unknown.length,
   };
-  let current = (await readHeader(ack.syncRequestId)) ?? header;
+  let current = taken.header ?? (await readHeader(ack.syncRequestId)) ?? header;
   const due = await consolidationDue(ack, current, ctx);
   if (due) {
     const consolidated = await consolidate(current, due.trigger, ctx, due.finalAck);
@@ -107,8 +114,8 @@ async function takeIn(ack: AssetSyncAck, ctx: AckContext): Promise<TakenIn> {
   const publication = hasAckInfo(record) ? await publishAckInfo(syncRequestId, item.sk, ctx.now) : undefined;
   await countTerminal(syncRequestId, results, duplicateAck);
   await markAckApplied(syncRequestId, item.sk, ctx.now);
-  if (ack.final) await recordFinalSequence(syncRequestId, ack.sequence);
-  return { sk: item.sk, duplicateAck, results, unknown, publication };
+  const header = ack.final ? await recordFinalSequence(syncRequestId, ack.sequence) : undefined;
+  return { sk: item.sk, duplicateAck, results, unknown, publication, ...(header ? { header } : {}) };
 }
 
 function ackItem(ack: AssetSyncAck, ctx: AckContext): AckItem {
@@ -144,34 +151,62 @@ async function storeAckErrors(ack: AssetSyncAck, sk: string, now: Date): Promise
 }
 
 /**
- * Stores each report of a device the request holds. Which devices it holds is read first, 100 keys per
- * batched read, so a device the request does not hold costs no write and no second read: an ack naming
- * 10,000 unknown devices is 100 reads, not 20,000 calls. (The set of devices never changes.)
+ * Stores each report of a device the request holds. What each device holds is read first, 100 keys per
+ * batched read, so a device the request does not hold costs no write, and a report older than the stored
+ * one costs none either (the stored report only grows, so it stays older). The others are written in
+ * transactions of 100, each write conditional on the stored report still being the one read, so each
+ * result (a transition to terminal or not) is known exactly; a transaction a concurrent ack cancels is
+ * written device by device, with ALL_OLD. An ack naming a device twice writes its repeats one by one.
  */
 async function applyReports(ack: AssetSyncAck, ctx: AckContext): Promise<ReportResult[]> {
+  const { syncRequestId } = ack;
   const ackAtMs = instantMs(ack.ackDateTime);
-  const held = await heldDevices(ack);
-  return mapLimit(ack.devices, DEVICE_WRITE_PARALLELISM, async (device) =>
-    held.has(device.deviceId)
-      ? storeReport(ack.syncRequestId, {
-          device,
-          ackDateTime: ack.ackDateTime,
-          ackAtMs,
-          sequence: ack.sequence,
-          messageId: ctx.messageId,
-        })
-      : 'unknown',
+  const stored = await storedReports(ack);
+  const results = new Array<ReportResult>(ack.devices.length);
+  const batched: { readonly i: number; readonly report: Report; readonly stored: StoredReport }[] = [];
+  const alone: { readonly i: number; readonly report: Report }[] = [];
+  const seen = new Set<string>();
+  ack.devices.forEach((device, i) => {
+    const held = stored.get(device.deviceId);
+    const report = {
+      device,
+      ackDateTime: ack.ackDateTime,
+      ackAtMs,
+      sequence: ack.sequence,
+      messageId: ctx.messageId,
+    };
+    if (!held) results[i] = 'unknown';
+    else if (seen.has(device.deviceId)) alone.push({ i, report });
+    else if (!supersedes(report, held)) results[i] = 'stale';
+    else batched.push({ i, report, stored: held });
+    seen.add(device.deviceId);
+  });
+  const written = await transactAll(batched, {
+    write: (b) => reportTransactItem(syncRequestId, b.report, b.stored),
+    done: (b) => reportResultOver(b.report, b.stored),
+    alone: (b) => storeReport(syncRequestId, b.report),
+  });
+  batched.forEach((b, k) => {
+    results[b.i] = written[k] as ReportResult;
+  });
+  const repeats = await mapLimit(alone, DEVICE_WRITE_PARALLELISM, (a) =>
+    storeReport(syncRequestId, a.report),
   );
+  alone.forEach((a, k) => {
+    results[a.i] = repeats[k] as ReportResult;
+  });
+  return results;
 }
 
-async function heldDevices(ack: AssetSyncAck): Promise<ReadonlySet<string>> {
+/** The stored report of each device the ack names that the request holds (absent: not held). */
+async function storedReports(ack: AssetSyncAck): Promise<ReadonlyMap<string, StoredReport>> {
   const ids = [...new Set(ack.devices.map((d) => d.deviceId))];
   const found = await getAll(
     ack.syncRequestId,
     ids.map((id) => deviceKey(ack.syncRequestId, id)),
-    'deviceId',
+    'deviceId, reportedStatus, reportedAtMs, ackSequence',
   );
-  return new Set(found.map((item) => item.deviceId as string));
+  return new Map(found.map((item) => [item.deviceId as string, item as StoredReport]));
 }
 
 /** One UNKNOWN# item per device the request does not hold (up to 10,000 per ack). Idempotent. */
@@ -238,19 +273,23 @@ async function consolidationDue(
   ack: AssetSyncAck,
   header: HeaderItem,
   ctx: AckContext,
-): Promise<{ trigger: ConsolidationTrigger; finalAck: boolean } | undefined> {
+): Promise<{ trigger: ConsolidationTrigger; finalAck: FinalAck } | undefined> {
   if (header.consolidatedAt !== undefined) return undefined;
-  const allTerminal = header.terminalCount >= header.deviceCount;
-  const finalReady =
-    header.finalSequence !== undefined &&
-    (await earlierAcksApplied(header.syncRequestId, header.finalSequence));
   const graceOver =
     ack.final &&
     (ctx.lastAttempt || ctx.now.getTime() - ctx.firstReceivedAt.getTime() >= finalAckGraceSeconds() * 1000);
-  if (allTerminal || finalReady || graceOver) {
-    const trigger = allTerminal ? CONSOLIDATION_TRIGGERS.ALL_TERMINAL : CONSOLIDATION_TRIGGERS.FINAL_ACK;
-    return { trigger, finalAck: finalReady || graceOver };
+  const finalReady = async () =>
+    header.finalSequence !== undefined &&
+    (await earlierAcksApplied(header.syncRequestId, header.finalSequence));
+  if (header.terminalCount >= header.deviceCount) {
+    // Whether the predecessors are applied matters only if the snapshot finds a device not terminal after all
+    // (terminalCount may over-count): read then, not before.
+    return {
+      trigger: CONSOLIDATION_TRIGGERS.ALL_TERMINAL,
+      finalAck: async () => graceOver || (await finalReady()),
+    };
   }
+  if (graceOver || (await finalReady())) return { trigger: CONSOLIDATION_TRIGGERS.FINAL_ACK, finalAck: true };
   if (ack.final) {
     throw new RetryLaterError(
       `Final ack ${ack.sequence} of ${ack.syncRequestId} waits for the earlier acks before consolidating`,

@@ -18,6 +18,7 @@ import {
 import { documentClientFor } from '#shared/aws/clients.ts';
 import { CORRELATION_TABLE, PENDING_CONSOLIDATION } from '#shared/store/tables.ts';
 import type { AckSummary } from './ack.ts';
+import type { TransactItem } from './batch.ts';
 import {
   type AckItem,
   ackKey,
@@ -205,6 +206,17 @@ export async function appliedAckSequences(syncRequestId: string): Promise<Set<nu
   return new Set(items.filter((i) => i.appliedAt).map((i) => i.sequence as number));
 }
 
+/** The sort keys of a sync request's acks, and whether each has all its reports stored. */
+export async function ackStates(syncRequestId: string): Promise<{ sk: string; applied: boolean }[]> {
+  const items = await queryAll({
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :ack)',
+    ExpressionAttributeValues: { ':pk': pkOf(syncRequestId), ':ack': SK.ACK },
+    ProjectionExpression: 'sk, appliedAt',
+    ConsistentRead: true,
+  });
+  return items.map((i) => ({ sk: i.sk as string, applied: i.appliedAt !== undefined }));
+}
+
 // ─── recording the request and its acks ───────────────────────────────────────────────────────────────
 
 /** Writes the header unless it exists; false when a concurrent delivery wrote it first. */
@@ -245,10 +257,32 @@ export interface Report {
   readonly messageId: string;
 }
 
+/** What a device item holds of its stored report (read before a batch of reports is written). */
+export interface StoredReport {
+  readonly reportedStatus?: string;
+  readonly reportedAtMs?: number;
+  readonly ackSequence?: number;
+}
+
+const isTerminalStatus = (s: string | undefined): boolean => s !== undefined && s !== 'PENDING';
+
+/**
+ * Reports are ordered by (terminal, ackDateTime ms, sequence): a terminal status always beats PENDING,
+ * otherwise the newer report wins. The stored one is the maximum whatever the arrival order. This is
+ * the condition of {@link reportUpdate} evaluated on a read: false means `r` is older than `stored`, and
+ * stays so (the stored report only ever grows).
+ */
+export function supersedes(r: Report, stored: StoredReport): boolean {
+  if (stored.reportedStatus === undefined) return true;
+  const notOlder =
+    (stored.reportedAtMs ?? 0) < r.ackAtMs ||
+    ((stored.reportedAtMs ?? 0) === r.ackAtMs && (stored.ackSequence ?? 0) <= r.sequence);
+  if (r.device.registrationStatus === 'PENDING') return stored.reportedStatus === 'PENDING' && notOlder;
+  return stored.reportedStatus === 'PENDING' || notOlder;
+}
+
 function reportUpdate(syncRequestId: string, r: Report): UpdateCommandInput {
   const { device } = r;
-  // Reports are ordered by (terminal, ackDateTime ms, sequence): a terminal status always beats PENDING,
-  // otherwise the newer report wins. The stored one is the maximum whatever the arrival order.
   const notOlder = '(reportedAtMs < :ms OR (reportedAtMs = :ms AND ackSequence <= :ackSeq))';
   const condition =
     device.registrationStatus === 'PENDING'
@@ -276,6 +310,43 @@ function reportUpdate(syncRequestId: string, r: Report): UpdateCommandInput {
 }
 
 /**
+ * A report's write in a transaction: {@link reportUpdate}'s condition, and the stored report still the
+ * one read (`stored`). When the transaction goes through, the old status was `stored`'s, so whether this
+ * write made the transition to terminal is known without ALL_OLD (which transactions cannot return).
+ */
+export function reportTransactItem(syncRequestId: string, r: Report, stored: StoredReport): TransactItem {
+  const {
+    ReturnValues: _,
+    ConditionExpression,
+    ExpressionAttributeValues,
+    ...update
+  } = reportUpdate(syncRequestId, r);
+  const unchanged =
+    stored.reportedStatus === undefined
+      ? 'attribute_not_exists(#s)'
+      : '#s = :oldS AND reportedAtMs = :oldMs AND ackSequence = :oldSeq';
+  const pinned =
+    stored.reportedStatus === undefined
+      ? {}
+      : { ':oldS': stored.reportedStatus, ':oldMs': stored.reportedAtMs, ':oldSeq': stored.ackSequence };
+  return {
+    Update: {
+      ...update,
+      Key: update.Key ?? deviceKey(syncRequestId, r.device.deviceId),
+      UpdateExpression: update.UpdateExpression ?? '',
+      ConditionExpression: `${ConditionExpression} AND ${unchanged}`,
+      ExpressionAttributeValues: { ...ExpressionAttributeValues, ...pinned },
+    },
+  };
+}
+
+/** What a report written over `stored` did: moved the device from none/PENDING to terminal, or not. */
+export const reportResultOver = (r: Report, stored: StoredReport): ReportResult =>
+  !isTerminalStatus(stored.reportedStatus) && isTerminalStatus(r.device.registrationStatus)
+    ? 'transition'
+    : 'applied';
+
+/**
  * Stores one device report unless the stored one is newer. 'transition' when this write moved the device
  * from none/PENDING to terminal, which only the winning write can observe (ALL_OLD); 'stale' when older
  * than the stored one; 'unknown' when the request does not hold the device.
@@ -283,9 +354,7 @@ function reportUpdate(syncRequestId: string, r: Report): UpdateCommandInput {
 export async function storeReport(syncRequestId: string, report: Report): Promise<ReportResult> {
   const out = await ifCondition(db().send(new UpdateCommand(reportUpdate(syncRequestId, report))));
   if (out) {
-    const old = (out.Attributes as DeviceItem | undefined)?.reportedStatus;
-    const terminal = (s: string | undefined) => s !== undefined && s !== 'PENDING';
-    return !terminal(old) && terminal(report.device.registrationStatus) ? 'transition' : 'applied';
+    return reportResultOver(report, (out.Attributes as DeviceItem | undefined) ?? {});
   }
   // Either older than what is stored, or a device the request does not hold (its set never changes).
   const existing = await db().send(
@@ -332,13 +401,19 @@ export const markAckApplied = (syncRequestId: string, sk: string, now: Date): Pr
     ExpressionAttributeValues: { ':now': now.toISOString() },
   });
 
-/** Remembers the first final ack's sequence. */
-export const recordFinalSequence = (syncRequestId: string, sequence: number): Promise<boolean> =>
-  updated({
-    Key: headerKey(syncRequestId),
-    UpdateExpression: 'SET finalSequence = if_not_exists(finalSequence, :seq)',
-    ExpressionAttributeValues: { ':seq': sequence },
-  });
+/** Remembers the first final ack's sequence; answers the header as this write left it. */
+export async function recordFinalSequence(syncRequestId: string, sequence: number): Promise<HeaderItem> {
+  const out = await db().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: headerKey(syncRequestId),
+      UpdateExpression: 'SET finalSequence = if_not_exists(finalSequence, :seq)',
+      ExpressionAttributeValues: { ':seq': sequence },
+      ReturnValues: 'ALL_NEW',
+    }),
+  );
+  return out.Attributes as HeaderItem;
+}
 
 // ─── publishing an ack's information ──────────────────────────────────────────────────────────────────
 
@@ -689,6 +764,11 @@ export const recordFollowUpRefused = (
       ':error': refusal.error,
     },
   });
+
+/** {@link putSentLineOnce}'s write, for a transaction of lines. */
+export const sentLineTransactItem = (line: SentItem): TransactItem => ({
+  Put: { TableName: tableName(), Item: line, ConditionExpression: WHEN.absent },
+});
 
 /**
  * Writes a device's line of the consolidated ack unless one is there: the first sender's line is what

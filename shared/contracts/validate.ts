@@ -1,31 +1,27 @@
 /**
- * Validation of inbound messages: the precompiled JSON Schema validator plus the business rules, every
- * violation listed together (a 422 names them all, not only the first). The validators are ajv standalone code
- * generated at build time (`npm run gen`), imported once at module initialisation and never compiled per request.
+ * Validation of every inbound message type (see `check.ts`): the precompiled validators are ajv standalone code
+ * generated at build time (`npm run gen`), imported once at module initialisation and never compiled per
+ * request. An ingest function does not import this module: it carries only its own flow's validator.
  */
-import type { ErrorObject, ValidateFunction } from 'ajv';
-import type { Violation } from '#shared/errors.ts';
+import type { ValidateFunction } from 'ajv';
 import type { MessageType } from '#shared/flows/registry.ts';
+import { checkMessage, type MessageTypes, type ValidationResult } from './check.ts';
 import { validate as AssetSyncAck } from './generated/AssetSyncAck.js';
 import { validate as AssetSyncRequest } from './generated/AssetSyncRequest.js';
 import { validate as LegacyMsgAck } from './generated/LegacyMsgAck.js';
 import { validate as OptOutNotification } from './generated/OptOutNotification.js';
 import { validate as UnavailabilityNotification } from './generated/UnavailabilityNotification.js';
-import { checkBusinessRules, pointerToken } from './rules.ts';
-import type * as Types from './types.ts';
 
-/** The TypeScript type of each inbound message type. */
-export interface MessageTypes {
-  AssetSyncRequest: Types.AssetSyncRequest;
-  OptOutNotification: Types.OptOutNotification;
-  UnavailabilityNotification: Types.UnavailabilityNotification;
-  AssetSyncAck: Types.AssetSyncAck;
-  LegacyMsgAck: Types.LegacyMsgAck;
-}
+export {
+  checkMessage,
+  DATE_TIME_PATTERN,
+  type MessageTypes,
+  schemaViolations,
+  type ValidationResult,
+} from './check.ts';
 
-export type ValidationResult<T> = { ok: true; value: T } | { ok: false; violations: Violation[] };
-
-const VALIDATORS: { readonly [T in MessageType]: ValidateFunction } = {
+/** The generated validator of each inbound message type. */
+export const VALIDATORS: { readonly [T in MessageType]: ValidateFunction } = {
   AssetSyncRequest,
   OptOutNotification,
   UnavailabilityNotification,
@@ -33,76 +29,10 @@ const VALIDATORS: { readonly [T in MessageType]: ValidateFunction } = {
   LegacyMsgAck,
 };
 
-const DATE_TIME_MESSAGE = 'must be an RFC 3339 date-time with an offset, e.g. 2026-12-01T14:00:00-08:00';
-
-/**
- * The `pattern` every inbound timestamp carries next to `format: date-time`: ajv-formats also accepts an offset
- * without a colon (`+0800`), which RFC 3339 does not.
- */
-export const DATE_TIME_PATTERN = String.raw`^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$`;
-
-/** One ajv error as a violation with a JSON Pointer to the offending value, or undefined when redundant. */
-function toViolation(error: ErrorObject): Violation | undefined {
-  const params = error.params as Record<string, unknown>;
-  switch (error.keyword) {
-    case 'if':
-      // Always accompanied by the failing `then` keyword's own error, which names the path.
-      return undefined;
-    case 'required':
-      return {
-        path: `${error.instancePath}/${pointerToken(String(params.missingProperty))}`,
-        message: 'is required',
-      };
-    case 'additionalProperties': {
-      const property = String(params.additionalProperty);
-      return {
-        path: `${error.instancePath}/${pointerToken(property)}`,
-        message: `unknown property '${property}' is not allowed`,
-      };
-    }
-    case 'enum':
-      return {
-        path: error.instancePath,
-        message: `must be one of ${(params.allowedValues as unknown[]).map(String).join(', ')}`,
-      };
-    case 'format':
-    case 'pattern':
-      if (params.format === 'date-time' || params.pattern === DATE_TIME_PATTERN) {
-        return { path: error.instancePath, message: DATE_TIME_MESSAGE };
-      }
-      return { path: error.instancePath, message: error.message ?? `must match ${error.keyword}` };
-    default:
-      return { path: error.instancePath, message: error.message ?? `breaks ${error.keyword}` };
-  }
-}
-
-/** Ajv's errors as violations, without duplicates (a bad timestamp fails both `format` and `pattern`). */
-export function schemaViolations(validate: ValidateFunction): Violation[] {
-  const seen = new Set<string>();
-  const violations: Violation[] = [];
-  for (const error of validate.errors ?? []) {
-    const violation = toViolation(error);
-    if (!violation) continue;
-    const key = `${violation.path}\u0000${violation.message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    violations.push(violation);
-  }
-  return violations;
-}
-
-/**
- * Validates an inbound message against its JSON Schema and its business rules. The rules run even when the
- * schema fails (each guards what it reads), so the result lists every violation at once. `path` is a JSON
- * Pointer into the body: for a missing property it points at where the property belongs, for an unknown
- * property at the property itself.
- */
+/** Validates an inbound message of any type: {@link checkMessage} with that type's validator. */
 export function validateMessage<T extends MessageType>(
   type: T,
   body: unknown,
 ): ValidationResult<MessageTypes[T]> {
-  const validate = VALIDATORS[type];
-  const valid = validate(body);
-  const violations = [...(valid ? [] : schemaViolations(validate)), ...checkBusinessRules(type, body)];
-  return violations.length === 0 ? { ok: true, value: body as MessageTypes[T] } : { ok: false, violations };
+  return checkMessage(type, VALIDATORS[type], body);
 }

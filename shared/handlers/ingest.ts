@@ -49,11 +49,12 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
+import type { ValidateFunction } from 'ajv';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { dynamoClient } from '#shared/aws/clients.ts';
 import { optionalEnum, requireString } from '#shared/config/env.ts';
 import { loadSettings, type Settings } from '#shared/config/settings.ts';
-import { validateMessage } from '#shared/contracts/validate.ts';
+import { checkMessage } from '#shared/contracts/check.ts';
 import { HttpError, ValidationError } from '#shared/errors.ts';
 import { FLOWS, type FlowDefinition } from '#shared/flows/registry.ts';
 import { problemErrorHandler } from '#shared/handlers/errorHandler.ts';
@@ -123,6 +124,8 @@ interface Progress {
 /** What the handler of one flow holds from its cold start: its settings and Powertools' idempotency. */
 interface Ingest {
   readonly flow: FlowDefinition;
+  /** The flow's message type's JSON Schema validator. */
+  readonly schema: ValidateFunction;
   readonly maxBodyBytes: number;
   readonly legacyMode: LegacyAckMode;
   readonly idempotencyConfig: IdempotencyConfig;
@@ -132,12 +135,18 @@ interface Ingest {
 }
 
 /**
- * The ingest Lambda handler of `flow`. Its settings are read here, once (on Lambda: at module
- * initialisation of the entry point). Every refusal or failure is thrown and answered as problem+json by
+ * The ingest Lambda handler of `flow`, validating with `schema`: the generated validator of the flow's
+ * message type (`#shared/contracts/generated/<messageType>.js`), which the entry point imports itself so that
+ * its bundle carries no other flow's. Its settings are read here, once (on Lambda: at module initialisation
+ * of the entry point). Every refusal or failure is thrown and answered as problem+json by
  * {@link problemErrorHandler}, used last so that it runs first on error, while the log keys are set.
  */
-export function createIngestHandler(flow: FlowDefinition, settings: Settings = loadSettings()) {
-  const ingest = ingestFor(flow, settings);
+export function createIngestHandler(
+  flow: FlowDefinition,
+  schema: ValidateFunction,
+  settings: Settings = loadSettings(),
+) {
+  const ingest = ingestFor(flow, schema, settings);
   return middy((event: APIGatewayProxyEvent, context: Context) => takeIn(ingest, event, context))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
@@ -151,7 +160,7 @@ export function createIngestHandler(flow: FlowDefinition, settings: Settings = l
 }
 
 /** Reads the flow's settings and sets up Powertools' idempotency for it, once per cold start. */
-function ingestFor(flow: FlowDefinition, settings: Settings): Ingest {
+function ingestFor(flow: FlowDefinition, schema: ValidateFunction, settings: Settings): Ingest {
   const { maxBodyBytes } = settings;
   const legacyMode: LegacyAckMode = optionalEnum('LEGACY_ACK_MODE', LEGACY_ACK_MODES, 'forward');
   const retentionSeconds = settings.retentionDays * 86_400;
@@ -171,7 +180,7 @@ function ingestFor(flow: FlowDefinition, settings: Settings): Ingest {
     (input: AcceptInput, progress: Progress) => traceAndQueue(flow, settings, input, progress),
     { persistenceStore, config: idempotencyConfig },
   );
-  return { flow, maxBodyBytes, legacyMode, idempotencyConfig, persistenceStore, acceptOnce };
+  return { flow, schema, maxBodyBytes, legacyMode, idempotencyConfig, persistenceStore, acceptOnce };
 }
 
 /** The handler, step by step. Every refusal is thrown; {@link problemErrorHandler} answers it. */
@@ -214,12 +223,12 @@ function noteLegacyAck({ flow, legacyMode }: Ingest, caller: Caller): void {
 
 /** The body checked (415, 413, 400) and validated (422), keyed for idempotency. */
 function readMessage(
-  { flow, maxBodyBytes }: Ingest,
+  { flow, schema, maxBodyBytes }: Ingest,
   event: APIGatewayProxyEvent,
   caller: Caller,
 ): AcceptInput {
   const body = parseJsonBody(event, maxBodyBytes);
-  const result = validateMessage(flow.messageType, body);
+  const result = checkMessage(flow.messageType, schema, body);
   if (!result.ok) throw new ValidationError(result.violations);
   const businessKey = flow.businessKey(result.value);
   return {

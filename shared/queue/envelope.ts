@@ -7,10 +7,9 @@
  * carry it; every FIFO group id goes through {@link messageGroupIdFor}, so any identifier can be one.
  */
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { s3Client, sqsClient } from '#shared/aws/clients.ts';
+import { s3Client, s3Sdk, sqsClient } from '#shared/aws/clients.ts';
 import { requireString } from '#shared/config/env.ts';
 import { messageGroupIdFor } from '#shared/delivery/keys.ts';
 import { PoisonMessageError } from '#shared/errors.ts';
@@ -108,7 +107,8 @@ export async function enqueueMessage(
   if (Buffer.byteLength(body) > threshold) {
     const bucket = requireString(CLAIM_CHECK_BUCKET_ENV);
     const key = `${flow.id}/${envelope.messageId}.json`;
-    await s3Client().send(
+    const { PutObjectCommand } = await s3Sdk();
+    await (await s3Client()).send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: key,
@@ -178,7 +178,8 @@ export async function keepableCopy(flow: FlowDefinition, body: string): Promise<
   if (envelope.payloadRef) return body;
   const bucket = requireString(CLAIM_CHECK_BUCKET_ENV);
   const key = `${flow.id}/${envelope.messageId}.json`;
-  await s3Client().send(
+  const { PutObjectCommand } = await s3Sdk();
+  await (await s3Client()).send(
     new PutObjectCommand({
       Bucket: bucket,
       Key: key,
@@ -254,7 +255,8 @@ export function parseQueueMessage(record: Pick<SQSRecord, 'body' | 'messageId'>)
 export async function resolvePayload(envelope: MessageEnvelope): Promise<ResolvedEnvelope> {
   const { payloadRef, ...rest } = envelope;
   if (!payloadRef) return { ...rest, payload: envelope.payload, claimCheck: false };
-  const object = await s3Client().send(
+  const { GetObjectCommand } = await s3Sdk();
+  const object = await (await s3Client()).send(
     new GetObjectCommand({ Bucket: payloadRef.bucket, Key: payloadRef.key }),
   );
   const text = await object.Body?.transformToString('utf-8');

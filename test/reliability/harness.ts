@@ -99,6 +99,11 @@ export interface Reply {
   status: number;
   retryAfter: string | null;
   body: Record<string, unknown>;
+  /**
+   * An earlier try of this request got no answer or a 503 that may have come after the message was queued
+   * (a function timing out once it had queued it), so this answer may rightly say `duplicate: true`.
+   */
+  retriedUncertain?: boolean;
 }
 
 /** What a caller met on its way to an answer: refusals it retried, by status (`network` for no answer). */
@@ -138,9 +143,12 @@ export async function postPatiently(
   patienceMs = 180_000,
 ): Promise<Reply> {
   const until = Date.now() + patienceMs;
+  let uncertain = false;
   for (;;) {
     const reply = await postOnce(path, body, caller);
-    if (![0, 429, 503].includes(reply.status) || Date.now() > until) return reply;
+    if (![0, 429, 503].includes(reply.status) || Date.now() > until)
+      return uncertain ? { ...reply, retriedUncertain: true } : reply;
+    if (reply.status !== 429) uncertain = true;
     const key = reply.status === 0 ? 'network' : String(reply.status);
     refusals[key] = (refusals[key] ?? 0) + 1;
     const seconds = Math.min(5, Number(reply.retryAfter ?? '1') || 1);
@@ -659,7 +667,14 @@ export async function sendUnit(unit: Unit, out: Sending): Promise<void> {
 /** Two identical requests at once: both 202 with one messageId, exactly one of them not a duplicate. */
 export function expectTwin(message: Outbound, a: Reply, b: Reply, out: Sending): void {
   const fresh = [a, b].filter((r) => r.body.duplicate === false).length;
-  if (a.status !== 202 || b.status !== 202 || a.body.messageId !== b.body.messageId || fresh !== 1)
+  // A retried try may have been the one that queued the message: then both answers may be duplicates.
+  const freshAllowed = a.retriedUncertain || b.retriedUncertain ? [0, 1] : [1];
+  if (
+    a.status !== 202 ||
+    b.status !== 202 ||
+    a.body.messageId !== b.body.messageId ||
+    !freshAllowed.includes(fresh)
+  )
     out.problems.push(
       `${message.flow} ${message.key} sent twice at once: ${a.status}/${b.status}, ${fresh} fresh`,
     );

@@ -5,6 +5,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyResult, SQSBatchResponse } from 'aws-lambda';
 import { loadSettings } from '#shared/config/settings.ts';
+import { VALIDATORS } from '#shared/contracts/validate.ts';
 import { FLOWS, type FlowId } from '#shared/flows/registry.ts';
 import { createIngestHandler } from '#shared/handlers/ingest.ts';
 import { getTrace } from '#shared/trace/store.ts';
@@ -218,7 +219,7 @@ describe('unavailability', () => {
 describe('asset sync', () => {
   it('goes through the S3 claim check when the message is over the threshold', async () => {
     // A handler whose settings put the claim-check threshold low (settings are read once, at creation).
-    const ingest = createIngestHandler(FLOWS.assetSync, {
+    const ingest = createIngestHandler(FLOWS.assetSync, VALIDATORS[FLOWS.assetSync.messageType], {
       ...loadSettings(),
       claimCheckThresholdBytes: 1000,
     });

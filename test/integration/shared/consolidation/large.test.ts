@@ -1,4 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type RequestRecorder, recordRequests } from '#shared/aws/requestRecorder.ts';
 import {
   ACK_OUTCOMES,
   getSyncRequestStatus,
@@ -9,6 +10,13 @@ import { ack, ackContext, DEADLINE, dacs, ids, newSyncRequestId, request, T0 } f
 
 const N = 10_000;
 
+let recorder: RequestRecorder;
+beforeAll(() => {
+  recorder = recordRequests();
+});
+afterAll(() => recorder.stop());
+const op = (name: string) => recorder.counts().byOperation[`DynamoDB:${name}`] ?? 0;
+
 describe('a 10,000-device sync request', () => {
   it('is recorded and consolidated into one ack listing every device in request order', async () => {
     const id = newSyncRequestId();
@@ -17,9 +25,13 @@ describe('a 10,000-device sync request', () => {
       id,
       deviceIds.map((x) => ({ id: x })),
     );
+    recorder.reset();
     let t = performance.now();
     await recordSyncRequest(req, { messageId: `req-${id}`, receivedAt: T0, deadline: DEADLINE });
     const recordMs = performance.now() - t;
+    // Devices 25 a BatchWriteItem, then the header: ⌈N/25⌉ + 1 writes; one read (is it recorded already?).
+    expect(recorder.counts()).toMatchObject({ writeRequests: N / 25 + 1, readRequests: 1 });
+    recorder.reset();
 
     const d = dacs();
     // Half in a partial ack, the rest in the final one.
@@ -35,6 +47,9 @@ describe('a 10,000-device sync request', () => {
     );
     const partialMs = performance.now() - t;
     expect(partial.devicesApplied).toBe(half);
+    // The reports: one transaction per 100 devices, after one batched read per 100.
+    expect([op('TransactWriteItems'), op('BatchGetItem')]).toEqual([half / 100, half / 100]);
+    recorder.reset();
     t = performance.now();
     const final = await handleAck(
       ack(
@@ -52,6 +67,9 @@ describe('a 10,000-device sync request', () => {
       followUpsSent: 0,
     });
     expect(d.calls).toHaveLength(1);
+    // Reports, then every SENT# line, in transactions of 100; no device written on its own, no scan.
+    expect(op('TransactWriteItems')).toBe(half / 100 + N / 100);
+    expect([op('PutItem'), op('Scan')]).toEqual([1, 0]);
     const body = d.calls[0]!.body;
     expect(body.hasError).toBe(false);
     expect(body.deviceHeadendStatus.map((s) => s.deviceId)).toEqual(deviceIds);

@@ -60,20 +60,30 @@ const ctx = (overrides = {}) => ({
   ...overrides,
 });
 
-/** Answers the held-devices read: every requested device is held, except `unknown` ones. */
-const holdDevicesExcept = (...unknown: string[]) =>
+/**
+ * Answers the held-devices read: every requested device is held, except `unknown` ones, with the stored
+ * report given for it in `stored` (none otherwise).
+ */
+const holdDevices = (stored: Record<string, object> = {}, ...unknown: string[]) =>
   ddb
     .on(BatchGetCommand)
     .callsFake((input: { RequestItems: Record<string, { Keys: { sk: string }[] }> }) => ({
       Responses: Object.fromEntries(
         Object.entries(input.RequestItems).map(([table, { Keys }]) => [
           table,
-          Keys.map((k) => ({ deviceId: k.sk.replace('DEVICE#', '') })).filter(
-            (d) => !unknown.includes(d.deviceId),
-          ),
+          Keys.map((k) => k.sk.replace('DEVICE#', ''))
+            .filter((deviceId) => !unknown.includes(deviceId))
+            .map((deviceId) => ({ deviceId, ...stored[deviceId] })),
         ]),
       ),
     }));
+const holdDevicesExcept = (...unknown: string[]) => holdDevices({}, ...unknown);
+
+/** The final ack's last write (`recordFinalSequence`) answers the header as it left it. */
+const finalSequenceAnswers = (item: object) =>
+  ddb
+    .on(UpdateCommand, { UpdateExpression: 'SET finalSequence = if_not_exists(finalSequence, :seq)' })
+    .resolves({ Attributes: item });
 
 beforeEach(() => {
   ddb.reset();
@@ -167,15 +177,19 @@ describe('handleAck', () => {
   it('recounts on a redelivered ack instead of adding, and classifies unknown and stale devices', async () => {
     ddb.on(GetCommand).resolves({});
     ddb.on(GetCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'HEADER' } }).resolves({ Item: header });
-    ddb.on(GetCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1002' } }).resolves({ Item: { pk: 'x' } });
-    ddb.on(GetCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1003' } }).resolves({});
-    holdDevicesExcept('D-1003');
+    // D-1001 was PENDING; D-1002 holds a newer report than this ack's; D-1003 is not held.
+    holdDevices(
+      {
+        'D-1001': { reportedStatus: 'PENDING', reportedAtMs: 0, ackSequence: 1 },
+        'D-1002': {
+          reportedStatus: 'FAILED',
+          reportedAtMs: Date.parse('2026-12-02T00:00:00Z'),
+          ackSequence: 1,
+        },
+      },
+      'D-1003',
+    );
     ddb.on(PutCommand).rejects(ccf());
-    ddb
-      .on(UpdateCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1001' } })
-      .resolves({ Attributes: { reportedStatus: 'PENDING' } });
-    ddb.on(UpdateCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1002' } }).rejects(ccf());
-    ddb.on(UpdateCommand, { Key: { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1003' } }).rejects(ccf());
     // The redelivery recounts: D-1001 (now REGISTERED) and D-1002 (FAILED earlier) are terminal.
     ddb.on(QueryCommand).resolves({
       Items: [
@@ -207,25 +221,40 @@ describe('handleAck', () => {
     expect(
       updates.find((u) => u.UpdateExpression === 'SET unknownCount = :n')?.ExpressionAttributeValues,
     ).toEqual({ ':n': 1 });
-    // Its information (an unknown device) is published before the freeze, in one transaction.
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    // D-1001's report alone is written (a transaction pinned to the PENDING read); the stale one costs
+    // nothing. The ack's information (an unknown device) is published before the freeze, in one transaction.
+    const transactions = ddb
+      .commandCalls(TransactWriteCommand)
+      .map((c) => c.args[0].input.TransactItems ?? []);
+    expect(transactions).toHaveLength(2);
+    expect(transactions[0]!.map((t) => t.Update?.Key)).toEqual([{ pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1001' }]);
+    expect(transactions[0]![0]!.Update?.ConditionExpression).toContain(
+      '#s = :oldS AND reportedAtMs = :oldMs AND ackSequence = :oldSeq',
+    );
+    expect(ddb.commandCalls(UpdateCommand).some((u) => u.args[0].input.Key?.sk?.startsWith('DEVICE#'))).toBe(
+      false,
+    );
   });
 
   it('does not count a device that was terminal already', async () => {
     ddb.on(GetCommand).resolves({ Item: header });
     ddb.on(PutCommand).resolves({});
-    ddb.on(UpdateCommand).resolves({ Attributes: { reportedStatus: 'FAILED' } });
+    ddb.on(UpdateCommand).resolves({});
+    // Each device holds an older terminal report: the new one is written, but moves nothing to terminal.
+    const older = { reportedStatus: 'FAILED', reportedAtMs: 0, ackSequence: 1 };
+    holdDevices({ 'D-1001': older, 'D-1002': older, 'D-1003': older });
     await handleAck(assetSyncAck({ final: false }), ctx());
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
     expect(
       ddb.commandCalls(UpdateCommand).some((c) => c.args[0].input.UpdateExpression?.startsWith('ADD')),
     ).toBe(false);
   });
 
   it('sends nothing when another call froze the consolidated ack first', async () => {
-    // Two reads before the freeze see it pending; the read after the failed freeze sees the other's.
+    // The read before the freeze, and the final ack's last write, see it pending; the read after the
+    // failed freeze sees the other's.
     ddb
       .on(GetCommand)
-      .resolvesOnce({ Item: { ...header, terminalCount: 3 } })
       .resolvesOnce({ Item: { ...header, terminalCount: 3 } })
       .resolves({
         Item: {
@@ -236,7 +265,8 @@ describe('handleAck', () => {
         },
       });
     ddb.on(PutCommand).resolves({});
-    ddb.on(UpdateCommand).resolves({ Attributes: { reportedStatus: 'REGISTERED' } });
+    ddb.on(UpdateCommand).resolves({});
+    finalSequenceAnswers({ ...header, terminalCount: 3, finalSequence: 1 });
     ddb
       .on(UpdateCommand, {
         Key: { pk: 'SYNC#SR-1001', sk: 'HEADER' },
@@ -265,6 +295,7 @@ describe('handleAck', () => {
     ddb.on(PutCommand).resolves({});
     ddb.on(BatchWriteCommand).resolves({});
     ddb.on(UpdateCommand).resolves({ Attributes: {} });
+    finalSequenceAnswers({ ...header, finalSequence: 1 });
     ddb.on(QueryCommand).resolves({
       Items: [
         { pk: 'SYNC#SR-1001', sk: 'DEVICE#D-1001', deviceId: 'D-1001', index: 0, expected: 'REGISTER' },

@@ -14,6 +14,7 @@ import { jest } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DEFAULT_SETTINGS } from '#shared/config/settings.ts';
+import { VALIDATORS } from '#shared/contracts/validate.ts';
 import { FLOWS, type FlowDefinition } from '#shared/flows/registry.ts';
 import { createIngestHandler, messageIdFor } from '#shared/handlers/ingest.ts';
 import { apiEvent, lambdaContext } from '#test/helpers/events.ts';
@@ -43,7 +44,7 @@ beforeEach(() => {
 const call = async (
   flow: FlowDefinition,
   options: Partial<Parameters<typeof apiEvent>[0]> = {},
-  handler = createIngestHandler(flow),
+  handler = createIngestHandler(flow, VALIDATORS[flow.messageType]),
 ): Promise<APIGatewayProxyResult & { json: Record<string, unknown> }> => {
   const result = await handler(
     apiEvent({ path: flow.route.path, scope: flow.scope, ...options }),
@@ -101,7 +102,7 @@ describe('createIngestHandler', () => {
   });
 
   it('takes its body limit and retention from the settings read at its creation', async () => {
-    const handler = createIngestHandler(FLOWS.optOut, {
+    const handler = createIngestHandler(FLOWS.optOut, VALIDATORS[FLOWS.optOut.messageType], {
       ...DEFAULT_SETTINGS,
       maxBodyBytes: 50,
       retentionDays: 2,
@@ -117,7 +118,10 @@ describe('createIngestHandler', () => {
     const accepted = await call(
       FLOWS.optOut,
       { body: optOut({ optOutId: 'OO-unit-keep' }) },
-      createIngestHandler(FLOWS.optOut, { ...DEFAULT_SETTINGS, retentionDays: 2 }),
+      createIngestHandler(FLOWS.optOut, VALIDATORS[FLOWS.optOut.messageType], {
+        ...DEFAULT_SETTINGS,
+        retentionDays: 2,
+      }),
     );
     expect(accepted.statusCode).toBe(202);
     const expiresAt = doc.commandCalls(PutCommand)[0]?.args[0].input.Item?.expiresAt as number;
@@ -154,7 +158,7 @@ describe('createIngestHandler', () => {
   it('answers 410 naming the new route when legacy acks are switched off', async () => {
     process.env.LEGACY_ACK_MODE = 'reject';
     try {
-      const handler = createIngestHandler(FLOWS.legacyAck);
+      const handler = createIngestHandler(FLOWS.legacyAck, VALIDATORS[FLOWS.legacyAck.messageType]);
       const result = await call(FLOWS.legacyAck, { body: legacyAck() }, handler);
       expect(result.statusCode).toBe(410);
       expect(result.headers).toMatchObject({
@@ -311,7 +315,7 @@ describe('createIngestHandler once the message is on the queue', () => {
   const sentMessageIds = () => sends().map((input) => JSON.parse(input.MessageBody ?? '{}').messageId);
 
   it('answers 202 when the idempotency record cannot be completed, and a retry is a duplicate, queued once', async () => {
-    const handler = createIngestHandler(FLOWS.optOut);
+    const handler = createIngestHandler(FLOWS.optOut, VALIDATORS[FLOWS.optOut.messageType]);
     const body = optOut({ optOutId: 'OO-unit-bookkeeping' });
     tables.fail('idempotency.update', throttled());
 
@@ -329,7 +333,7 @@ describe('createIngestHandler once the message is on the queue', () => {
   });
 
   it('still answers 202 when the second write fails too; a retry in the in-progress window queues nothing', async () => {
-    const handler = createIngestHandler(FLOWS.optOut);
+    const handler = createIngestHandler(FLOWS.optOut, VALIDATORS[FLOWS.optOut.messageType]);
     const body = optOut({ optOutId: 'OO-unit-bookkeeping-2' });
     tables.fail('idempotency.update', throttled(), 2);
 
@@ -347,7 +351,7 @@ describe('createIngestHandler once the message is on the queue', () => {
   });
 
   it('after the in-progress window, a retry finds the trace and queues the same messageId again, once', async () => {
-    const handler = createIngestHandler(FLOWS.unavailability);
+    const handler = createIngestHandler(FLOWS.unavailability, VALIDATORS[FLOWS.unavailability.messageType]);
     const body = unavailability();
     tables.fail('idempotency.update', throttled(), 2);
     const first = await call(FLOWS.unavailability, { body }, handler);
@@ -373,7 +377,7 @@ describe('createIngestHandler once the message is on the queue', () => {
   });
 
   it('after the in-progress window, a retry queues nothing when the process function has seen the message', async () => {
-    const handler = createIngestHandler(FLOWS.optOut);
+    const handler = createIngestHandler(FLOWS.optOut, VALIDATORS[FLOWS.optOut.messageType]);
     const body = optOut({ optOutId: 'OO-unit-processed' });
     tables.fail('idempotency.update', throttled(), 2);
     const first = await call(FLOWS.optOut, { body }, handler);
@@ -389,7 +393,7 @@ describe('createIngestHandler once the message is on the queue', () => {
   });
 
   it('a retry after a failed send (trace left behind) queues the message under the same messageId', async () => {
-    const handler = createIngestHandler(FLOWS.optOut);
+    const handler = createIngestHandler(FLOWS.optOut, VALIDATORS[FLOWS.optOut.messageType]);
     const body = optOut({ optOutId: 'OO-unit-send-failed' });
     sqs.on(SendMessageCommand).rejectsOnce(new Error('queue unavailable')).resolves({ MessageId: 'sqs-2' });
     tables.fail('trace.delete', new Error('table unavailable'));
@@ -419,7 +423,7 @@ describe('createIngestHandler once the message is on the queue', () => {
   });
 
   it('answers 503 and queues nothing when the trace cannot be written, and frees the key', async () => {
-    const handler = createIngestHandler(FLOWS.optOut);
+    const handler = createIngestHandler(FLOWS.optOut, VALIDATORS[FLOWS.optOut.messageType]);
     const body = optOut({ optOutId: 'OO-unit-trace-down' });
     tables.fail('trace.put', throttled());
     const result = await call(FLOWS.optOut, { body }, handler);
@@ -430,7 +434,7 @@ describe('createIngestHandler once the message is on the queue', () => {
   });
 
   it('keeps duplicate for the same body and 409 for another body under the same key', async () => {
-    const handler = createIngestHandler(FLOWS.optOut);
+    const handler = createIngestHandler(FLOWS.optOut, VALIDATORS[FLOWS.optOut.messageType]);
     const body = optOut({ optOutId: 'OO-unit-conflict' });
     const first = await call(FLOWS.optOut, { body }, handler);
     const again = await call(FLOWS.optOut, { body }, handler);

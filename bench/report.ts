@@ -1,0 +1,177 @@
+/**
+ * BENCHMARKS.md: the machine and the budgets of the last run, then one block per section. Each block is
+ * fenced by HTML comments naming its section, so a run of some sections (`BENCH_ONLY`) replaces their
+ * blocks and keeps the others as an earlier run left them, each block saying when and where it was
+ * measured. Pure: the figures come in, markdown goes out.
+ */
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import type { BenchBudget, BenchRow, BenchSection } from './section.ts';
+
+export interface Machine {
+  readonly cores: number;
+  readonly memoryGiB: number;
+  readonly cpuModel: string;
+  readonly node: string;
+  readonly platform: string;
+  /** The 1-minute load average when the run began: how busy the machine was with other work. */
+  readonly loadAverage: number;
+  /** ISO time the run began. */
+  readonly date: string;
+}
+
+export function describeMachine(now = new Date()): Machine {
+  return {
+    cores: availableParallelism(),
+    memoryGiB: totalmem() / 1024 ** 3,
+    cpuModel: cpus()[0]?.model.trim() || 'unknown',
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    loadAverage: loadavg()[0] ?? 0,
+    date: now.toISOString(),
+  };
+}
+
+export const machineLine = (m: Machine): string =>
+  `${m.date.slice(0, 16).replace('T', ' ')} UTC · ${m.cores} cores (${m.cpuModel}) · ` +
+  `${m.memoryGiB.toFixed(1)} GiB · Node ${m.node} · ${m.platform} · load average ${m.loadAverage.toFixed(2)} at start`;
+
+/** One section's outcome: its figures, or why it failed. */
+export interface SectionResult {
+  readonly name: string;
+  readonly seconds: number;
+  /** The 1-minute load average when the section ended. */
+  readonly loadAverageAfter?: number;
+  readonly section?: BenchSection;
+  readonly error?: string;
+}
+
+/** The sections `BENCH_ONLY` names (comma-separated), in their listed order; all when it is empty. */
+export function selectSections<T extends { readonly name: string }>(
+  all: readonly T[],
+  only: string | undefined,
+): T[] {
+  const wanted = (only ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (wanted.length === 0) return [...all];
+  const unknown = wanted.filter((name) => !all.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `BENCH_ONLY names no section ${unknown.join(', ')}; the sections are ${all.map((s) => s.name).join(', ')}`,
+    );
+  }
+  return all.filter((s) => wanted.includes(s.name));
+}
+
+/** A figure for a table: thousands separated, two significant decimals below 10, one below 100. */
+export function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
+
+function rowsTable(rows: readonly BenchRow[]): string {
+  const lines = ['| Figure | Value | Baseline (same run) | Ratio |', '|---|---:|---|---:|'];
+  for (const row of rows) {
+    const value = `${formatNumber(row.value)} ${row.unit}`;
+    const hasBaseline = row.baseline !== undefined;
+    const baseline = hasBaseline
+      ? `${formatNumber(row.baseline!)} ${row.unit}${row.baselineName ? ` (${row.baselineName})` : ''}`
+      : '—';
+    const ratio = hasBaseline && row.baseline !== 0 ? `${(row.value / row.baseline!).toFixed(2)} ×` : '—';
+    lines.push(`| ${cell(row.name)} | ${value} | ${cell(baseline)} | ${ratio} |`);
+  }
+  return lines.join('\n');
+}
+
+function budgetsTable(budgets: readonly (BenchBudget & { section?: string })[], withSection = false): string {
+  const head = withSection ? '| Section | Budget | Measured | Limit | |' : '| Budget | Measured | Limit | |';
+  const lines = [head, withSection ? '|---|---|---:|---:|---|' : '|---|---:|---:|---|'];
+  for (const b of budgets) {
+    const verdict = b.ok ? 'met' : `**missed**${b.note ? `: ${cell(b.note)}` : ''}`;
+    const first = withSection ? `| ${cell(b.section ?? '')} ` : '';
+    lines.push(`${first}| ${cell(b.name)} | ${cell(b.measured)} | ${cell(b.limit)} | ${verdict} |`);
+  }
+  return lines.join('\n');
+}
+
+const open = (name: string) => `<!-- bench:section ${name} -->`;
+const close = (name: string) => `<!-- /bench:section ${name} -->`;
+
+/** A section's block, fenced for the next partial run. */
+export function renderSection(result: SectionResult, machine: Machine): string {
+  const { section } = result;
+  const title = section?.title ?? result.name;
+  const parts = [open(result.name), `## ${title}`, ''];
+  const after =
+    result.loadAverageAfter === undefined ? '' : ` and ${result.loadAverageAfter.toFixed(2)} at its end`;
+  parts.push(
+    `_Measured ${machineLine(machine)}${after}; the section took ${result.seconds.toFixed(0)} s._`,
+    '',
+  );
+  if (!section) {
+    parts.push(`**This section failed:** ${result.error ?? 'no figures'}`);
+  } else {
+    parts.push(section.method, '');
+    if (section.rows.length > 0) parts.push(rowsTable(section.rows), '');
+    if (section.budgets.length > 0) parts.push('Budgets:', '', budgetsTable(section.budgets), '');
+    if (section.markdown) parts.push(section.markdown.trim(), '');
+  }
+  parts.push(close(result.name));
+  return parts.join('\n');
+}
+
+/** The blocks of an earlier BENCHMARKS.md, by section name. */
+export function previousBlocks(text: string): Map<string, string> {
+  const blocks = new Map<string, string>();
+  const pattern = /<!-- bench:section ([\w-]+) -->[\s\S]*?<!-- \/bench:section \1 -->/g;
+  for (const match of text.matchAll(pattern)) blocks.set(match[1]!, match[0]);
+  return blocks;
+}
+
+export interface ReportInput {
+  /** Every section's name, in report order. */
+  readonly order: readonly string[];
+  readonly results: readonly SectionResult[];
+  readonly machine: Machine;
+  readonly totalSeconds: number;
+  /** The BENCHMARKS.md this run replaces, whose other sections' blocks are kept. */
+  readonly previous?: string;
+}
+
+export function renderReport(input: ReportInput): string {
+  const { results, machine } = input;
+  const kept = previousBlocks(input.previous ?? '');
+  const ran = new Set(results.map((r) => r.name));
+  const budgets = results.flatMap((r) =>
+    (r.section?.budgets ?? []).map((b) => ({ ...b, section: r.section?.title ?? r.name })),
+  );
+  const missed = budgets.filter((b) => !b.ok).length;
+  const failed = results.filter((r) => !r.section);
+  const keptNames = input.order.filter((name) => !ran.has(name) && kept.has(name));
+  const head = [
+    '# Benchmarks',
+    '',
+    'Written by `npm run bench` (`bench/run.ts`); do not edit by hand. Every figure sits beside a baseline',
+    'measured in the same run on the same machine, so the ratio is what carries over to another machine.',
+    '',
+    `**Last run:** ${machineLine(machine)}. Sections: ${results.map((r) => r.name).join(', ')}; ` +
+      `${input.totalSeconds.toFixed(0)} s in all.` +
+      (keptNames.length > 0 ? ` Kept from an earlier run: ${keptNames.join(', ')}.` : ''),
+    '',
+    `**Budgets of this run:** ${budgets.length - missed} met, ${missed} missed` +
+      (failed.length > 0 ? `; failed sections: ${failed.map((r) => r.name).join(', ')}.` : '.'),
+    '',
+  ];
+  if (budgets.length > 0) head.push(budgetsTable(budgets, true), '');
+  const blocks = input.order
+    .map((name) => {
+      const result = results.find((r) => r.name === name);
+      return result ? renderSection(result, machine) : kept.get(name);
+    })
+    .filter((block): block is string => block !== undefined);
+  return `${[...head, ...blocks.flatMap((b) => [b, ''])].join('\n').trimEnd()}\n`;
+}

@@ -1,0 +1,139 @@
+import { percentile, summarise } from '../../../bench/load.ts';
+import {
+  formatNumber,
+  type Machine,
+  previousBlocks,
+  renderReport,
+  renderSection,
+  type SectionResult,
+  selectSections,
+} from '../../../bench/report.ts';
+
+const machine: Machine = {
+  cores: 2,
+  memoryGiB: 8,
+  cpuModel: 'Test CPU',
+  node: 'v24.0.0',
+  platform: 'linux x64',
+  loadAverage: 0.5,
+  date: '2026-12-01T10:00:00.000Z',
+};
+
+const result = (name: string, ok = true): SectionResult => ({
+  name,
+  seconds: 12,
+  section: {
+    title: `Section ${name}`,
+    method: `How ${name} was measured.`,
+    rows: [{ name: 'figure', value: 30, unit: 'ms', baseline: 20, baselineName: 'plain' }],
+    budgets: [
+      { name: `${name} budget`, measured: '1.50 ×', limit: '≤ 2 ×', ok, ...(ok ? {} : { note: 'why' }) },
+    ],
+  },
+});
+
+describe('selectSections', () => {
+  const all = [{ name: 'micro' }, { name: 'e2e' }, { name: 'coldstart' }];
+
+  it('runs every section when BENCH_ONLY is unset or empty', () => {
+    expect(selectSections(all, undefined)).toEqual(all);
+    expect(selectSections(all, ' ')).toEqual(all);
+  });
+
+  it('runs the named sections in their listed order', () => {
+    expect(selectSections(all, 'coldstart, micro').map((s) => s.name)).toEqual(['micro', 'coldstart']);
+  });
+
+  it('names the sections there are when BENCH_ONLY names an unknown one', () => {
+    expect(() => selectSections(all, 'micro,nope')).toThrow(
+      'BENCH_ONLY names no section nope; the sections are micro, e2e, coldstart',
+    );
+  });
+});
+
+describe('renderSection', () => {
+  it('sets each figure beside its baseline with the ratio, and the budgets met or missed', () => {
+    const text = renderSection(result('e2e', false), machine);
+    expect(text).toContain('| figure | 30.0 ms | 20.0 ms (plain) | 1.50 × |');
+    expect(text).toContain('| e2e budget | 1.50 × | ≤ 2 × | **missed**: why |');
+    expect(text).toContain('2 cores (Test CPU) · 8.0 GiB · Node v24.0.0');
+    expect(text.startsWith('<!-- bench:section e2e -->')).toBe(true);
+    expect(text.endsWith('<!-- /bench:section e2e -->')).toBe(true);
+  });
+
+  it('says why a section failed', () => {
+    const text = renderSection({ name: 'e2e', seconds: 3, error: 'port 3600 in use' }, machine);
+    expect(text).toContain('**This section failed:** port 3600 in use');
+  });
+});
+
+describe('renderReport', () => {
+  it('counts the budgets of the run and lists them with their section', () => {
+    const text = renderReport({
+      order: ['micro', 'e2e'],
+      results: [result('micro'), result('e2e', false)],
+      machine,
+      totalSeconds: 30,
+    });
+    expect(text).toContain('**Budgets of this run:** 1 met, 1 missed.');
+    expect(text).toContain('| Section e2e | e2e budget | 1.50 × | ≤ 2 × | **missed**: why |');
+    expect(text.indexOf('## Section micro')).toBeLessThan(text.indexOf('## Section e2e'));
+  });
+
+  it('keeps the blocks of the sections a partial run did not run, and replaces the others', () => {
+    const earlier = renderReport({
+      order: ['micro', 'e2e'],
+      results: [result('micro'), result('e2e')],
+      machine,
+      totalSeconds: 30,
+    });
+    const later = renderReport({
+      order: ['micro', 'e2e'],
+      results: [result('e2e', false)],
+      machine: { ...machine, date: '2026-12-02T10:00:00.000Z' },
+      totalSeconds: 20,
+      previous: earlier,
+    });
+    expect(previousBlocks(later).get('micro')).toBe(previousBlocks(earlier).get('micro'));
+    expect(previousBlocks(later).get('e2e')).toContain('**missed**');
+    expect(later).toContain('Kept from an earlier run: micro.');
+  });
+});
+
+describe('formatNumber', () => {
+  it('keeps two decimals below 10, one below 100, none above, with thousands separated', () => {
+    expect([formatNumber(1.234), formatNumber(12.34), formatNumber(12_345.6)]).toEqual([
+      '1.23',
+      '12.3',
+      '12,346',
+    ]);
+  });
+});
+
+describe('percentile', () => {
+  it('takes the nearest rank', () => {
+    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect([percentile(sorted, 50), percentile(sorted, 99), percentile([7], 99)]).toEqual([50, 99, 7]);
+  });
+});
+
+describe('summarise', () => {
+  it('measures each opt-out from its send to its receipt, and the rate from first send to last receipt', () => {
+    const shots = [
+      { key: 'a', sentAt: 1000, answeredAt: 1010, status: 202 },
+      { key: 'b', sentAt: 1500, answeredAt: 1530, status: 202 },
+    ];
+    const received = new Map([
+      ['a', 1040],
+      ['b', 2000],
+    ]);
+    expect(summarise(shots, received, 1)).toEqual({
+      count: 2,
+      concurrency: 1,
+      p50Ms: 40,
+      p99Ms: 500,
+      perSecond: 2,
+      acceptP50Ms: 10,
+    });
+  });
+});
