@@ -10,9 +10,10 @@
  * |---|---|
  * | authorizer | nothing: it verifies tokens against the pool's public JWKS |
  * | ingest | Powertools idempotency (`GetItem`, `PutItem`, `UpdateItem`, `DeleteItem`); the trace (`createTrace` `PutItem`, `getTrace` `GetItem`, `deleteTrace` `DeleteItem`); `SendMessage` to its flow's queue; `PutObject` of a claim check under `<flowId>/` |
- * | process | `ReceiveMessage`, `DeleteMessage`, `GetQueueAttributes` (the event source mapping, with this role); `ChangeMessageVisibility` (back-off); `SendMessage` to its DLQ; `GetObject` of its claim checks; `GetSecretValue` of its receiver's credentials; the trace (`getTrace` `GetItem`, `mark…` `UpdateItem`); the correlation table as its flow needs (below) |
+ * | process | `ReceiveMessage`, `DeleteMessage`, `GetQueueAttributes` (the event source mapping, with this role); `ChangeMessageVisibility` (back-off); `SendMessage` to its DLQ; `GetObject` of its claim checks, `PutObject` of one for a large dead letter's kept copy; `GetSecretValue` of its receiver's credentials; the trace (`getTrace` `GetItem`, `mark…` `UpdateItem`); the correlation table as its flow needs (below) |
  * | sweep | `Query` on the `byDeadline` index (`findOverdue`); `UpdateItem` (`claimOverdue`); `SendMessage` to the consolidation queue |
- * | support | `syncRequest`: `Query` of one partition; `message`: `GetItem` of one trace |
+ * | supportWidget | the union of the rows of the support routes it does the work of (`SUPPORT_WIDGETS[…].routes`): Find a message = search + syncRequest, Dead letters = search + resubmit |
+ * | support | `syncRequest`: `Query` of one partition; `message`: `GetItem` of one trace; `search`: `Query` on the trace table's indexes and the correlation table's `byDevice` index (never `Scan`); `resubmit`: the trace (`GetItem`, `UpdateItem`), `SendMessage` to every flow's queue, `GetObject` of a claim check (a FIFO copy's message group) |
  *
  * Correlation table per process flow: `assetSync` records the request (`GetItem` header, `BatchWriteItem`
  * devices, `PutItem` header, `UpdateItem` when DERMS refuses); `assetSyncAck` consolidates (partition
@@ -26,7 +27,8 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { FlowId, SupportRouteId } from '#shared/flows/registry.ts';
-import { CORRELATION_TABLE } from '#shared/store/tables.ts';
+import { CORRELATION_TABLE, TRACE_TABLE } from '#shared/store/tables.ts';
+import { SUPPORT_WIDGETS, type SupportWidgetId } from '#shared/support/widgets/catalog.ts';
 
 /** What a function may do, by the resource it does it on. */
 export interface FunctionGrants {
@@ -36,6 +38,12 @@ export interface FunctionGrants {
   readonly correlation?: readonly string[];
   /** The correlation table's `byDeadline` index only. */
   readonly deadlineIndex?: readonly string[];
+  /** The correlation table's `byDevice` index only. */
+  readonly deviceIndex?: readonly string[];
+  /** The trace table's indexes (the support search), never the table itself. */
+  readonly traceIndexes?: readonly string[];
+  /** Every flow's queue (support's resubmit). */
+  readonly queues?: readonly string[];
   /** The flow's own prefix of the claim-check bucket, `<flowId>/*`. */
   readonly claimCheck?: readonly string[];
   /** The flow's queue. */
@@ -64,6 +72,12 @@ const PROCESS_CORRELATION: Readonly<Record<FlowId, readonly string[]>> = {
 const SUPPORT: Readonly<Record<SupportRouteId, FunctionGrants>> = {
   syncRequest: { correlation: ['dynamodb:Query'] },
   message: { trace: ['dynamodb:GetItem'] },
+  search: { traceIndexes: ['dynamodb:Query'], deviceIndex: ['dynamodb:Query'] },
+  resubmit: {
+    trace: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    queues: ['sqs:SendMessage'],
+    claimCheck: ['s3:GetObject'],
+  },
 };
 
 export const FUNCTION_GRANTS = {
@@ -82,7 +96,8 @@ export const FUNCTION_GRANTS = {
       'sqs:ChangeMessageVisibility',
     ],
     deadLetterQueue: ['sqs:SendMessage'],
-    claimCheck: ['s3:GetObject'],
+    // PutObject: a dead-lettered body too large to keep in its trace keeps its payload here (keepableCopy).
+    claimCheck: ['s3:GetObject', 's3:PutObject'],
     credentials: ['secretsmanager:GetSecretValue'],
     trace: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     ...(PROCESS_CORRELATION[flow].length > 0 ? { correlation: PROCESS_CORRELATION[flow] } : {}),
@@ -94,7 +109,21 @@ export const FUNCTION_GRANTS = {
     queue: ['sqs:SendMessage'],
   } satisfies FunctionGrants,
   support: (route: SupportRouteId): FunctionGrants => SUPPORT[route],
+  /** A dashboard support widget: the union of the rows of the support routes it does the work of. */
+  supportWidget: (widget: SupportWidgetId): FunctionGrants =>
+    unionOfGrants(SUPPORT_WIDGETS[widget].routes.map((route) => SUPPORT[route])),
 } as const;
+
+/** Every action of every row, by resource, each once. */
+function unionOfGrants(rows: readonly FunctionGrants[]): FunctionGrants {
+  const union: Partial<Record<keyof FunctionGrants, string[]>> = {};
+  for (const row of rows) {
+    for (const [key, actions] of Object.entries(row) as [keyof FunctionGrants, readonly string[]][]) {
+      union[key] = [...new Set([...(union[key] ?? []), ...actions])];
+    }
+  }
+  return union;
+}
 
 /** The resources a function's row refers to; each must be there when its row names it. */
 export interface GrantTargets {
@@ -103,6 +132,7 @@ export interface GrantTargets {
   readonly correlation?: dynamodb.ITable;
   readonly claimCheck?: { readonly bucket: s3.IBucket; readonly prefix: string };
   readonly queue?: sqs.IQueue;
+  readonly queues?: readonly sqs.IQueue[];
   readonly deadLetterQueue?: sqs.IQueue;
   readonly credentials?: secretsmanager.ISecret;
 }
@@ -120,6 +150,12 @@ function resourcesFor(key: keyof FunctionGrants, targets: GrantTargets): string[
       return [need(targets[key]).tableArn];
     case 'deadlineIndex':
       return [`${need(targets.correlation).tableArn}/index/${CORRELATION_TABLE.indexes[0].name}`];
+    case 'deviceIndex':
+      return [`${need(targets.correlation).tableArn}/index/${CORRELATION_TABLE.indexes[1].name}`];
+    case 'traceIndexes':
+      return TRACE_TABLE.indexes.map((index) => `${need(targets.trace).tableArn}/index/${index.name}`);
+    case 'queues':
+      return need(targets.queues).map((queue) => queue.queueArn);
     case 'claimCheck': {
       const { bucket, prefix } = need(targets.claimCheck);
       return [bucket.arnForObjects(`${prefix}/*`)];

@@ -12,6 +12,7 @@ import { IntegrationTables } from '#infra/constructs/integration-tables.ts';
 import { Monitoring } from '#infra/constructs/monitoring.ts';
 import { QueueProcessor } from '#infra/constructs/queue-processor.ts';
 import { SupportRoute } from '#infra/constructs/support-route.ts';
+import { SupportWidgets } from '#infra/constructs/support-widgets.ts';
 import { acknowledge } from '#infra/nag.ts';
 import {
   FLOWS,
@@ -61,6 +62,8 @@ export class IntegrationStack extends Stack {
   public readonly supportRoutes: Readonly<Record<SupportRouteId, SupportRoute>>;
   public readonly sweep: DeadlineSweep;
   public readonly monitoring: Monitoring;
+  /** The dashboard's Find a message and Dead letters widgets. */
+  public readonly supportWidgets: SupportWidgets;
 
   constructor(scope: Construct, id: string, props: IntegrationStackProps) {
     super(scope, id, props);
@@ -87,7 +90,14 @@ export class IntegrationStack extends Stack {
       ]),
     ) as Record<SupportRouteId, SupportRoute>;
     this.sweep = this.createSweep(wiring);
+    this.supportWidgets = new SupportWidgets(this, 'SupportWidgets', {
+      tables: this.functionTables,
+      queues: byFlow(flows, (f) => f.processor.queue),
+      claimCheckBucket: this.claimCheck.bucket,
+      functionDefaults: wiring.functionDefaults,
+    });
     this.monitoring = this.createMonitoring();
+    this.supportWidgets.addTo(this.monitoring.dashboard);
     this.outputs();
   }
 
@@ -189,6 +199,9 @@ export class IntegrationStack extends Stack {
       route: SUPPORT_ROUTES[routeId],
       api: this.api,
       tables: this.functionTables,
+      // The resubmit queues a kept copy on its flow's queue, reading a claim check for a FIFO group.
+      queues: Object.fromEntries(Object.entries(this.processors).map(([flowId, p]) => [flowId, p.queue])),
+      claimCheckBucket: this.claimCheck.bucket,
       functionDefaults: wiring.functionDefaults,
     });
   }
@@ -238,9 +251,13 @@ export class IntegrationStack extends Stack {
         ]),
       ),
       sweep: { function: this.sweep.function.function, rateMinutes: SWEEP.rateMinutes },
-      otherFunctions: Object.fromEntries(
-        Object.entries(this.supportRoutes).map(([routeId, r]) => [`support-${routeId}`, r.function.function]),
-      ),
+      otherFunctions: Object.fromEntries([
+        ...Object.entries(this.supportRoutes).map(([routeId, r]) => [
+          `support-${routeId}`,
+          r.function.function,
+        ]),
+        ...Object.entries(this.supportWidgets.functions).map(([w, f]) => [`support-widget-${w}`, f.function]),
+      ]),
       alarmEmail: alarmEmail.valueAsString,
       maxMessageAge: Duration.seconds(config.maxMessageAgeSeconds),
       maxWafBlocked: config.waf.blockedAlarmThreshold,

@@ -26,6 +26,10 @@ export const REASONS = {
   claimCheckObjects: (flowId: string) =>
     `Claim-check objects are keyed <flowId>/<messageId>.json, and the message id is only known at run ` +
     `time; the wildcard covers the ${flowId}/ prefix of this one bucket, the objects of this function's flow.`,
+  resubmitClaimChecks:
+    'A resubmit reads the claim check of a dead letter of any flow, keyed <flowId>/<messageId>.json, to find ' +
+    "a FIFO copy's message group: both are known only at run time. The wildcard covers the claim-check " +
+    'objects of this one bucket, read only.',
   synchronousInvocation:
     'Invoked synchronously (API Gateway waits for the answer): a dead-letter target only applies to ' +
     'asynchronous invocations. A failure is answered to the caller at once (503, nothing accepted).',

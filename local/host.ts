@@ -18,6 +18,7 @@ import {
 } from '#local/authorizer.ts';
 import { send } from '#local/http.ts';
 import { buildProxyEvent, functionName, type LambdaHandler, lambdaContext } from '#local/lambda.ts';
+import { isSupportPagePath, serveSupportPage } from '#local/supportPage.ts';
 import { AUTHORIZER } from '#shared/auth/policy.ts';
 import { FLOW_IDS, FLOWS, SUPPORT_ROUTES } from '#shared/flows/registry.ts';
 import { PROBLEM_CONTENT_TYPE, problemForStatus } from '#shared/handlers/problems.ts';
@@ -324,6 +325,10 @@ async function handleRequest(host: Host, req: IncomingMessage, res: ServerRespon
     return serveToken(host.tokens, req, res, body);
   }
   if (url.pathname === '/openapi.json' && method === 'GET') return serveOpenApi(host.openApiFile, res);
+  // The dashboard's support widgets, served locally behind the support client's credentials.
+  if (isSupportPagePath(url.pathname)) {
+    return serveSupportPage({ tokens: host.tokens }, req, res, { method, url, body });
+  }
 
   const match = routed;
   if (!match) return sendProblem(res, 404, `No route ${method} ${url.pathname}`);

@@ -107,6 +107,11 @@ export interface ApiRouteOptions {
    */
   readonly scope: Scope;
   readonly handler: lambda.IFunction;
+  /**
+   * Whether the body must be well-formed JSON (API Gateway's request validation). A POST without a body,
+   * such as the support resubmit, says false. @default true for POST
+   */
+  readonly jsonBody?: boolean;
 }
 
 /** How long API Gateway caches an authorizer answer: an expired token is refused within a minute. */
@@ -209,7 +214,8 @@ export class IntegrationApi extends Construct {
         'method.request.header.Authorization': true,
         ...Object.fromEntries(pathParameters.map((p) => [`method.request.path.${p}`, true])),
       },
-      requestModels: route.method === 'POST' ? { 'application/json': this.jsonBodyModel } : undefined,
+      requestModels:
+        (route.jsonBody ?? route.method === 'POST') ? { 'application/json': this.jsonBodyModel } : undefined,
     });
     acknowledge(
       method,

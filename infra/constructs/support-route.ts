@@ -1,25 +1,31 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { IntegrationApi } from '#infra/constructs/integration-api.ts';
 import { type FunctionDefaults, IntegrationFunction } from '#infra/constructs/integration-function.ts';
 import { applyGrants, FUNCTION_GRANTS } from '#infra/grants.ts';
-import { acknowledge, REASONS } from '#infra/nag.ts';
-import type { Scope, SupportRouteId } from '#shared/flows/registry.ts';
-import { CORRELATION_TABLE, TRACE_TABLE } from '#shared/store/tables.ts';
+import { acknowledge, arnToken, REASONS } from '#infra/nag.ts';
+import { FLOWS, type FlowId, type Scope, type SupportRouteId } from '#shared/flows/registry.ts';
+import { CLAIM_CHECK_BUCKET_ENV, CORRELATION_TABLE, TRACE_TABLE } from '#shared/store/tables.ts';
 
 export interface SupportRouteProps {
   /** Route id in `SUPPORT_ROUTES`, e.g. `message`; picks its row of `FUNCTION_GRANTS.support`. */
   readonly routeId: SupportRouteId;
   readonly route: {
-    readonly method: 'GET';
+    readonly method: 'GET' | 'POST';
     readonly path: string;
     readonly scope: Scope;
     readonly handler: string;
   };
   readonly api: IntegrationApi;
   readonly tables: { readonly correlation: dynamodb.ITable; readonly trace: dynamodb.ITable };
+  /** Every flow's queue, by flow: given to a route whose grants name `queues` (the resubmit). */
+  readonly queues?: Readonly<Record<string, sqs.IQueue>>;
+  /** The claim-check bucket: given to a route whose grants name `claimCheck` (the resubmit). */
+  readonly claimCheckBucket?: s3.IBucket;
   readonly functionDefaults: FunctionDefaults;
   /**
    * Function timeout.
@@ -29,8 +35,9 @@ export interface SupportRouteProps {
 }
 
 /**
- * A read-only support view: `GET <route>` (scope `integration/support`) → function reading the tables,
- * as far as its row of `FUNCTION_GRANTS.support` (infra/grants.ts) allows.
+ * A support route: `<method> <route>` (scope `integration/support`) → function reading the tables (and,
+ * for the resubmit, queueing on a flow's queue), as far as its row of `FUNCTION_GRANTS.support`
+ * (infra/grants.ts) allows.
  */
 export class SupportRoute extends Construct {
   public readonly function: IntegrationFunction;
@@ -39,6 +46,7 @@ export class SupportRoute extends Construct {
   constructor(scope: Construct, id: string, props: SupportRouteProps) {
     super(scope, id);
     const { tables } = props;
+    const grants = FUNCTION_GRANTS.support(props.routeId);
     this.function = new IntegrationFunction(this, 'Handler', {
       ...props.functionDefaults,
       logName: `support/${props.routeId}`,
@@ -49,18 +57,43 @@ export class SupportRoute extends Construct {
       environment: {
         [CORRELATION_TABLE.nameEnv]: tables.correlation.tableName,
         [TRACE_TABLE.nameEnv]: tables.trace.tableName,
+        ...(grants.queues ? queueEnvironment(props.queues) : {}),
+        ...(grants.claimCheck && props.claimCheckBucket
+          ? { [CLAIM_CHECK_BUCKET_ENV]: props.claimCheckBucket.bucketName }
+          : {}),
       },
     });
-    applyGrants(this.function.function, FUNCTION_GRANTS.support(props.routeId), {
+    applyGrants(this.function.function, grants, {
       correlation: tables.correlation,
       trace: tables.trace,
+      ...(grants.queues ? { queues: Object.values(props.queues ?? {}) } : {}),
+      ...(grants.claimCheck && props.claimCheckBucket
+        ? { claimCheck: { bucket: props.claimCheckBucket, prefix: '*' } }
+        : {}),
     });
+    if (grants.claimCheck && props.claimCheckBucket) {
+      acknowledge(
+        this.function.role.node.findChild('DefaultPolicy'),
+        `AwsSolutions-IAM5[Resource::${arnToken(props.claimCheckBucket)}/*/*]`,
+        REASONS.resubmitClaimChecks,
+      );
+    }
     acknowledge(this.function.function, 'Serverless-LambdaDLQ', REASONS.synchronousInvocation);
     this.method = props.api.addRoute({
       method: props.route.method,
       path: props.route.path,
       scope: props.route.scope,
       handler: this.function.function,
+      // The resubmit takes no body.
+      jsonBody: false,
     });
   }
+}
+
+/** Each flow's queue URL under the variable its flow names. */
+function queueEnvironment(queues: Readonly<Record<string, sqs.IQueue>> | undefined): Record<string, string> {
+  if (!queues) throw new Error('A support route that queues needs the queues');
+  return Object.fromEntries(
+    Object.entries(queues).map(([flowId, queue]) => [FLOWS[flowId as FlowId].queue.urlEnv, queue.queueUrl]),
+  );
 }

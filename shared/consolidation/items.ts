@@ -6,7 +6,8 @@
  *                                    gsi1pk/gsi1sk (until delivered or dead-lettered), an enrollment refusal,
  *                                    and once frozen: consolidatedAt/By, consolidationTrigger,
  *                                    consolidatedSummary (bounded), consolidatedDeliveredAt, delivery*
- *   sk = DEVICE#<deviceId>           index (request order), expected, reported status + version
+ *   sk = DEVICE#<deviceId>           index (request order), expected, reported status + version,
+ *                                    gsi2pk/gsi2sk (the byDevice index: deviceId, receivedAt#syncRequestId)
  *                                    (reportedAtMs, ackSequence); follow-ups: toldFlag (what DACS accepted),
  *                                    the lease (lease*), followUpSeq, the last refusal (refused*)
  *   sk = ACK#<ackDateTime>#<seq>     each ack received: type, final, counts, appliedAt, infoPublishedAt or
@@ -111,6 +112,9 @@ export interface HeaderItem extends Keys {
 }
 
 export interface DeviceItem extends Keys {
+  /** The `byDevice` index: deviceId, and `<request receivedAt>#<syncRequestId>`. */
+  gsi2pk?: string;
+  gsi2sk?: string;
   deviceId: string;
   index: number;
   expected: RegistrationAction;

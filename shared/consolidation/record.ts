@@ -19,8 +19,12 @@ export async function recordSyncRequest(request: AssetSyncRequest, ctx: RecordCo
   if (await readHeader(syncRequestId)) return;
   const ttl = expiresAt(ctx.receivedAt);
   const devices = request.locationInfo.controllableDevices;
+  const receivedAt = ctx.receivedAt.toISOString();
   const items: DeviceItem[] = devices.map((d, index) => ({
     ...deviceKey(syncRequestId, d.deviceId),
+    // The sparse byDevice index: the sync requests that hold a device, for support's search.
+    gsi2pk: d.deviceId,
+    gsi2sk: `${receivedAt}#${syncRequestId}`,
     deviceId: d.deviceId,
     index,
     expected: d.registrationAction,
@@ -36,7 +40,7 @@ export async function recordSyncRequest(request: AssetSyncRequest, ctx: RecordCo
     reason,
     sentDateTime,
     messageId: ctx.messageId,
-    receivedAt: ctx.receivedAt.toISOString(),
+    receivedAt,
     deadline,
     deviceCount: devices.length,
     terminalCount: 0,

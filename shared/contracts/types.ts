@@ -387,15 +387,27 @@ export interface MessageTrace {
    * True when the body was stored in S3 (over the SQS limit).
    */
   claimCheck?: boolean;
+  /**
+   * Times support resubmitted it (POST /v1/messages/{messageId}/resubmit).
+   */
+  resubmissions?: number;
+  /**
+   * When support last resubmitted it.
+   */
+  resubmittedAt?: string;
+  /**
+   * The OAuth client id of whoever last resubmitted it.
+   */
+  resubmittedBy?: string;
   updatedAt?: string;
   /**
-   * State changes, oldest first, one per attempt.
+   * State changes, oldest first, one per attempt; a RESUBMITTED event (detail: by whom) where support resubmitted it.
    */
   events?: MessageTraceEvent[];
 }
 export interface MessageTraceEvent {
   at: string;
-  state: 'ACCEPTED' | 'DELIVERED' | 'RETRYING' | 'DEAD_LETTERED' | 'SUPERSEDED';
+  state: 'ACCEPTED' | 'DELIVERED' | 'RETRYING' | 'DEAD_LETTERED' | 'SUPERSEDED' | 'RESUBMITTED';
   attempt?: number;
   detail?: string;
 }

@@ -218,7 +218,12 @@ export const FLOWS: Readonly<Record<FlowId, FlowDefinition>> = {
     messageType: 'LegacyMsgAck',
     businessKey: (m) =>
       `${m.MsgAck.responses.response.map((r: { dacsMessageId: string }) => r.dacsMessageId).join(',')}#${m.MsgAck.whenISO}`,
-    traceKeys: (m) => ({ ackType: m.MsgAck.ackType, whenISO: m.MsgAck.whenISO }),
+    // dacsMessageId: the first response's, which the support search finds it by.
+    traceKeys: (m) => ({
+      ackType: m.MsgAck.ackType,
+      whenISO: m.MsgAck.whenISO,
+      dacsMessageId: m.MsgAck.responses.response[0]?.dacsMessageId ?? '',
+    }),
     queue: {
       name: 'legacy-ack',
       fifo: false,
@@ -238,7 +243,7 @@ export const FLOWS: Readonly<Record<FlowId, FlowDefinition>> = {
   },
 };
 
-/** Support routes: read-only views over the correlation and trace tables. */
+/** Support routes: views over the correlation and trace tables, the search, and the resubmit. */
 export const SUPPORT_ROUTES = {
   syncRequest: {
     method: 'GET',
@@ -254,8 +259,25 @@ export const SUPPORT_ROUTES = {
     scope: CALLERS.support,
     handler: 'functions/support/message.ts',
   },
+  /** Search by business id (shared/support/search.ts): a page of MessageTraces, newest first. */
+  search: {
+    method: 'GET',
+    path: '/v1/messages',
+    scope: CALLERS.support,
+    handler: 'functions/support/search.ts',
+  },
+  /** Queue one DEAD_LETTERED message again (shared/support/resubmit.ts). */
+  resubmit: {
+    method: 'POST',
+    path: '/v1/messages/{messageId}/resubmit',
+    pathParameter: 'messageId',
+    scope: CALLERS.support,
+    handler: 'functions/support/resubmit.ts',
+  },
 } as const;
 export type SupportRouteId = keyof typeof SUPPORT_ROUTES;
+/** The support views that read one item by the id in their path. */
+export type SupportViewId = 'syncRequest' | 'message';
 
 /** The scheduled deadline sweep: finds sync requests past their deadline and queues their consolidation. */
 export const SWEEP = {

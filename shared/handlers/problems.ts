@@ -29,12 +29,14 @@ const problem = (status: number, slug: string, title: string): ProblemType => ({
  */
 export const PROBLEMS = {
   malformedJson: problem(400, 'malformed-json', 'Malformed JSON'),
-  /** A request API Gateway itself refused as malformed (its request validation). */
+  /** A request refused as malformed: by API Gateway's request validation, or a support search's query. */
   badRequest: problem(400, 'bad-request', 'Bad Request'),
   unauthenticated: problem(401, 'unauthenticated', 'Unauthenticated'),
   forbidden: problem(403, 'forbidden', 'Forbidden'),
   notFound: problem(404, 'not-found', 'Not found'),
   conflictingDuplicate: problem(409, 'conflicting-duplicate', 'Conflicting duplicate'),
+  /** A support resubmit of a message that is not (or no longer) DEAD_LETTERED. */
+  notDeadLettered: problem(409, 'not-dead-lettered', 'Not dead-lettered'),
   /** The legacy message-level acknowledgement, switched off (`LEGACY_ACK_MODE=reject`). */
   legacyAckSwitchedOff: problem(410, 'gone', 'Gone'),
   // The slug predates the RFC 9110 title; clients branch on it, so it stays.

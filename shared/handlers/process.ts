@@ -43,6 +43,7 @@ import {
 import { countMetric, logger, METRIC, MetricUnit, tracer } from '#shared/observability.ts';
 import {
   type DeadlineCommand,
+  keepableCopy,
   parseQueueMessage,
   type QueueMessage,
   type ResolvedEnvelope,
@@ -204,6 +205,16 @@ async function readTrace(
     });
     return undefined;
   }
+  if (trace && (trace.resubmissions ?? 0) > (message.resubmission ?? 0)) {
+    // A copy from before support resubmitted it (its DLQ copy, redriven): the resubmitted one delivers.
+    logger.info('Stale copy of a resubmitted message; skipped', {
+      flow: flow.id,
+      messageId: message.messageId,
+      resubmissions: trace.resubmissions,
+      copy: message.resubmission ?? 0,
+    });
+    return undefined;
+  }
   return {
     record,
     message,
@@ -331,9 +342,15 @@ async function deadLetter(
     // The message is safe in the DLQ: a failed trace update must not make it count as unhandled
     // (it would be received, and dead-lettered, again).
     const { messageId } = message;
-    await markDeadLettered(messageId, { attempt: decision.attempts, at, error: decision.reason }).catch(
-      (error: unknown) =>
-        logger.error('Could not mark the trace DEAD_LETTERED', { flow: flow.id, messageId, error }),
+    const copy = await keepCopy(flow, record.body, messageId);
+    await markDeadLettered(messageId, {
+      attempt: decision.attempts,
+      at,
+      error: decision.reason,
+      flow: flow.id,
+      ...(copy !== undefined ? { copy } : {}),
+    }).catch((error: unknown) =>
+      logger.error('Could not mark the trace DEAD_LETTERED', { flow: flow.id, messageId, error }),
     );
   }
   countMetric(METRIC.MessageDeadLettered, flow.id);
@@ -343,6 +360,14 @@ async function deadLetter(
     sqsMessageId: record.messageId,
     attempts: decision.attempts,
     reason: decision.logReason ?? decision.reason,
+  });
+}
+
+/** The body to keep for support's resubmit; without one (logged) the DLQ copy and redrive remain. */
+function keepCopy(flow: FlowDefinition, body: string, messageId: string): Promise<string | undefined> {
+  return keepableCopy(flow, body).catch((error: unknown) => {
+    logger.error('Could not keep a copy for resubmit', { flow: flow.id, messageId, error });
+    return undefined;
   });
 }
 

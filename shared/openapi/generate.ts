@@ -11,14 +11,16 @@ import {
   flowList,
   SUPPORT_ROUTES,
   type SupportRouteId,
+  type SupportViewId,
 } from '#shared/flows/registry.ts';
+import { LOOKUP_KEY_NAMES, TRACE_STATES } from '#shared/trace/store.ts';
 
 /** The security scheme every route uses: OAuth 2.0 client credentials, one scope per caller. */
 export const SECURITY_SCHEME = 'oauth2';
 export const TOKEN_URL = '/oauth2/token';
 
-/** The 200 body of each support route. */
-export const SUPPORT_VIEWS: Readonly<Record<SupportRouteId, DocumentType>> = {
+/** The 200 body of each support view of one item. */
+export const SUPPORT_VIEWS: Readonly<Record<SupportViewId, DocumentType>> = {
   syncRequest: 'SyncRequestStatus',
   message: 'MessageTrace',
 };
@@ -26,16 +28,19 @@ export const SUPPORT_VIEWS: Readonly<Record<SupportRouteId, DocumentType>> = {
 const SCOPE_DESCRIPTIONS: Readonly<Record<Caller, string>> = {
   dacs: 'DACS: post asset syncs, opt-outs and unavailability',
   derms: 'DERMS: post head-end registration acknowledgements',
-  support: 'Support: read sync request status and message traces',
+  support: 'Support: read sync request status and message traces, search them, resubmit a dead letter',
 };
 
 /** The problem answers, with the meaning the contract gives each status. */
 const PROBLEMS = {
-  400: ['BadRequest', 'Malformed JSON.'],
+  400: ['BadRequest', 'Malformed JSON, or (support search) a malformed query; errors lists every problem.'],
   401: ['Unauthorized', 'Missing, expired or forged token.'],
   403: ['Forbidden', "The token lacks the route's scope."],
   404: ['NotFound', 'Unknown id.'],
-  409: ['Conflict', 'Same business key, different body.'],
+  409: [
+    'Conflict',
+    'Same business key, different body; or (support resubmit) the message is not DEAD_LETTERED.',
+  ],
   410: [
     'Gone',
     'The legacy acknowledgement is switched off (LEGACY_ACK_MODE=reject); use /v1/derms/asset-sync-acks.',
@@ -106,7 +111,7 @@ function ingestOperation(flow: FlowDefinition): Record<string, unknown> {
   };
 }
 
-function supportOperation(id: SupportRouteId): Record<string, unknown> {
+function supportOperation(id: SupportViewId): Record<string, unknown> {
   const route = SUPPORT_ROUTES[id];
   const view = SUPPORT_VIEWS[id];
   return {
@@ -123,6 +128,100 @@ function supportOperation(id: SupportRouteId): Record<string, unknown> {
     },
   };
 }
+
+/** The query parameters of the search, each described for the reader. */
+function searchParameters(): Record<string, unknown>[] {
+  const text = (name: string, description: string) => ({
+    name,
+    in: 'query',
+    required: false,
+    description,
+    schema: { type: 'string', minLength: 1, maxLength: 200 },
+  });
+  return [
+    ...LOOKUP_KEY_NAMES.map((key) =>
+      text(
+        key,
+        key === 'deviceId'
+          ? "The device's opt-outs and unavailability notifications, and the sync requests that hold it (and their acks)."
+          : `Traces whose ${key} is this.`,
+      ),
+    ),
+    {
+      name: 'state',
+      in: 'query',
+      description: 'Only traces in this state. DEAD_LETTERED alone (no lookup key) lists the dead letters.',
+      schema: { type: 'string', enum: Object.values(TRACE_STATES) },
+    },
+    {
+      name: 'flow',
+      in: 'query',
+      description: 'Only traces of this flow.',
+      schema: { type: 'string', enum: flowList().map((f) => f.id) },
+    },
+    ...(['from', 'to'] as const).map((name) => ({
+      name,
+      in: 'query',
+      description: `${name === 'from' ? 'Earliest' : 'Latest'} receivedAt (deadLetteredAt when listing dead letters), inclusive; RFC 3339 with an offset.`,
+      schema: { type: 'string', format: 'date-time' },
+    })),
+    {
+      name: 'limit',
+      in: 'query',
+      description: 'Page size.',
+      schema: { type: 'integer', minimum: 1, maximum: 100, default: 25 },
+    },
+    text('cursor', "The previous page's cursor, unchanged, with the same query."),
+  ];
+}
+
+function searchOperation(): Record<string, unknown> {
+  return {
+    operationId: 'search',
+    summary: 'Support search: message traces by business id, newest first',
+    description:
+      'Give at least one lookup key, or state=DEAD_LETTERED. Several keys must all match. Answers a page of ' +
+      'MessageTraces, newest first, with a cursor while more match. Read through indexes, never a scan.',
+    tags: ['support'],
+    security: [{ [SECURITY_SCHEME]: [SUPPORT_ROUTES.search.scope] }],
+    parameters: searchParameters(),
+    responses: {
+      '200': {
+        description: 'A page of traces',
+        content: { 'application/json': { schema: ref('MessageTracePage') } },
+      },
+      ...problemResponses([400, 401, 403, 429, 503]),
+    },
+  };
+}
+
+function resubmitOperation(): Record<string, unknown> {
+  return {
+    operationId: 'resubmit',
+    summary: 'Support: queue one DEAD_LETTERED message again, as it was accepted',
+    description:
+      'Queues the copy kept when the message was dead-lettered (a large one keeps its claim check); the trace ' +
+      "records RESUBMITTED with the caller's client id and the time. Delivered at most once in effect: the same " +
+      'Idempotency-Key, and the DLQ copy of the message is skipped if it is redriven later.',
+    tags: ['support'],
+    security: [{ [SECURITY_SCHEME]: [SUPPORT_ROUTES.resubmit.scope] }],
+    parameters: [{ name: 'messageId', in: 'path', required: true, schema: { type: 'string', minLength: 1 } }],
+    responses: {
+      '202': {
+        description: 'Queued again',
+        content: { 'application/json': { schema: ref('Resubmitted') } },
+      },
+      ...problemResponses([401, 403, 404, 409, 429, 503]),
+    },
+  };
+}
+
+const OPERATIONS: Readonly<Record<SupportRouteId, () => Record<string, unknown>>> = {
+  syncRequest: () => supportOperation('syncRequest'),
+  message: () => supportOperation('message'),
+  search: searchOperation,
+  resubmit: resubmitOperation,
+};
 
 const RETRY_AFTER = {
   description: 'Seconds to wait before retrying.',
@@ -158,7 +257,7 @@ const INFO = {
 const TAGS = [
   { name: 'dacs', description: 'Called by DACS' },
   { name: 'derms', description: 'Called by DERMS' },
-  { name: 'support', description: 'Read-only support views' },
+  { name: 'support', description: 'Support views, search and resubmit' },
 ];
 
 /** One operation per registry route: the flows' ingest routes and the support views. */
@@ -169,7 +268,7 @@ function pathItems(): Record<string, Record<string, unknown>> {
   };
   for (const flow of flowList()) add(flow.route.path, flow.route.method, ingestOperation(flow));
   for (const id of Object.keys(SUPPORT_ROUTES) as SupportRouteId[]) {
-    add(SUPPORT_ROUTES[id].path, SUPPORT_ROUTES[id].method, supportOperation(id));
+    add(SUPPORT_ROUTES[id].path, SUPPORT_ROUTES[id].method, OPERATIONS[id]());
   }
   return paths;
 }
@@ -194,9 +293,31 @@ function componentSchemas(): Record<string, unknown> {
   return {
     ...Object.fromEntries(SCHEMA_NAMES.map((name) => [name, toComponent(SCHEMAS[name])])),
     Accepted: ACCEPTED_SCHEMA,
+    MessageTracePage: PAGE_SCHEMA,
+    Resubmitted: RESUBMITTED_SCHEMA,
     Problem: PROBLEM_SCHEMA,
   };
 }
+
+const PAGE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['items'],
+  properties: {
+    items: { type: 'array', items: ref('MessageTrace') },
+    cursor: { type: 'string', description: 'Present while more traces match: pass it to get the next page.' },
+  },
+};
+
+const RESUBMITTED_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['messageId', 'status'],
+  properties: {
+    messageId: { type: 'string' },
+    status: { type: 'string', const: 'RESUBMITTED' },
+  },
+};
 
 const ACCEPTED_SCHEMA = {
   type: 'object',
@@ -229,7 +350,10 @@ const PROBLEM_SCHEMA = {
         additionalProperties: false,
         required: ['path', 'message'],
         properties: {
-          path: { type: 'string', description: 'JSON Pointer into the request body.' },
+          path: {
+            type: 'string',
+            description: 'JSON Pointer into the request body (into the query parameters for a search).',
+          },
           message: { type: 'string' },
         },
       },

@@ -34,6 +34,11 @@ export interface MessageEnvelope {
   callerId?: string;
   payload?: unknown;
   payloadRef?: PayloadReference;
+  /**
+   * Set on a copy queued again by support's resubmit: the trace's resubmission count when it was
+   * queued. A copy whose number is below the trace's (e.g. the DLQ copy, redriven later) is stale.
+   */
+  resubmission?: number;
 }
 
 /** Queued by the deadline sweep: consolidate this sync request now, its deadline has passed. */
@@ -138,6 +143,7 @@ async function sendToQueue(
   body: string,
   messageId: string,
   groupId?: string,
+  deduplicationId: string = messageId,
 ): Promise<void> {
   const fifo = flow.queue.fifo;
   await sqsClient().send(
@@ -146,9 +152,68 @@ async function sendToQueue(
       MessageBody: body,
       MessageAttributes: { flow: { DataType: 'String', StringValue: flow.id } },
       ...(fifo
-        ? { MessageGroupId: messageGroupIdFor(groupId ?? messageId), MessageDeduplicationId: messageId }
+        ? {
+            MessageGroupId: messageGroupIdFor(groupId ?? messageId),
+            MessageDeduplicationId: deduplicationId,
+          }
         : {}),
     }),
+  );
+}
+
+/**
+ * A dead-lettered body kept in its trace for a resubmit stays well inside DynamoDB's 400 KB item limit:
+ * a larger one keeps its payload in the claim-check bucket, like a message over the SQS limit.
+ */
+export const MAX_KEPT_COPY_BYTES = 300_000;
+
+/**
+ * The copy of a queued body to keep for a resubmit: the body itself, or, above
+ * {@link MAX_KEPT_COPY_BYTES}, the envelope with its payload moved to the claim-check object
+ * `<flowId>/<messageId>.json`, the key the ingest claim check uses, so it expires with the trace.
+ */
+export async function keepableCopy(flow: FlowDefinition, body: string): Promise<string> {
+  if (Buffer.byteLength(body) <= MAX_KEPT_COPY_BYTES) return body;
+  const envelope = JSON.parse(body) as MessageEnvelope;
+  if (envelope.payloadRef) return body;
+  const bucket = requireString(CLAIM_CHECK_BUCKET_ENV);
+  const key = `${flow.id}/${envelope.messageId}.json`;
+  const { PutObjectCommand } = await s3Sdk();
+  await (await s3Client()).send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: JSON.stringify(envelope.payload),
+      ContentType: 'application/json',
+      ServerSideEncryption: 'AES256',
+    }),
+  );
+  const { payload: _payload, ...rest } = envelope;
+  return serializeForQueue({ ...rest, payloadRef: { bucket, key } } satisfies MessageEnvelope);
+}
+
+/**
+ * Queues a kept copy again for support's resubmit, as it was accepted (its payload inline, or its
+ * claim check), numbered `resubmission`. A FIFO copy keeps its message group and gets a deduplication
+ * id of its own, so SQS does not drop it as a repeat of the first send.
+ */
+export async function requeueCopy(
+  flow: FlowDefinition,
+  envelope: MessageEnvelope,
+  resubmission: number,
+): Promise<void> {
+  const copy: MessageEnvelope = { ...envelope, resubmission };
+  let groupId: string | undefined;
+  if (flow.queue.fifo && flow.queue.messageGroupId) {
+    const { payload } = await resolvePayload(envelope);
+    groupId = flow.queue.messageGroupId(payload);
+  }
+  await sendToQueue(
+    flow,
+    serializeForQueue(copy),
+    envelope.messageId,
+    groupId,
+    `${envelope.messageId}-resubmit-${resubmission}`.slice(0, 128),
   );
 }
 

@@ -11,8 +11,18 @@
  *   pk = UNAV#<unavailabilityId> sk = VERSION              the last applied unavailability update
  * The sparse index `byDeadline` holds only headers still waiting for consolidation
  * (gsi1pk = PENDING, gsi1sk = deadline as UTC ISO), so the deadline sweep queries instead of scanning.
+ * The sparse index `byDevice` holds the DEVICE# items (gsi2pk = deviceId, gsi2sk = the request's
+ * receivedAt#syncRequestId), so support finds the sync requests that hold a device without a scan.
  *
- * Trace table (`TRACE_TABLE`): pk = messageId, one MessageTrace per accepted message.
+ * Trace table (`TRACE_TABLE`): pk = messageId, one MessageTrace per accepted message. Four sparse
+ * indexes serve the support search (shared/support/search.ts), each sorted by
+ * receivedKey = `<receivedAt as UTC ISO>#<messageId>`:
+ *   byBusinessId  idKey = `<name>#<value>` of the flow's own id: optOutId, unavailabilityId,
+ *                 syncRequestId (asset syncs and their acks) or dacsMessageId (legacy acks)
+ *   byDevice      deviceKey = deviceId (opt-outs, unavailability)
+ *   byEvent       eventKey = eventExternalIdentifier (opt-outs)
+ *   byDeadLetter  deadLetterFlow = flow, deadLetterKey = `<deadLetteredAt>#<messageId>`, only while
+ *                 the trace is DEAD_LETTERED
  * Idempotency table (`IDEMPOTENCY_TABLE`): Powertools idempotency layout, pk = id.
  * Every table expires items through TTL.
  */
@@ -40,7 +50,10 @@ export const CORRELATION_TABLE = {
   partitionKey: 'pk',
   sortKey: 'sk',
   ttlAttribute: 'expiresAt',
-  indexes: [{ name: 'byDeadline', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
+  indexes: [
+    { name: 'byDeadline', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+    { name: 'byDevice', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+  ],
 } as const satisfies TableDefinition;
 
 export const TRACE_TABLE = {
@@ -48,6 +61,12 @@ export const TRACE_TABLE = {
   nameEnv: 'TRACE_TABLE',
   partitionKey: 'pk',
   ttlAttribute: 'expiresAt',
+  indexes: [
+    { name: 'byBusinessId', partitionKey: 'idKey', sortKey: 'receivedKey' },
+    { name: 'byDevice', partitionKey: 'deviceKey', sortKey: 'receivedKey' },
+    { name: 'byEvent', partitionKey: 'eventKey', sortKey: 'receivedKey' },
+    { name: 'byDeadLetter', partitionKey: 'deadLetterFlow', sortKey: 'deadLetterKey' },
+  ],
 } as const satisfies TableDefinition;
 
 export const IDEMPOTENCY_TABLE = {

@@ -3,7 +3,7 @@ import __dep0 from "ajv-formats/dist/formats.js";
 "use strict";
 export const validate = validate27;
 export default validate27;
-const schema40 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:dacs-derms:schema:MessageTrace","title":"MessageTrace","description":"Support view of one accepted message: flow, business keys, received time, state, attempts, last error and delivery time. Holds identifiers only, never customer contact data.","type":"object","additionalProperties":false,"required":["messageId","flow","businessKey","receivedAt","state","attempts"],"properties":{"messageId":{"type":"string"},"flow":{"type":"string","enum":["assetSync","optOut","unavailability","assetSyncAck","legacyAck"]},"messageType":{"type":"string","enum":["AssetSyncRequest","OptOutNotification","UnavailabilityNotification","AssetSyncAck","LegacyMsgAck"]},"businessKey":{"type":"string"},"keys":{"description":"The flow's trace keys (identifiers safe to log), by name.","type":"object","additionalProperties":{"type":"string"}},"receivedAt":{"type":"string","format":"date-time"},"state":{"type":"string","enum":["ACCEPTED","DELIVERED","RETRYING","DEAD_LETTERED","SUPERSEDED"]},"attempts":{"description":"Delivery attempts so far.","type":"integer","minimum":0},"lastError":{"description":"The last delivery failure, trimmed.","type":"string"},"lastStatusCode":{"description":"The HTTP status of the last failed delivery, when there was one.","type":"integer"},"nextAttemptAt":{"description":"When RETRYING: when the next attempt is due (Retry-After honoured).","type":"string","format":"date-time"},"eventsOmitted":{"description":"Retries past the first 50 are counted here instead of listed in events.","type":"integer","minimum":0},"deliveredAt":{"type":"string","format":"date-time"},"deadLetteredAt":{"type":"string","format":"date-time"},"supersededBy":{"description":"For a SUPERSEDED unavailability update: what superseded it.","type":"string"},"claimCheck":{"description":"True when the body was stored in S3 (over the SQS limit).","type":"boolean"},"updatedAt":{"type":"string","format":"date-time"},"events":{"description":"State changes, oldest first, one per attempt.","type":"array","items":{"title":"MessageTraceEvent","type":"object","additionalProperties":false,"required":["at","state"],"properties":{"at":{"type":"string","format":"date-time"},"state":{"type":"string","enum":["ACCEPTED","DELIVERED","RETRYING","DEAD_LETTERED","SUPERSEDED"]},"attempt":{"type":"integer","minimum":0},"detail":{"type":"string"}}}}}};
+const schema40 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:dacs-derms:schema:MessageTrace","title":"MessageTrace","description":"Support view of one accepted message: flow, business keys, received time, state, attempts, last error and delivery time. Holds identifiers only, never customer contact data.","type":"object","additionalProperties":false,"required":["messageId","flow","businessKey","receivedAt","state","attempts"],"properties":{"messageId":{"type":"string"},"flow":{"type":"string","enum":["assetSync","optOut","unavailability","assetSyncAck","legacyAck"]},"messageType":{"type":"string","enum":["AssetSyncRequest","OptOutNotification","UnavailabilityNotification","AssetSyncAck","LegacyMsgAck"]},"businessKey":{"type":"string"},"keys":{"description":"The flow's trace keys (identifiers safe to log), by name.","type":"object","additionalProperties":{"type":"string"}},"receivedAt":{"type":"string","format":"date-time"},"state":{"type":"string","enum":["ACCEPTED","DELIVERED","RETRYING","DEAD_LETTERED","SUPERSEDED"]},"attempts":{"description":"Delivery attempts so far.","type":"integer","minimum":0},"lastError":{"description":"The last delivery failure, trimmed.","type":"string"},"lastStatusCode":{"description":"The HTTP status of the last failed delivery, when there was one.","type":"integer"},"nextAttemptAt":{"description":"When RETRYING: when the next attempt is due (Retry-After honoured).","type":"string","format":"date-time"},"eventsOmitted":{"description":"Retries past the first 50 are counted here instead of listed in events.","type":"integer","minimum":0},"deliveredAt":{"type":"string","format":"date-time"},"deadLetteredAt":{"type":"string","format":"date-time"},"supersededBy":{"description":"For a SUPERSEDED unavailability update: what superseded it.","type":"string"},"claimCheck":{"description":"True when the body was stored in S3 (over the SQS limit).","type":"boolean"},"resubmissions":{"description":"Times support resubmitted it (POST /v1/messages/{messageId}/resubmit).","type":"integer","minimum":1},"resubmittedAt":{"description":"When support last resubmitted it.","type":"string","format":"date-time"},"resubmittedBy":{"description":"The OAuth client id of whoever last resubmitted it.","type":"string"},"updatedAt":{"type":"string","format":"date-time"},"events":{"description":"State changes, oldest first, one per attempt; a RESUBMITTED event (detail: by whom) where support resubmitted it.","type":"array","items":{"title":"MessageTraceEvent","type":"object","additionalProperties":false,"required":["at","state"],"properties":{"at":{"type":"string","format":"date-time"},"state":{"type":"string","enum":["ACCEPTED","DELIVERED","RETRYING","DEAD_LETTERED","SUPERSEDED","RESUBMITTED"]},"attempt":{"type":"integer","minimum":0},"detail":{"type":"string"}}}}}};
 const func29 = Object.prototype.hasOwnProperty;
 const formats0 = __dep0.fullFormats["date-time"];
 
@@ -410,11 +410,10 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(data.updatedAt !== undefined){
-let data17 = data.updatedAt;
-if(typeof data17 === "string"){
-if(!(formats0.validate(data17))){
-const err33 = {instancePath:instancePath+"/updatedAt",schemaPath:"#/properties/updatedAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(data.resubmissions !== undefined){
+let data17 = data.resubmissions;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+const err33 = {instancePath:instancePath+"/resubmissions",schemaPath:"#/properties/resubmissions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -423,9 +422,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-else {
-const err34 = {instancePath:instancePath+"/updatedAt",schemaPath:"#/properties/updatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 1 || isNaN(data17)){
+const err34 = {instancePath:instancePath+"/resubmissions",schemaPath:"#/properties/resubmissions/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -435,15 +434,12 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data.events !== undefined){
-let data18 = data.events;
-if(Array.isArray(data18)){
-const len0 = data18.length;
-for(let i0=0; i0<len0; i0++){
-let data19 = data18[i0];
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(data19.at === undefined){
-const err35 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+}
+if(data.resubmittedAt !== undefined){
+let data18 = data.resubmittedAt;
+if(typeof data18 === "string"){
+if(!(formats0.validate(data18))){
+const err35 = {instancePath:instancePath+"/resubmittedAt",schemaPath:"#/properties/resubmittedAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -452,8 +448,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(data19.state === undefined){
-const err36 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
+}
+else {
+const err36 = {instancePath:instancePath+"/resubmittedAt",schemaPath:"#/properties/resubmittedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -462,9 +459,10 @@ vErrors.push(err36);
 }
 errors++;
 }
-for(const key2 in data19){
-if(!((((key2 === "at") || (key2 === "state")) || (key2 === "attempt")) || (key2 === "detail"))){
-const err37 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+if(data.resubmittedBy !== undefined){
+if(typeof data.resubmittedBy !== "string"){
+const err37 = {instancePath:instancePath+"/resubmittedBy",schemaPath:"#/properties/resubmittedBy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -474,11 +472,11 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data19.at !== undefined){
-let data20 = data19.at;
+if(data.updatedAt !== undefined){
+let data20 = data.updatedAt;
 if(typeof data20 === "string"){
 if(!(formats0.validate(data20))){
-const err38 = {instancePath:instancePath+"/events/" + i0+"/at",schemaPath:"#/properties/events/items/properties/at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+const err38 = {instancePath:instancePath+"/updatedAt",schemaPath:"#/properties/updatedAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -489,7 +487,7 @@ errors++;
 }
 }
 else {
-const err39 = {instancePath:instancePath+"/events/" + i0+"/at",schemaPath:"#/properties/events/items/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err39 = {instancePath:instancePath+"/updatedAt",schemaPath:"#/properties/updatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -499,10 +497,15 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data19.state !== undefined){
-let data21 = data19.state;
-if(typeof data21 !== "string"){
-const err40 = {instancePath:instancePath+"/events/" + i0+"/state",schemaPath:"#/properties/events/items/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.events !== undefined){
+let data21 = data.events;
+if(Array.isArray(data21)){
+const len0 = data21.length;
+for(let i0=0; i0<len0; i0++){
+let data22 = data21[i0];
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(data22.at === undefined){
+const err40 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -511,8 +514,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(!(((((data21 === "ACCEPTED") || (data21 === "DELIVERED")) || (data21 === "RETRYING")) || (data21 === "DEAD_LETTERED")) || (data21 === "SUPERSEDED"))){
-const err41 = {instancePath:instancePath+"/events/" + i0+"/state",schemaPath:"#/properties/events/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema40.properties.events.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+if(data22.state === undefined){
+const err41 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -521,11 +524,9 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-if(data19.attempt !== undefined){
-let data22 = data19.attempt;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err42 = {instancePath:instancePath+"/events/" + i0+"/attempt",schemaPath:"#/properties/events/items/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key2 in data22){
+if(!((((key2 === "at") || (key2 === "state")) || (key2 === "attempt")) || (key2 === "detail"))){
+const err42 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -534,9 +535,12 @@ vErrors.push(err42);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 0 || isNaN(data22)){
-const err43 = {instancePath:instancePath+"/events/" + i0+"/attempt",schemaPath:"#/properties/events/items/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data22.at !== undefined){
+let data23 = data22.at;
+if(typeof data23 === "string"){
+if(!(formats0.validate(data23))){
+const err43 = {instancePath:instancePath+"/events/" + i0+"/at",schemaPath:"#/properties/events/items/properties/at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -546,10 +550,8 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
-if(data19.detail !== undefined){
-if(typeof data19.detail !== "string"){
-const err44 = {instancePath:instancePath+"/events/" + i0+"/detail",schemaPath:"#/properties/events/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err44 = {instancePath:instancePath+"/events/" + i0+"/at",schemaPath:"#/properties/events/items/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -559,9 +561,10 @@ vErrors.push(err44);
 errors++;
 }
 }
-}
-else {
-const err45 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data22.state !== undefined){
+let data24 = data22.state;
+if(typeof data24 !== "string"){
+const err45 = {instancePath:instancePath+"/events/" + i0+"/state",schemaPath:"#/properties/events/items/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -570,10 +573,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-}
-else {
-const err46 = {instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!((((((data24 === "ACCEPTED") || (data24 === "DELIVERED")) || (data24 === "RETRYING")) || (data24 === "DEAD_LETTERED")) || (data24 === "SUPERSEDED")) || (data24 === "RESUBMITTED"))){
+const err46 = {instancePath:instancePath+"/events/" + i0+"/state",schemaPath:"#/properties/events/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema40.properties.events.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -583,14 +584,75 @@ vErrors.push(err46);
 errors++;
 }
 }
-}
-else {
-const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data22.attempt !== undefined){
+let data25 = data22.attempt;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err47 = {instancePath:instancePath+"/events/" + i0+"/attempt",schemaPath:"#/properties/events/items/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err47];
 }
 else {
 vErrors.push(err47);
+}
+errors++;
+}
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 0 || isNaN(data25)){
+const err48 = {instancePath:instancePath+"/events/" + i0+"/attempt",schemaPath:"#/properties/events/items/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+}
+if(data22.detail !== undefined){
+if(typeof data22.detail !== "string"){
+const err49 = {instancePath:instancePath+"/events/" + i0+"/detail",schemaPath:"#/properties/events/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+}
+else {
+const err50 = {instancePath:instancePath+"/events/" + i0,schemaPath:"#/properties/events/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+else {
+const err52 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
 }
 errors++;
 }

@@ -21,7 +21,7 @@ afterAll(() => {
 });
 
 describe('integration resources', () => {
-  it('creates every table named in the environment, with the byDeadline index projecting ALL', async () => {
+  it('creates every table named in the environment, with its sparse indexes projecting ALL', async () => {
     for (const table of TABLES) {
       const name = process.env[table.nameEnv];
       expect(name).toBe(`it-${table.name}`);
@@ -34,9 +34,17 @@ describe('integration resources', () => {
     const { Table } = await dynamo.send(
       new DescribeTableCommand({ TableName: process.env.CORRELATION_TABLE }),
     );
-    expect(Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.Projection?.ProjectionType])).toEqual([
+    // DynamoDB Local lists indexes in no fixed order.
+    expect(
+      Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.Projection?.ProjectionType]).sort(),
+    ).toEqual([
       ['byDeadline', 'ALL'],
+      ['byDevice', 'ALL'],
     ]);
+    const trace = await dynamo.send(new DescribeTableCommand({ TableName: process.env.TRACE_TABLE }));
+    expect(trace.Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(
+      ['byBusinessId', 'byDeadLetter', 'byDevice', 'byEvent'].sort(),
+    );
   });
 
   it('creates every flow queue with its dead-letter queue and redrive policy', async () => {

@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AUTHORIZER } from '#shared/auth/policy.ts';
 import { flowList, SUPPORT_ROUTES, SWEEP } from '#shared/flows/registry.ts';
+import { SUPPORT_WIDGETS } from '#shared/support/widgets/catalog.ts';
 import { REPO_ROOT, synthStage } from './synth.ts';
 
 const ENTRIES = [
   ...flowList().flatMap((f) => [f.handlers.ingest, f.handlers.process]),
   ...Object.values(SUPPORT_ROUTES).map((r) => r.handler),
+  ...Object.values(SUPPORT_WIDGETS).map((w) => w.handler),
   SWEEP.handler,
   AUTHORIZER.handler,
 ];

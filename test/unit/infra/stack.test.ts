@@ -1,4 +1,5 @@
 import { flowList, SUPPORT_ROUTES } from '#shared/flows/registry.ts';
+import { SUPPORT_WIDGET_IDS } from '#shared/support/widgets/catalog.ts';
 import { devStage, resourcesOfType, roleId, SYNTH_TIMEOUT } from './fixtures.ts';
 import { actionsOf, resourcesOf } from './synth.ts';
 
@@ -10,8 +11,9 @@ describe('IntegrationStack', () => {
   describe('functions', () => {
     const functions = () => Object.values(resourcesOfType('AWS::Lambda::Function'));
 
-    it('has one ingest and one process function per flow, one per support route, the sweep and the authorizer', () => {
-      expect(functions()).toHaveLength(2 * flowList().length + Object.keys(SUPPORT_ROUTES).length + 2);
+    it('has one ingest and one process function per flow, one per support route and widget, the sweep and the authorizer', () => {
+      const support = Object.keys(SUPPORT_ROUTES).length + SUPPORT_WIDGET_IDS.length;
+      expect(functions()).toHaveLength(2 * flowList().length + support + 2);
     });
   });
 
@@ -21,12 +23,19 @@ describe('IntegrationStack', () => {
         (p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[],
       );
 
-    it('gives a table index to the sweep only, and never a whole bucket', () => {
-      const sweepRole = roleId(devStage().stack.sweep.function);
+    it('gives a table index to the sweep, the support search and the widgets only, and never a whole bucket', () => {
+      const { stack } = devStage();
+      const indexReaders = [
+        stack.sweep.function,
+        stack.supportRoutes.search.function,
+        ...Object.values(stack.supportWidgets.functions),
+      ].map(roleId);
       for (const [id, p] of Object.entries(resourcesOfType('AWS::IAM::Policy'))) {
         const text = JSON.stringify(p.Properties.PolicyDocument);
-        const isSweep = (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === sweepRole);
-        expect([id, text.includes('/index/')]).toEqual([id, isSweep]);
+        const readsIndexes = (p.Properties.Roles as { Ref: string }[]).some((r) =>
+          indexReaders.includes(r.Ref),
+        );
+        expect([id, text.includes('/index/')]).toEqual([id, readsIndexes]);
         expect(text).not.toContain('/index/*');
         expect(text).not.toMatch(/"\/\*"\]/);
       }

@@ -28,7 +28,7 @@ describe('apiRoutes', () => {
     }
     for (const route of Object.values(SUPPORT_ROUTES)) {
       expect(routes).toContainEqual(
-        expect.objectContaining({ method: 'GET', path: route.path, module: route.handler }),
+        expect.objectContaining({ method: route.method, path: route.path, module: route.handler }),
       );
     }
   });

@@ -38,6 +38,8 @@ describe('authorizer handler', () => {
             Resource: [
               'arn:aws:execute-api:eu-west-1:123456789012:abc123def4/dev/GET/v1/sync-requests/*',
               'arn:aws:execute-api:eu-west-1:123456789012:abc123def4/dev/GET/v1/messages/*',
+              'arn:aws:execute-api:eu-west-1:123456789012:abc123def4/dev/GET/v1/messages',
+              'arn:aws:execute-api:eu-west-1:123456789012:abc123def4/dev/POST/v1/messages/*/resubmit',
             ],
           },
         ],

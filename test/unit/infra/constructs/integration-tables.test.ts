@@ -1,4 +1,4 @@
-import { CORRELATION_TABLE, TABLES } from '#shared/store/tables.ts';
+import { CORRELATION_TABLE, TABLES, TRACE_TABLE } from '#shared/store/tables.ts';
 import { devStage, resourcesOfType, SYNTH_TIMEOUT } from '../fixtures.ts';
 
 beforeAll(() => {
@@ -19,7 +19,7 @@ describe('IntegrationTables', () => {
     expect(t.SSESpecification).toEqual({ SSEEnabled: true });
   });
 
-  it('gives the correlation table the sparse byDeadline index the sweep queries', () => {
+  it('gives the correlation table the sparse byDeadline index the sweep queries, and byDevice for the search', () => {
     const t = tableProps(CORRELATION_TABLE.name).Properties;
     expect(t.GlobalSecondaryIndexes).toEqual([
       expect.objectContaining({
@@ -29,11 +29,32 @@ describe('IntegrationTables', () => {
           { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
         ],
       }),
+      expect.objectContaining({
+        IndexName: 'byDevice',
+        KeySchema: [
+          { AttributeName: 'gsi2pk', KeyType: 'HASH' },
+          { AttributeName: 'gsi2sk', KeyType: 'RANGE' },
+        ],
+      }),
     ]);
     // Sparse: nothing but the index keys is declared, so only items carrying gsi1pk are indexed.
     expect(t.AttributeDefinitions).toEqual(
       expect.arrayContaining([{ AttributeName: 'gsi1pk', AttributeType: 'S' }]),
     );
+  });
+
+  it("gives the trace table the support search's sparse indexes", () => {
+    const t = tableProps(TRACE_TABLE.name).Properties;
+    expect(t.GlobalSecondaryIndexes.map((i: { IndexName: string }) => i.IndexName)).toEqual([
+      'byBusinessId',
+      'byDevice',
+      'byEvent',
+      'byDeadLetter',
+    ]);
+    expect(t.GlobalSecondaryIndexes[3].KeySchema).toEqual([
+      { AttributeName: 'deadLetterFlow', KeyType: 'HASH' },
+      { AttributeName: 'deadLetterKey', KeyType: 'RANGE' },
+    ]);
   });
 
   it('has no deletion protection outside prod', () => {

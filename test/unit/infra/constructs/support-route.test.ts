@@ -23,11 +23,26 @@ describe('SupportRoute', () => {
     },
   );
 
-  it('gives the support functions no write, no scan and no index', () => {
-    for (const route of Object.values(built.stack.supportRoutes)) {
-      const pairs = grantedPairs(roleId(route.function));
+  it('gives the support views no write, no scan and no index', () => {
+    for (const routeId of ['syncRequest', 'message'] as const) {
+      const pairs = grantedPairs(roleId(built.stack.supportRoutes[routeId].function));
       expect(pairs.length).toBeGreaterThan(0);
       expect(pairs.join('\n')).not.toMatch(/Put|Update|Delete|Write|Scan|index/);
     }
+  });
+
+  it('lets the search only Query indexes: the trace indexes and the correlation byDevice index', () => {
+    const pairs = grantedPairs(roleId(built.stack.supportRoutes.search.function));
+    expect(pairs).toHaveLength(5);
+    for (const pair of pairs) expect(pair).toMatch(/^dynamodb:Query .*\/index\/by/);
+    expect(pairs.join('\n')).not.toMatch(/byDeadline/);
+  });
+
+  it('lets the resubmit read and update traces, send to the flow queues and read claim checks, nothing else', () => {
+    const pairs = grantedPairs(roleId(built.stack.supportRoutes.resubmit.function));
+    const actions = [...new Set(pairs.map((p) => p.split(' ')[0]))].sort();
+    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 'sqs:SendMessage']);
+    expect(pairs.filter((p) => p.startsWith('sqs:SendMessage'))).toHaveLength(5);
+    expect(pairs.join('\n')).not.toMatch(/Scan|index|DeadLetterQueue/);
   });
 });

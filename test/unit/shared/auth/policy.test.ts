@@ -1,6 +1,6 @@
 import type { Statement } from 'aws-lambda';
 import { authorizerResult, parseMethodArn, policyFor, ROUTE_GRANTS, routeArn } from '#shared/auth/policy.ts';
-import { CALLERS, flowList, SUPPORT_ROUTES } from '#shared/flows/registry.ts';
+import { CALLERS, flowList } from '#shared/flows/registry.ts';
 
 const API = 'arn:aws:execute-api:eu-west-1:123456789012:abc123def4';
 const methodArn = (method: string, path: string) => `${API}/prod/${method}${path}`;
@@ -47,7 +47,10 @@ describe('policyFor', () => {
     expect(ROUTE_GRANTS.map((r) => `${r.method} ${r.path}`).sort()).toEqual(
       [
         ...flowList().map((f) => `POST ${f.route.path}`),
-        ...Object.values(SUPPORT_ROUTES).map((r) => `GET ${r.path}`),
+        'GET /v1/sync-requests/{syncRequestId}',
+        'GET /v1/messages/{messageId}',
+        'GET /v1/messages',
+        'POST /v1/messages/{messageId}/resubmit',
       ].sort(),
     );
   });
@@ -67,6 +70,9 @@ describe('policyFor', () => {
   it('allows the support routes with any path parameter to a support token', () => {
     expect(allows([CALLERS.support], methodArn('GET', '/v1/messages/0190-abc'))).toBe(true);
     expect(allows([CALLERS.support], methodArn('GET', '/v1/sync-requests/SR-1'))).toBe(true);
+    expect(allows([CALLERS.support], methodArn('GET', '/v1/messages'))).toBe(true);
+    expect(allows([CALLERS.support], methodArn('POST', '/v1/messages/0190-abc/resubmit'))).toBe(true);
+    expect(allows([CALLERS.dacs], methodArn('POST', '/v1/messages/0190-abc/resubmit'))).toBe(false);
     expect(allows([CALLERS.support], methodArn('POST', '/v1/dacs/asset-sync'))).toBe(false);
   });
 
@@ -86,7 +92,8 @@ describe('policyFor', () => {
   });
 
   it('allows the union of routes to a token with several scopes', () => {
-    expect(resources(statementOf([CALLERS.dacs, CALLERS.support]))).toHaveLength(5);
+    // 3 DACS routes and the 4 support routes.
+    expect(resources(statementOf([CALLERS.dacs, CALLERS.support]))).toHaveLength(7);
   });
 
   it('denies the whole stage to a token with none of the callers’ scopes', () => {

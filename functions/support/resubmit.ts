@@ -1,0 +1,3 @@
+import { createResubmitHandler } from '#shared/handlers/support.ts';
+
+export const handler = createResubmitHandler();

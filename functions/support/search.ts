@@ -1,0 +1,3 @@
+import { createSearchHandler } from '#shared/handlers/support.ts';
+
+export const handler = createSearchHandler();
