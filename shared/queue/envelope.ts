@@ -93,6 +93,28 @@ export interface EnqueueOptions {
   claimCheckThresholdBytes?: number;
 }
 
+/**
+ * Moves an envelope's payload to the claim-check object `<flowId>/<messageId>.json` (encrypted, expiring
+ * with the trace) and answers the queue body that carries its reference instead.
+ */
+async function claimChecked(flow: FlowDefinition, envelope: MessageEnvelope): Promise<string> {
+  const bucket = requireString(CLAIM_CHECK_BUCKET_ENV);
+  const key = `${flow.id}/${envelope.messageId}.json`;
+  const { PutObjectCommand } = await s3Sdk();
+  await (await s3Client()).send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      // Plain JSON: S3 takes any bytes.
+      Body: JSON.stringify(envelope.payload),
+      ContentType: 'application/json',
+      ServerSideEncryption: 'AES256',
+    }),
+  );
+  const { payload: _payload, ...rest } = envelope;
+  return serializeForQueue({ ...rest, payloadRef: { bucket, key } } satisfies MessageEnvelope);
+}
+
 /** Puts a validated message on its flow's queue. Returns whether it went through the claim check. */
 export async function enqueueMessage(
   flow: FlowDefinition,
@@ -105,21 +127,7 @@ export async function enqueueMessage(
   let claimCheck = false;
   // Measured escaped, as SQS will count it: an emoji is 12 bytes once escaped, not 4.
   if (Buffer.byteLength(body) > threshold) {
-    const bucket = requireString(CLAIM_CHECK_BUCKET_ENV);
-    const key = `${flow.id}/${envelope.messageId}.json`;
-    const { PutObjectCommand } = await s3Sdk();
-    await (await s3Client()).send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        // Plain JSON: S3 takes any bytes.
-        Body: JSON.stringify(envelope.payload),
-        ContentType: 'application/json',
-        ServerSideEncryption: 'AES256',
-      }),
-    );
-    const { payload: _payload, ...rest } = full;
-    body = serializeForQueue({ ...rest, payloadRef: { bucket, key } } satisfies MessageEnvelope);
+    body = await claimChecked(flow, full);
     claimCheck = true;
   }
   await sendToQueue(flow, body, envelope.messageId, options.groupId);
@@ -176,20 +184,7 @@ export async function keepableCopy(flow: FlowDefinition, body: string): Promise<
   if (Buffer.byteLength(body) <= MAX_KEPT_COPY_BYTES) return body;
   const envelope = JSON.parse(body) as MessageEnvelope;
   if (envelope.payloadRef) return body;
-  const bucket = requireString(CLAIM_CHECK_BUCKET_ENV);
-  const key = `${flow.id}/${envelope.messageId}.json`;
-  const { PutObjectCommand } = await s3Sdk();
-  await (await s3Client()).send(
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      Body: JSON.stringify(envelope.payload),
-      ContentType: 'application/json',
-      ServerSideEncryption: 'AES256',
-    }),
-  );
-  const { payload: _payload, ...rest } = envelope;
-  return serializeForQueue({ ...rest, payloadRef: { bucket, key } } satisfies MessageEnvelope);
+  return claimChecked(flow, envelope);
 }
 
 /**

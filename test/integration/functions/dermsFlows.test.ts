@@ -248,14 +248,14 @@ describe('asset sync', () => {
 
 describe('legacy ack', () => {
   it('forwards the ack unchanged with the Deprecation header', async () => {
-    const message = legacyAck();
+    // A whenISO of this test's own: other files of the run post the default legacy ack to the same tables.
+    const message = legacyAck({ MsgAck: { whenISO: '2026-12-01T14:06:17-08:00' } } as never);
     const answer = await post('legacyAck', message, 'integration/derms');
     expect(answer.statusCode).toBe(202);
     expect(answer.headers).toMatchObject({ Deprecation: 'true' });
     expect(answer.headers?.Link).toContain('/v1/derms/asset-sync-acks');
-    // On a loaded machine the first receive may come back empty, or the call may time out and wait for
-    // its retry: drain until DACS has it (bounded), then check what it got.
-    for (let tries = 0; receiver.calls.length === 0 && tries < 20; tries++) await drain('legacyAck');
+    expect(JSON.parse(answer.body)).toMatchObject({ duplicate: false });
+    await drain('legacyAck');
     expect(receiver.calls).toHaveLength(1);
     expect(receiver.calls[0]?.body).toEqual(message);
   });
