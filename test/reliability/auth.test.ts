@@ -107,7 +107,9 @@ const isFlow = (id: string): id is FlowId => id in FLOWS;
 /** The request for a route: a flow's valid body, or a support view of an id nobody has. */
 function request(route: ApiRoute): { path: string; init: RequestInit } {
   const path = route.path.replace(/\{\w+\}/g, () => `unknown-${uid()}`);
-  if (!isFlow(route.id)) return { path, init: { method: route.method } };
+  // The search needs a lookup key to answer 200 (an empty page for an unknown device) rather than 400.
+  const query = route.method === 'GET' && route.path === '/v1/messages' ? `?deviceId=unknown-${uid()}` : '';
+  if (!isFlow(route.id)) return { path: `${path}${query}`, init: { method: route.method } };
   return {
     path,
     init: {
