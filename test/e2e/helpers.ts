@@ -184,6 +184,8 @@ export interface SimCall {
   body: Record<string, unknown>;
   idempotencyKey?: string;
   correlationId?: string;
+  /** True when the simulator had already applied this `Idempotency-Key` (a redundant delivery). */
+  duplicate?: boolean;
 }
 
 export const sim = (base: () => string) => ({
