@@ -199,7 +199,9 @@ describe('deadLettersWidget', () => {
       expect(out).toContain('<h4>Consolidated acks refused by DACS: 1</h4>');
       const row = out.slice(out.indexOf('data-sync-request-id="SR-9"'));
       expect(row).toContain('DACS answered 422');
-      expect(row).toContain('{&quot;action&quot;:&quot;resubmitSync&quot;,&quot;syncRequestId&quot;:&quot;SR-9&quot;}');
+      expect(row).toContain(
+        '{&quot;action&quot;:&quot;resubmitSync&quot;,&quot;syncRequestId&quot;:&quot;SR-9&quot;}',
+      );
       expect(row).toContain('Resubmit the consolidated ack of sync request SR-9?');
       expect(s.resubmitSyncRequest).not.toHaveBeenCalled();
     });
