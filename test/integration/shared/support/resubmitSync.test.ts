@@ -18,6 +18,7 @@ import { FLOWS, type FlowId } from '#shared/flows/registry.ts';
 import { createResubmitHandler, createResubmitSyncRequestHandler } from '#shared/handlers/support.ts';
 import { toEnrollmentSync } from '#shared/mapping/assetSync.ts';
 import { MAX_KEPT_COPY_BYTES } from '#shared/queue/envelope.ts';
+import { resubmitSyncRequest } from '#shared/support/resubmitSyncRequest.ts';
 import { getTrace } from '#shared/trace/store.ts';
 import { apiEvent, lambdaContext } from '#test/helpers/events.ts';
 import { ackDevice, assetSyncAck, assetSyncRequest, controllableDevice } from '#test/helpers/messages.ts';
@@ -29,9 +30,13 @@ type Answer = any;
 type ApiHandler = (event: unknown, context: unknown) => Promise<APIGatewayProxyResult>;
 type SqsHandler = (event: unknown, context: unknown) => Promise<SQSBatchResponse>;
 
+// A requeue interval of 1 s, so the sweep's rescue of a resubmit whose command was lost is seen at once.
+process.env.DEADLINE_REQUEUE_SECONDS = '1';
+
 let receiver: Receiver;
 let client: SQSClient;
 const handlers: Partial<Record<FlowId, { ingest: ApiHandler; process: SqsHandler }>> = {};
+let sweep: (now?: Date) => Promise<{ overdue: number; queued: number }>;
 const resubmitSync = createResubmitSyncRequestHandler() as unknown as ApiHandler;
 const resubmitMessage = createResubmitHandler() as unknown as ApiHandler;
 const sent: string[] = [];
@@ -50,6 +55,7 @@ beforeAll(async () => {
       process: (await import(`../../../../functions/${flow}/process.ts`)).handler as SqsHandler,
     };
   }
+  sweep = (await import('../../../../functions/sweep/handler.ts')).sweep;
   documentClientFor().middlewareStack.add(
     (next, context) => (args) => {
       sent.push(String(context.commandName));
@@ -262,6 +268,29 @@ describe('POST /v1/sync-requests/{syncRequestId}/resubmit', () => {
     expect(second).toMatchObject({ status: 202, body: { resubmissions: 2 } });
     await drain('assetSyncAck');
     expect(dacsCalls(syncRequestId).map((c) => c.headers['idempotency-key'])).toEqual([syncRequestId]);
+  }, 30_000);
+});
+
+describe('a resubmit whose deadline command could not be queued', () => {
+  it('is answered 202 and sent by the sweep a requeue interval later, once', async () => {
+    const syncRequestId = `SRRL${Date.now() % 1e8}`;
+    await refusedConsolidation(syncRequestId);
+    const answer = await resubmitSyncRequest(syncRequestId, 'support-it', {
+      enqueue: async () => {
+        throw new Error('SQS unavailable');
+      },
+    });
+    expect(answer.delivery.state).toBe('RETRYING');
+    expect(await depth(client, queueUrl('assetSyncAck'))).toBe(0);
+    // Before its requeue interval, the sweep leaves it to its (lost) owner.
+    await sweep(new Date());
+    await drain('assetSyncAck');
+    expect(dacsCalls(syncRequestId)).toHaveLength(0);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect((await sweep(new Date())).queued).toBeGreaterThanOrEqual(1);
+    await drain('assetSyncAck');
+    expect(dacsCalls(syncRequestId).map((c) => c.headers['idempotency-key'])).toEqual([syncRequestId]);
+    expect((await getSyncRequestStatus(syncRequestId))?.consolidatedAck?.delivery.state).toBe('DELIVERED');
   }, 30_000);
 });
 
