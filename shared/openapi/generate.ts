@@ -202,7 +202,9 @@ function resubmitOperation(): Record<string, unknown> {
     description:
       'Queues the copy kept when the message was dead-lettered (a large one keeps its claim check); the trace ' +
       "records RESUBMITTED with the caller's client id and the time. Delivered at most once in effect: the same " +
-      'Idempotency-Key, and the DLQ copy of the message is skipped if it is redriven later.',
+      'Idempotency-Key, and the DLQ copy of the message is skipped if it is redriven later. An ack message ' +
+      'that owns a consolidated ack DACS refused answers 409: resubmit that with ' +
+      'POST /v1/sync-requests/{syncRequestId}/resubmit.',
     tags: ['support'],
     security: [{ [SECURITY_SCHEME]: [SUPPORT_ROUTES.resubmit.scope] }],
     parameters: [{ name: 'messageId', in: 'path', required: true, schema: { type: 'string', minLength: 1 } }],
