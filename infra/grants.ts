@@ -12,14 +12,14 @@
  * | ingest | Powertools idempotency (`GetItem`, `PutItem`, `UpdateItem`, `DeleteItem`); the trace (`createTrace` `PutItem`, `getTrace` `GetItem`, `deleteTrace` `DeleteItem`); `SendMessage` to its flow's queue; `PutObject` of a claim check under `<flowId>/` |
  * | process | `ReceiveMessage`, `DeleteMessage`, `GetQueueAttributes` (the event source mapping, with this role); `ChangeMessageVisibility` (back-off); `SendMessage` to its DLQ; `GetObject` of its claim checks, `PutObject` of one for a large dead letter's kept copy; `GetSecretValue` of its receiver's credentials; the trace (`getTrace` `GetItem`, `mark…` `UpdateItem`); the correlation table as its flow needs (below) |
  * | sweep | `Query` on the `byDeadline` index (`findOverdue`); `UpdateItem` (`claimOverdue`); `SendMessage` to the consolidation queue |
- * | supportWidget | the union of the rows of the support routes it does the work of (`SUPPORT_WIDGETS[…].routes`): Find a message = search + syncRequest, Dead letters = search + resubmit |
- * | support | `syncRequest`: `Query` of one partition; `message`: `GetItem` of one trace; `search`: `Query` on the trace table's indexes and the correlation table's `byDevice` index (never `Scan`); `resubmit`: the trace (`GetItem`, `UpdateItem`), `SendMessage` to every flow's queue, `GetObject` of a claim check (a FIFO copy's message group) |
+ * | supportWidget | the union of the rows of the support routes it does the work of (`SUPPORT_WIDGETS[…].routes`): Find a message = search + syncRequest, Dead letters = search + resubmit + resubmitSyncRequest, plus `Query` on the `byDeadline` index (the refused consolidated acks) |
+ * | support | `syncRequest`: `Query` of one partition; `message`: `GetItem` of one trace; `search`: `Query` on the trace table's indexes and the correlation table's `byDevice` index (never `Scan`); `resubmit`: the trace (`GetItem`, `UpdateItem`), the correlation header of an ack's sync request (`GetItem`), `SendMessage` to every flow's queue, `GetObject` of a claim check (a FIFO copy's message group); `resubmitSyncRequest`: the correlation header (`GetItem`, `UpdateItem`), `SendMessage` to the consolidation queue (its deadline command) |
  *
  * Correlation table per process flow: `assetSync` records the request (`GetItem` header, `BatchWriteItem`
  * devices, `PutItem` header, `UpdateItem` when DERMS refuses); `assetSyncAck` consolidates (partition
  * `Query`, `GetItem`, `BatchGetItem`, `PutItem`, `BatchWriteItem`, `UpdateItem`, and `UpdateItem` inside
  * `TransactWriteItems`); `unavailability` orders updates (`GetItem`, `UpdateItem`); `optOut` and
- * `legacyAck` never touch it. Only the sweep reads an index.
+ * `legacyAck` never touch it. Only the sweep and the Dead letters widget read the `byDeadline` index.
  */
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -75,9 +75,23 @@ const SUPPORT: Readonly<Record<SupportRouteId, FunctionGrants>> = {
   search: { traceIndexes: ['dynamodb:Query'], deviceIndex: ['dynamodb:Query'] },
   resubmit: {
     trace: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    // The header of an ack's sync request: a refused consolidated ack is resubmitted by its own route.
+    correlation: ['dynamodb:GetItem'],
     queues: ['sqs:SendMessage'],
     claimCheck: ['s3:GetObject'],
   },
+  resubmitSyncRequest: {
+    correlation: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    queue: ['sqs:SendMessage'],
+  },
+};
+
+/**
+ * What a widget does beyond the routes it shares code with: Dead letters lists the refused consolidated
+ * acks from the `byDeadline` index's refused partition (`findRefusedConsolidated`).
+ */
+const WIDGET_EXTRA: Readonly<Partial<Record<SupportWidgetId, FunctionGrants>>> = {
+  deadLetters: { deadlineIndex: ['dynamodb:Query'] },
 };
 
 export const FUNCTION_GRANTS = {
@@ -111,7 +125,10 @@ export const FUNCTION_GRANTS = {
   support: (route: SupportRouteId): FunctionGrants => SUPPORT[route],
   /** A dashboard support widget: the union of the rows of the support routes it does the work of. */
   supportWidget: (widget: SupportWidgetId): FunctionGrants =>
-    unionOfGrants(SUPPORT_WIDGETS[widget].routes.map((route) => SUPPORT[route])),
+    unionOfGrants([
+      ...SUPPORT_WIDGETS[widget].routes.map((route) => SUPPORT[route]),
+      ...(WIDGET_EXTRA[widget] ? [WIDGET_EXTRA[widget]] : []),
+    ]),
 } as const;
 
 /** Every action of every row, by resource, each once. */

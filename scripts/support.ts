@@ -5,6 +5,7 @@
  *        [--dacs-message ID] [--state S] [--flow F] [--from T] [--to T] [--limit N] [--cursor C]
  *   show <messageId>
  *   resubmit <messageId>
+ *   resubmit-sync <syncRequestId>   (a consolidated ack DACS refused: its frozen body, sent again)
  *
  * Local stack by default: `http://127.0.0.1:$LOCAL_API_PORT` (3000), with a token from its token endpoint
  * for `support-local` (secret `SUPPORT_LOCAL_CLIENT_SECRET`, `LOCAL_CLIENT_SECRET` or `local-secret`).
@@ -19,6 +20,7 @@ export const USAGE = `Usage: npm run support -- <command> [options]
             [--state S] [--flow F] [--from T] [--to T] [--limit N] [--cursor C]
   show      <messageId>
   resubmit  <messageId>
+  resubmit-sync <syncRequestId>   (the consolidated ack DACS refused, sent again unchanged)
 Options: --json (raw answer)  --api <url> (a deployed stage; SUPPORT_CLIENT_ID, SUPPORT_CLIENT_SECRET,
          SUPPORT_TOKEN_URL from the environment; default: the local stack)`;
 
@@ -40,7 +42,8 @@ export const FIND_OPTIONS = {
 
 export type Command =
   | { kind: 'find'; query: Record<string, string> }
-  | { kind: 'show' | 'resubmit'; messageId: string };
+  | { kind: 'show' | 'resubmit'; messageId: string }
+  | { kind: 'resubmit-sync'; syncRequestId: string };
 
 export interface Invocation {
   command: Command;
@@ -75,11 +78,14 @@ export function parseCommandLine(argv: string[]): Invocation {
       throw new UsageError('find needs at least one option, e.g. --device D100');
     return { ...base, command: { kind: 'find', query } };
   }
-  if (name === 'show' || name === 'resubmit') {
-    if (!id || rest.length > 0) throw new UsageError(`${name} takes exactly one messageId`);
+  if (name === 'show' || name === 'resubmit' || name === 'resubmit-sync') {
+    const what = name === 'resubmit-sync' ? 'syncRequestId' : 'messageId';
+    if (!id || rest.length > 0) throw new UsageError(`${name} takes exactly one ${what}`);
     const extra = Object.keys(FIND_OPTIONS).filter((o) => given[o] !== undefined);
     if (extra.length > 0) throw new UsageError(`${name} takes no --${extra[0]}`);
-    return { ...base, command: { kind: name, messageId: id } };
+    const command: Command =
+      name === 'resubmit-sync' ? { kind: name, syncRequestId: id } : { kind: name, messageId: id };
+    return { ...base, command };
   }
   throw new UsageError(name ? `unknown command ${name}` : 'no command given');
 }
@@ -146,6 +152,33 @@ export function formatTrace(trace: Trace): string {
   return `${head}\n\n${table(['AT', 'EVENT', 'ATTEMPT', 'DETAIL'], events)}`;
 }
 
+interface SyncResubmitted {
+  syncRequestId: string;
+  delivery?: { state?: string; attempts?: number; lastError?: string; nextAttemptAt?: string };
+  resubmissions?: number;
+  resubmittedAt?: string;
+  resubmittedBy?: string;
+}
+
+/** A sync request's resubmit answer as a table, and how to follow it. */
+export function formatSyncResubmitted(body: SyncResubmitted): string {
+  const rows = [
+    ['syncRequestId', body.syncRequestId],
+    ['delivery', body.delivery?.state ?? ''],
+    ['attempts', String(body.delivery?.attempts ?? '')],
+    ['nextAttemptAt', body.delivery?.nextAttemptAt ?? ''],
+    ['lastError', clip(body.delivery?.lastError ?? '', 100)],
+    ['resubmissions', String(body.resubmissions ?? '')],
+    ['resubmittedAt', body.resubmittedAt ?? ''],
+    ['resubmittedBy', body.resubmittedBy ?? ''],
+  ];
+  return (
+    `Resubmitted the consolidated ack of ${body.syncRequestId}: it is sent again, unchanged.\n\n` +
+    `${table(['FIELD', 'VALUE'], rows)}\n\n` +
+    `Follow it: GET /v1/sync-requests/${body.syncRequestId}, its consolidatedAck.delivery`
+  );
+}
+
 interface Target {
   api: string;
   tokenUrl: string;
@@ -188,6 +221,18 @@ async function tokenFor(target: Target): Promise<string> {
   return body.access_token;
 }
 
+/** The route a command calls. */
+export function urlOf(command: Command, api: string): string {
+  switch (command.kind) {
+    case 'find':
+      return `${api}/v1/messages?${new URLSearchParams(command.query)}`;
+    case 'resubmit-sync':
+      return `${api}/v1/sync-requests/${encodeURIComponent(command.syncRequestId)}/resubmit`;
+    default:
+      return `${api}/v1/messages/${encodeURIComponent(command.messageId)}${command.kind === 'resubmit' ? '/resubmit' : ''}`;
+  }
+}
+
 /** Calls the route of the command; answers the status and the parsed body. */
 export async function call(
   invocation: Invocation,
@@ -195,12 +240,8 @@ export async function call(
 ): Promise<{ status: number; body: unknown }> {
   const token = await tokenFor(target);
   const { command } = invocation;
-  const url =
-    command.kind === 'find'
-      ? `${target.api}/v1/messages?${new URLSearchParams(command.query)}`
-      : `${target.api}/v1/messages/${encodeURIComponent(command.messageId)}${command.kind === 'resubmit' ? '/resubmit' : ''}`;
-  const answer = await fetch(url, {
-    method: command.kind === 'resubmit' ? 'POST' : 'GET',
+  const answer = await fetch(urlOf(command, target.api), {
+    method: command.kind === 'find' || command.kind === 'show' ? 'GET' : 'POST',
     headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
   });
   const text = await answer.text();
@@ -224,6 +265,7 @@ export function render(invocation: Invocation, status: number, body: unknown): s
   const { command } = invocation;
   if (command.kind === 'find') return formatPage(body as { items: Trace[]; cursor?: string });
   if (command.kind === 'show') return formatTrace(body as Trace);
+  if (command.kind === 'resubmit-sync') return formatSyncResubmitted(body as SyncResubmitted);
   return `Resubmitted ${command.messageId}: it is queued again (follow it with: npm run support -- show ${command.messageId})`;
 }
 

@@ -14,6 +14,11 @@ export const handler = middy(async (event: WidgetEvent, context: Context): Promi
   if (event.action === 'resubmit') {
     logger.info('Resubmit requested from the dashboard', { messageId: String(event.messageId) });
   }
+  if (event.action === 'resubmitSync') {
+    logger.info('Consolidated ack resubmit requested from the dashboard', {
+      syncRequestId: String(event.syncRequestId),
+    });
+  }
   return deadLettersWidget(
     event,
     cloudWatchActions(context.invokedFunctionArn),

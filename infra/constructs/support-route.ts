@@ -22,7 +22,10 @@ export interface SupportRouteProps {
   };
   readonly api: IntegrationApi;
   readonly tables: { readonly correlation: dynamodb.ITable; readonly trace: dynamodb.ITable };
-  /** Every flow's queue, by flow: given to a route whose grants name `queues` (the resubmit). */
+  /**
+   * Every flow's queue, by flow: a route whose grants name `queues` (the resubmit) gets them all, one
+   * whose grants name `queue` (the sync request's resubmit) the consolidation queue only.
+   */
   readonly queues?: Readonly<Record<string, sqs.IQueue>>;
   /** The claim-check bucket: given to a route whose grants name `claimCheck` (the resubmit). */
   readonly claimCheckBucket?: s3.IBucket;
@@ -58,6 +61,7 @@ export class SupportRoute extends Construct {
         [CORRELATION_TABLE.nameEnv]: tables.correlation.tableName,
         [TRACE_TABLE.nameEnv]: tables.trace.tableName,
         ...(grants.queues ? queueEnvironment(props.queues) : {}),
+        ...(grants.queue ? consolidationQueueEnvironment(props.queues) : {}),
         ...(grants.claimCheck && props.claimCheckBucket
           ? { [CLAIM_CHECK_BUCKET_ENV]: props.claimCheckBucket.bucketName }
           : {}),
@@ -67,6 +71,7 @@ export class SupportRoute extends Construct {
       correlation: tables.correlation,
       trace: tables.trace,
       ...(grants.queues ? { queues: Object.values(props.queues ?? {}) } : {}),
+      ...(grants.queue ? { queue: consolidationQueue(props.queues) } : {}),
       ...(grants.claimCheck && props.claimCheckBucket
         ? { claimCheck: { bucket: props.claimCheckBucket, prefix: '*' } }
         : {}),
@@ -84,7 +89,7 @@ export class SupportRoute extends Construct {
       path: props.route.path,
       scope: props.route.scope,
       handler: this.function.function,
-      // The resubmit takes no body.
+      // The resubmits take no body.
       jsonBody: false,
     });
   }
@@ -96,4 +101,17 @@ function queueEnvironment(queues: Readonly<Record<string, sqs.IQueue>> | undefin
   return Object.fromEntries(
     Object.entries(queues).map(([flowId, queue]) => [FLOWS[flowId as FlowId].queue.urlEnv, queue.queueUrl]),
   );
+}
+
+/** The consolidation queue (the ack flow's), where the sync request's resubmit queues a deadline command. */
+function consolidationQueue(queues: Readonly<Record<string, sqs.IQueue>> | undefined): sqs.IQueue {
+  const queue = queues?.[FLOWS.assetSyncAck.id];
+  if (!queue) throw new Error('A support route that queues a deadline command needs the consolidation queue');
+  return queue;
+}
+
+function consolidationQueueEnvironment(
+  queues: Readonly<Record<string, sqs.IQueue>> | undefined,
+): Record<string, string> {
+  return { [FLOWS.assetSyncAck.queue.urlEnv]: consolidationQueue(queues).queueUrl };
 }

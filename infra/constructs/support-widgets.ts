@@ -86,6 +86,8 @@ export class SupportWidgets extends Construct {
       correlation: props.tables.correlation,
       trace: props.tables.trace,
       ...(grants.queues ? { queues: Object.values(props.queues) } : {}),
+      // A refused consolidated ack's resubmit queues a deadline command on the consolidation queue.
+      ...(grants.queue ? { queue: props.queues.assetSyncAck } : {}),
       ...(grants.claimCheck ? { claimCheck: { bucket: props.claimCheckBucket, prefix: '*' } } : {}),
     });
     if (grants.claimCheck) {

@@ -8,7 +8,8 @@
  *   deliverConsolidated: write missing SENT# lines ─▶ send (key = syncRequestId)
  *       2xx        ─▶ DELIVERED, out of the deadline index
  *       retry      ─▶ RETRYING (attempts, lastError, nextAttemptAt); index entry at nextAttemptAt + requeue
- *       dead-letter─▶ DEAD_LETTERED, out of the index: only a redrive of its owner sends it again
+ *       dead-letter─▶ DEAD_LETTERED, in the index's refused partition: support's resubmit (a new deadline
+ *                     command owns it, shared/support/resubmitSyncRequest.ts) or a redrive of its owner sends it again
  *
  *   deadline command ─▶ frozen? ─owner─▶ deliver again
  *                          │ other, adoptable (not dead-lettered, owner's next move + requeue passed)
@@ -255,7 +256,7 @@ async function deliverConsolidated(
 /** What a failed send of the consolidated ack records: the process handler's decision about it. */
 export function deliveryFailure(decision: FailureDecision, now: Date): DeliveryFailure {
   const lastError = trimError(decision.reason);
-  if (decision.action !== 'retry') return { state: DELIVERY_STATES.DEAD_LETTERED, lastError };
+  if (decision.action !== 'retry') return { state: DELIVERY_STATES.DEAD_LETTERED, lastError, at: now };
   const next = decision.nextAttemptAt ?? now;
   return {
     state: DELIVERY_STATES.RETRYING,

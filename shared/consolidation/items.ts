@@ -3,7 +3,8 @@
  * (`pk = SYNC#<syncRequestId>`):
  *
  *   sk = HEADER                      request summary, deviceCount, terminalCount, deadline, infoVersion,
- *                                    gsi1pk/gsi1sk (until delivered or dead-lettered), an enrollment refusal,
+ *                                    gsi1pk/gsi1sk (PENDING until delivered; DEAD_LETTERED while refused),
+ *                                    an enrollment refusal, support's resubmissions of a refused one,
  *                                    and once frozen: consolidatedAt/By, consolidationTrigger,
  *                                    consolidatedSummary (bounded), consolidatedDeliveredAt, delivery*
  *   sk = DEVICE#<deviceId>           index (request order), expected, reported status + version,
@@ -107,6 +108,10 @@ export interface HeaderItem extends Keys {
   deliveryAttempts?: number;
   deliveryLastError?: string;
   deliveryNextAttemptAt?: string;
+  /** Times support resubmitted the DEAD_LETTERED consolidated ack, the last time, and who (client id). */
+  resubmissions?: number;
+  resubmittedAt?: string;
+  resubmittedBy?: string;
   /** Sequence of the first final ack received; consolidation waits for the acks before it. */
   finalSequence?: number;
 }

@@ -24,6 +24,18 @@ export function deliveryView(header: HeaderItem): DeliveryView {
   };
 }
 
+/** Support's resubmissions of the consolidated ack: how many, the last one's time and client id. */
+export const resubmissionView = (
+  header: HeaderItem,
+): Pick<ConsolidatedAckView, 'resubmissions' | 'resubmittedAt' | 'resubmittedBy'> =>
+  header.resubmissions
+    ? {
+        resubmissions: header.resubmissions,
+        ...(header.resubmittedAt ? { resubmittedAt: header.resubmittedAt } : {}),
+        ...(header.resubmittedBy ? { resubmittedBy: header.resubmittedBy } : {}),
+      }
+    : {};
+
 /** The frozen ack as it was (or will be) sent: its lines, or what they will be where not written yet. */
 function consolidatedAckView(header: HeaderItem, partition: Partition): ConsolidatedAckView {
   const missing = partition.devices.filter((d) => !partition.sent.has(d.deviceId));
@@ -43,6 +55,7 @@ function consolidatedAckView(header: HeaderItem, partition: Partition): Consolid
     ...(header.consolidationTrigger ? { trigger: header.consolidationTrigger } : {}),
     acknowledgement: assembleAck(header.syncRequestId, summary, outcomes),
     delivery: deliveryView(header),
+    ...resubmissionView(header),
   };
 }
 

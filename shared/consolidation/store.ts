@@ -16,7 +16,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '#shared/aws/clients.ts';
-import { CORRELATION_TABLE, PENDING_CONSOLIDATION } from '#shared/store/tables.ts';
+import { CORRELATION_TABLE, PENDING_CONSOLIDATION, REFUSED_CONSOLIDATION } from '#shared/store/tables.ts';
 import type { AckSummary } from './ack.ts';
 import type { TransactItem } from './batch.ts';
 import {
@@ -573,11 +573,14 @@ export interface DeliveryFailure {
   /** RETRYING: when the owner tries again, and when the sweep may look at it again (not sooner). */
   readonly nextAttemptAt?: Date | undefined;
   readonly recheckAt?: Date | undefined;
+  /** DEAD_LETTERED: when (its place in the refused partition of the `byDeadline` index). @default now */
+  readonly at?: Date | undefined;
 }
 
 /**
  * Records a failed send of the consolidated ack by its owner. RETRYING keeps it in the deadline index, no
- * sooner than `recheckAt`; DEAD_LETTERED takes it out (only a redrive of its owner sends it again).
+ * sooner than `recheckAt`; DEAD_LETTERED moves it to the index's refused partition, out of the sweep's
+ * reach: only support's resubmit ({@link markConsolidatedResubmitted}) or a redrive of its owner sends it again.
  */
 export function recordConsolidatedFailure(
   syncRequestId: string,
@@ -603,7 +606,10 @@ export function recordConsolidatedFailure(
       expression += ' ADD deliveryAttempts :one REMOVE deliveryNextAttemptAt';
     }
   } else {
-    expression = `${common} ADD deliveryAttempts :one REMOVE gsi1pk, gsi1sk, deliveryNextAttemptAt`;
+    // Out of the sweep's partition, into the refused one: support lists it there and can resubmit it.
+    values[':refused'] = REFUSED_CONSOLIDATION;
+    values[':at'] = (failure.at ?? new Date()).toISOString();
+    expression = `${common}, gsi1pk = :refused, gsi1sk = :at ADD deliveryAttempts :one REMOVE deliveryNextAttemptAt`;
   }
   return updated({
     Key: headerKey(syncRequestId),
@@ -655,6 +661,86 @@ export const claimOverdue = (
       ':next': new Date(now.getTime() + requeueAfterSeconds * 1000).toISOString(),
     },
   });
+
+// ─── support: refused consolidated acks and their resubmit ────────────────────────────────────────────
+
+export interface ConsolidatedResubmit {
+  /** The deadline command that will own and send it. */
+  readonly owner: string;
+  readonly by: string;
+  readonly at: Date;
+  /** The header's resubmissions read before (none: undefined): of two resubmits, one wins. */
+  readonly seen: number | undefined;
+  /** Where it waits in the deadline index in case the owner's command never runs. */
+  readonly recheckAt: Date;
+}
+
+/**
+ * Support's resubmit of a DEAD_LETTERED consolidated ack: DEAD_LETTERED → RETRYING under a condition
+ * (still dead-lettered, undelivered, resubmissions as read), owned by a new deadline command, due now, and
+ * back in the sweep's partition of the deadline index at `recheckAt` (the sweep adopts it if the command
+ * is lost). The frozen body is not touched. Answers the header after the write, or `undefined` when the
+ * condition did not hold.
+ */
+export async function markConsolidatedResubmitted(
+  syncRequestId: string,
+  resubmit: ConsolidatedResubmit,
+): Promise<HeaderItem | undefined> {
+  const seen = resubmit.seen === undefined ? 'attribute_not_exists(resubmissions)' : 'resubmissions = :seen';
+  const out = await ifCondition(
+    db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: headerKey(syncRequestId),
+        UpdateExpression:
+          'SET deliveryState = :retrying, consolidatedBy = :owner, deliveryNextAttemptAt = :at, ' +
+          'resubmittedAt = :at, resubmittedBy = :by, gsi1pk = :pending, gsi1sk = :recheck ADD resubmissions :one',
+        ConditionExpression: all(WHEN.recorded, 'deliveryState = :deadLettered', WHEN.notDelivered, seen),
+        ExpressionAttributeValues: {
+          ':retrying': DELIVERY_STATES.RETRYING,
+          ':deadLettered': DELIVERY_STATES.DEAD_LETTERED,
+          ':owner': resubmit.owner,
+          ':by': resubmit.by,
+          ':at': resubmit.at.toISOString(),
+          ':pending': PENDING_CONSOLIDATION,
+          ':recheck': resubmit.recheckAt.toISOString(),
+          ':one': 1,
+          ...(resubmit.seen === undefined ? {} : { ':seen': resubmit.seen }),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    ),
+  );
+  return out?.Attributes as HeaderItem | undefined;
+}
+
+export interface RefusedQuery {
+  readonly from: Date;
+  readonly to: Date;
+  readonly limit: number;
+}
+
+/**
+ * Headers whose consolidated ack is DEAD_LETTERED now, dead-lettered between `from` and `to`, newest
+ * first: one Query of the refused partition of the `byDeadline` index, never a scan.
+ */
+export async function findRefusedConsolidated(query: RefusedQuery): Promise<HeaderItem[]> {
+  const out = await db().send(
+    new QueryCommand({
+      TableName: tableName(),
+      IndexName: CORRELATION_TABLE.indexes[0].name,
+      KeyConditionExpression: 'gsi1pk = :p AND gsi1sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: {
+        ':p': REFUSED_CONSOLIDATION,
+        ':from': query.from.toISOString(),
+        ':to': query.to.toISOString(),
+      },
+      ScanIndexForward: false,
+      Limit: query.limit,
+    }),
+  );
+  return (out.Items ?? []) as HeaderItem[];
+}
 
 // ─── follow-ups ───────────────────────────────────────────────────────────────────────────────────────
 

@@ -40,7 +40,10 @@ export const DELIVERY_STATES = {
   DELIVERED: 'DELIVERED',
   /** Frozen and not delivered yet: its owner tries again at `nextAttemptAt` (or is about to send it). */
   RETRYING: 'RETRYING',
-  /** Refused for good, or not delivered within the retry window: only a redrive of its owner re-sends it. */
+  /**
+   * Refused for good, or not delivered within the retry window: support's resubmit
+   * (`POST /v1/sync-requests/{id}/resubmit`) or a redrive of its owner re-sends it.
+   */
   DEAD_LETTERED: 'DEAD_LETTERED',
 } as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[keyof typeof DELIVERY_STATES];

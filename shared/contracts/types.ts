@@ -312,9 +312,21 @@ export interface ConsolidatedAckRecord {
   trigger?: 'ALL_TERMINAL' | 'FINAL_ACK' | 'DEADLINE' | 'DERMS_REFUSED';
   acknowledgement: DacsAcknowledgement;
   delivery: ConsolidatedAckDelivery;
+  /**
+   * Times support resubmitted it after DACS refused it (POST /v1/sync-requests/{syncRequestId}/resubmit). Absent when never resubmitted.
+   */
+  resubmissions?: number;
+  /**
+   * When support last resubmitted it.
+   */
+  resubmittedAt?: string;
+  /**
+   * The OAuth client id of whoever resubmitted it last.
+   */
+  resubmittedBy?: string;
 }
 /**
- * Where its delivery to DACS stands. RETRYING: not delivered yet, tried again at nextAttemptAt (by its owner, or by a deadline command if the owner is gone). DEAD_LETTERED: refused for good or not delivered within the retry window; only a redrive of its message sends it again.
+ * Where its delivery to DACS stands. RETRYING: not delivered yet, tried again at nextAttemptAt (by its owner, or by a deadline command if the owner is gone). DEAD_LETTERED: refused for good or not delivered within the retry window; support's resubmit (POST /v1/sync-requests/{syncRequestId}/resubmit) sends the same body again, or a redrive of its message.
  */
 export interface ConsolidatedAckDelivery {
   state: 'DELIVERED' | 'RETRYING' | 'DEAD_LETTERED';

@@ -274,6 +274,17 @@ export const SUPPORT_ROUTES = {
     scope: CALLERS.support,
     handler: 'functions/support/resubmit.ts',
   },
+  /**
+   * Send a sync request's DEAD_LETTERED consolidated ack again, its frozen body unchanged
+   * (shared/support/resubmitSyncRequest.ts).
+   */
+  resubmitSyncRequest: {
+    method: 'POST',
+    path: '/v1/sync-requests/{syncRequestId}/resubmit',
+    pathParameter: 'syncRequestId',
+    scope: CALLERS.support,
+    handler: 'functions/support/resubmitSyncRequest.ts',
+  },
 } as const;
 export type SupportRouteId = keyof typeof SUPPORT_ROUTES;
 /** The support views that read one item by the id in their path. */

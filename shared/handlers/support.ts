@@ -1,6 +1,7 @@
 /**
  * Support routes for the engineer on call, scope `integration/support` only: the read-only views of one
- * item, the search by business id, and the resubmit of one dead-lettered message.
+ * item, the search by business id, the resubmit of one dead-lettered message, and the resubmit of a
+ * sync request's refused consolidated ack.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
@@ -12,6 +13,7 @@ import { authorize, jsonResponse } from '#shared/handlers/http.ts';
 import { PROBLEMS } from '#shared/handlers/problems.ts';
 import { logger } from '#shared/observability.ts';
 import { resubmitMessage } from '#shared/support/resubmit.ts';
+import { resubmitSyncRequest } from '#shared/support/resubmitSyncRequest.ts';
 import { parseSearchQuery, searchMessages } from '#shared/support/search.ts';
 
 export type Lookup = (id: string) => Promise<unknown | undefined>;
@@ -56,6 +58,20 @@ export function createResubmitHandler(resubmit = resubmitMessage) {
     const caller = authorize(event, SUPPORT_ROUTES.resubmit.scope);
     const id = event.pathParameters?.[SUPPORT_ROUTES.resubmit.pathParameter];
     if (!id) throw new HttpError(PROBLEMS.notFound, 'No message id in the path.');
+    return jsonResponse(202, await resubmit(id, caller.clientId), { 'Cache-Control': 'no-store' });
+  });
+}
+
+/**
+ * `POST /v1/sync-requests/{syncRequestId}/resubmit`: 202 `{ syncRequestId, status: RESUBMITTED, delivery,
+ * resubmissions, resubmittedAt, resubmittedBy }`; 404; 409 unless the consolidated ack is DEAD_LETTERED.
+ */
+export function createResubmitSyncRequestHandler(resubmit = resubmitSyncRequest) {
+  const route = SUPPORT_ROUTES.resubmitSyncRequest;
+  return withMiddleware('resubmitSyncRequest', async (event) => {
+    const caller = authorize(event, route.scope);
+    const id = event.pathParameters?.[route.pathParameter];
+    if (!id) throw new HttpError(PROBLEMS.notFound, 'No sync request id in the path.');
     return jsonResponse(202, await resubmit(id, caller.clientId), { 'Cache-Control': 'no-store' });
   });
 }

@@ -39,7 +39,7 @@ const PROBLEMS = {
   404: ['NotFound', 'Unknown id.'],
   409: [
     'Conflict',
-    'Same business key, different body; or (support resubmit) the message is not DEAD_LETTERED.',
+    'Same business key, different body; or (support resubmit) the message, or the consolidated ack, is not DEAD_LETTERED.',
   ],
   410: [
     'Gone',
@@ -202,7 +202,9 @@ function resubmitOperation(): Record<string, unknown> {
     description:
       'Queues the copy kept when the message was dead-lettered (a large one keeps its claim check); the trace ' +
       "records RESUBMITTED with the caller's client id and the time. Delivered at most once in effect: the same " +
-      'Idempotency-Key, and the DLQ copy of the message is skipped if it is redriven later.',
+      'Idempotency-Key, and the DLQ copy of the message is skipped if it is redriven later. An ack message ' +
+      'that owns a consolidated ack DACS refused answers 409: resubmit that with ' +
+      'POST /v1/sync-requests/{syncRequestId}/resubmit.',
     tags: ['support'],
     security: [{ [SECURITY_SCHEME]: [SUPPORT_ROUTES.resubmit.scope] }],
     parameters: [{ name: 'messageId', in: 'path', required: true, schema: { type: 'string', minLength: 1 } }],
@@ -216,11 +218,39 @@ function resubmitOperation(): Record<string, unknown> {
   };
 }
 
+function resubmitSyncRequestOperation(): Record<string, unknown> {
+  const route = SUPPORT_ROUTES.resubmitSyncRequest;
+  return {
+    operationId: 'resubmitSyncRequest',
+    summary: "Support: send a sync request's DEAD_LETTERED consolidated ack again, as it was frozen",
+    description:
+      'Sends the frozen consolidated acknowledgement DACS refused again, unchanged (nothing is consolidated ' +
+      'anew), with the same Idempotency-Key (the syncRequestId), through the normal retrying path: its delivery ' +
+      'is RETRYING again, with a retry window from now, and the follow-ups held back go out once it is delivered. ' +
+      "The correlation record keeps resubmissions, resubmittedAt and resubmittedBy (the caller's client id), " +
+      'shown in the SyncRequestStatus. 409 unless consolidatedAck.delivery.state is DEAD_LETTERED; of two ' +
+      'resubmits at once, one gets the 202.',
+    tags: ['support'],
+    security: [{ [SECURITY_SCHEME]: [route.scope] }],
+    parameters: [
+      { name: route.pathParameter, in: 'path', required: true, schema: { type: 'string', minLength: 1 } },
+    ],
+    responses: {
+      '202': {
+        description: 'Its delivery is RETRYING again, due now',
+        content: { 'application/json': { schema: ref('SyncRequestResubmitted') } },
+      },
+      ...problemResponses([401, 403, 404, 409, 429, 503]),
+    },
+  };
+}
+
 const OPERATIONS: Readonly<Record<SupportRouteId, () => Record<string, unknown>>> = {
   syncRequest: () => supportOperation('syncRequest'),
   message: () => supportOperation('message'),
   search: searchOperation,
   resubmit: resubmitOperation,
+  resubmitSyncRequest: resubmitSyncRequestOperation,
 };
 
 const RETRY_AFTER = {
@@ -295,6 +325,7 @@ function componentSchemas(): Record<string, unknown> {
     Accepted: ACCEPTED_SCHEMA,
     MessageTracePage: PAGE_SCHEMA,
     Resubmitted: RESUBMITTED_SCHEMA,
+    SyncRequestResubmitted: SYNC_REQUEST_RESUBMITTED_SCHEMA,
     Problem: PROBLEM_SCHEMA,
   };
 }
@@ -316,6 +347,28 @@ const RESUBMITTED_SCHEMA = {
   properties: {
     messageId: { type: 'string' },
     status: { type: 'string', const: 'RESUBMITTED' },
+  },
+};
+
+const SYNC_REQUEST_RESUBMITTED_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['syncRequestId', 'status', 'delivery', 'resubmissions', 'resubmittedAt', 'resubmittedBy'],
+  properties: {
+    syncRequestId: { type: 'string' },
+    status: { type: 'string', const: 'RESUBMITTED' },
+    delivery: {
+      description:
+        "The consolidated ack's delivery after the resubmit (as consolidatedAck.delivery): RETRYING.",
+      type: 'object',
+    },
+    resubmissions: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Times it has been resubmitted, this one included.',
+    },
+    resubmittedAt: { type: 'string', format: 'date-time' },
+    resubmittedBy: { type: 'string', description: "The caller's OAuth client id." },
   },
 };
 

@@ -134,12 +134,20 @@ export async function enqueueMessage(
   return { claimCheck };
 }
 
-/** Queues a deadline consolidation on the ack queue. */
-export async function enqueueDeadline(flow: FlowDefinition, syncRequestId: string, now: Date): Promise<void> {
+/**
+ * Queues a deadline consolidation on the ack queue. `messageId`: the command's id, when the caller made
+ * it the owner of a consolidated ack beforehand (support's resubmit); a new one otherwise.
+ */
+export async function enqueueDeadline(
+  flow: FlowDefinition,
+  syncRequestId: string,
+  now: Date,
+  messageId: string = randomUUID(),
+): Promise<void> {
   const command: DeadlineCommand = {
     v: ENVELOPE_VERSION,
     kind: 'deadline',
-    messageId: randomUUID(),
+    messageId,
     syncRequestId,
     requestedAt: now.toISOString(),
   };

@@ -10,7 +10,9 @@
  *   pk = SYNC#<syncRequestId>  sk = FOLLOWUP#<deviceId>#<n>  each follow-up sent
  *   pk = UNAV#<unavailabilityId> sk = VERSION              the last applied unavailability update
  * The sparse index `byDeadline` holds only headers still waiting for consolidation
- * (gsi1pk = PENDING, gsi1sk = deadline as UTC ISO), so the deadline sweep queries instead of scanning.
+ * (gsi1pk = PENDING, gsi1sk = deadline as UTC ISO), so the deadline sweep queries instead of scanning,
+ * and headers whose consolidated ack DACS refused for good (gsi1pk = DEAD_LETTERED, gsi1sk = when, UTC
+ * ISO), so support lists the refused consolidated acks without a scan.
  * The sparse index `byDevice` holds the DEVICE# items (gsi2pk = deviceId, gsi2sk = the request's
  * receivedAt#syncRequestId), so support finds the sync requests that hold a device without a scan.
  *
@@ -80,6 +82,9 @@ export const TABLES = [CORRELATION_TABLE, TRACE_TABLE, IDEMPOTENCY_TABLE] as con
 
 /** The value of gsi1pk on a header that still waits for its consolidated ack. */
 export const PENDING_CONSOLIDATION = 'PENDING';
+
+/** The value of gsi1pk on a header whose consolidated ack is DEAD_LETTERED (until resubmitted or delivered). */
+export const REFUSED_CONSOLIDATION = 'DEAD_LETTERED';
 
 /** Claim-check bucket for messages over the SQS size limit. */
 export const CLAIM_CHECK_BUCKET_ENV = 'CLAIM_CHECK_BUCKET';

@@ -9,6 +9,9 @@
  *   count is lower: the DLQ copy, redriven later, is not delivered again;
  * - the receiver sees the same `Idempotency-Key` (the business key), and a delivered trace is final.
  */
+
+import { readHeader } from '#shared/consolidation/store.ts';
+import { DELIVERY_STATES } from '#shared/consolidation/types.ts';
 import { HttpError } from '#shared/errors.ts';
 import { FLOWS } from '#shared/flows/registry.ts';
 import { PROBLEMS } from '#shared/handlers/problems.ts';
@@ -33,6 +36,7 @@ export async function resubmitMessage(messageId: string, requestedBy: string): P
   if (!found) throw new HttpError(PROBLEMS.notFound, `No message ${messageId} is known (or it has expired).`);
   const { trace, copy } = found;
   const envelope = readCopy(trace, copy);
+  await refuseRefusedConsolidation(trace);
   const resubmission = (trace.resubmissions ?? 0) + 1;
   const at = new Date();
   if (!(await markResubmitted(messageId, { resubmission, by: requestedBy, at }))) {
@@ -76,4 +80,27 @@ function readCopy(trace: MessageTraceItem, copy: string | undefined): MessageEnv
     );
   }
   return JSON.parse(copy) as MessageEnvelope;
+}
+
+/**
+ * An ack message dead-lettered because DACS refused the consolidated ack it owned is not queued again
+ * here: 409 pointing to `POST /v1/sync-requests/{syncRequestId}/resubmit`, which sends the frozen body
+ * through the normal retrying path. Once that route moved the consolidated ack on, the ack message no
+ * longer owns it and can be resubmitted here (its reprocessing then sends nothing twice).
+ */
+async function refuseRefusedConsolidation(trace: MessageTraceItem): Promise<void> {
+  const syncRequestId = trace.keys?.syncRequestId;
+  if (trace.flow !== FLOWS.assetSyncAck.id || !syncRequestId) return;
+  const header = await readHeader(syncRequestId);
+  if (
+    header?.consolidatedBy === trace.messageId &&
+    header.consolidatedDeliveredAt === undefined &&
+    header.deliveryState === DELIVERY_STATES.DEAD_LETTERED
+  ) {
+    throw conflict(
+      trace.messageId,
+      `DACS refused the consolidated ack of sync request ${syncRequestId} it carried; resubmit that with ` +
+        `POST /v1/sync-requests/${encodeURIComponent(syncRequestId)}/resubmit`,
+    );
+  }
 }

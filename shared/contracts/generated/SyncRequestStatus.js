@@ -4,7 +4,7 @@ import __dep1 from "ajv-formats/dist/formats.js";
 "use strict";
 export const validate = validate26;
 export default validate26;
-const schema37 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:dacs-derms:schema:SyncRequestStatus","title":"SyncRequestStatus","description":"Support view of one sync request: its devices with expected outcome and reported status, the acks received, the consolidated acknowledgement (when sent, and what it said) and the deadline.","type":"object","additionalProperties":false,"required":["syncRequestId","deadline","devices","acks"],"properties":{"syncRequestId":{"type":"string","minLength":1,"maxLength":14},"reason":{"type":"string","enum":["ENROLL","UNENROLL","DEVICE_REPLACEMENT","ADD_DEVICE"]},"messageId":{"description":"The integration messageId of the request.","type":"string"},"receivedAt":{"type":"string","format":"date-time"},"deadline":{"description":"When the consolidation happens at the latest.","type":"string","format":"date-time"},"enrollmentRefused":{"title":"EnrollmentRefusal","description":"Present when DERMS refused the enrollment sync for good, or it could not be delivered within the retry window: the request is consolidated at once.","type":"object","additionalProperties":false,"required":["at","reason"],"properties":{"at":{"type":"string","format":"date-time"},"reason":{"description":"DERMS's answer (or the failure), trimmed.","type":"string"}}},"devices":{"type":"array","items":{"title":"SyncRequestDevice","type":"object","additionalProperties":false,"required":["deviceId","expected"],"properties":{"deviceId":{"type":"string"},"expected":{"description":"The registration outcome the request asked for.","type":"string","enum":["REGISTER","DEREGISTER"]},"headEndSystem":{"type":"string"},"nicId":{"type":"string"},"reportedStatus":{"description":"The latest status DERMS reported; absent when none arrived yet.","type":"string","enum":["REGISTERED","DEREGISTERED","FAILED","PENDING"]},"reportedAt":{"type":"string","format":"date-time"},"message":{"type":"string"},"headEndRegistration":{"description":"The flag DACS accepted (2xx) for this device: its last delivered follow-up, else its consolidated line once delivered. A follow-up DACS refused does not count.","type":"string","enum":["D1RE","D1DR","D1NR"]}}}},"acks":{"type":"array","items":{"title":"SyncRequestAckSummary","type":"object","additionalProperties":false,"required":["sequence","ackType","ackDateTime","final"],"properties":{"messageId":{"type":"string"},"sequence":{"type":"integer","minimum":1},"ackType":{"type":"string","enum":["SUCCESS","ERROR","FAILURE"]},"ackDateTime":{"type":"string","format":"date-time"},"final":{"type":"boolean"},"receivedAt":{"type":"string","format":"date-time"},"deviceCount":{"type":"integer","minimum":0},"unknownDeviceCount":{"description":"Devices the ack named that the request does not hold (reported in exceptionInfo).","type":"integer","minimum":0},"errors":{"type":"array","items":{"title":"SyncRequestAckError","type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"type":"string"},"message":{"type":"string"}}}}}}},"consolidatedAck":{"title":"ConsolidatedAckRecord","description":"Absent until the consolidated acknowledgement is frozen. Once frozen it shows what it says and its delivery, whether delivered yet or not; sentAt only once DACS accepted it.","type":"object","additionalProperties":false,"required":["acknowledgement","delivery"],"properties":{"sentAt":{"description":"When DACS accepted it (2xx).","type":"string","format":"date-time"},"frozenAt":{"description":"When it was frozen (its content fixed).","type":"string","format":"date-time"},"trigger":{"description":"What triggered the consolidation. DERMS_REFUSED: DERMS refused the enrollment sync for good, or it could not be delivered within the retry window.","type":"string","enum":["ALL_TERMINAL","FINAL_ACK","DEADLINE","DERMS_REFUSED"]},"acknowledgement":{"$ref":"urn:dacs-derms:schema:DacsAcknowledgement"},"delivery":{"title":"ConsolidatedAckDelivery","description":"Where its delivery to DACS stands. RETRYING: not delivered yet, tried again at nextAttemptAt (by its owner, or by a deadline command if the owner is gone). DEAD_LETTERED: refused for good or not delivered within the retry window; only a redrive of its message sends it again.","type":"object","additionalProperties":false,"required":["state","attempts"],"properties":{"state":{"type":"string","enum":["DELIVERED","RETRYING","DEAD_LETTERED"]},"attempts":{"description":"Sends tried so far, by every message that owned it.","type":"integer","minimum":0},"lastError":{"description":"The last failure, trimmed.","type":"string"},"nextAttemptAt":{"description":"When RETRYING: the next attempt, not sooner (DACS's Retry-After honoured).","type":"string","format":"date-time"}}}}},"followUps":{"description":"Follow-up acknowledgements DACS accepted: for single devices whose status changed after the consolidated one, and for ack errors or unknown devices that arrived after it.","type":"array","items":{"title":"FollowUpAckRecord","type":"object","additionalProperties":false,"required":["sentAt","acknowledgement"],"properties":{"sentAt":{"type":"string","format":"date-time"},"acknowledgement":{"$ref":"urn:dacs-derms:schema:DacsAcknowledgement"}}}}}};
+const schema37 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:dacs-derms:schema:SyncRequestStatus","title":"SyncRequestStatus","description":"Support view of one sync request: its devices with expected outcome and reported status, the acks received, the consolidated acknowledgement (when sent, and what it said) and the deadline.","type":"object","additionalProperties":false,"required":["syncRequestId","deadline","devices","acks"],"properties":{"syncRequestId":{"type":"string","minLength":1,"maxLength":14},"reason":{"type":"string","enum":["ENROLL","UNENROLL","DEVICE_REPLACEMENT","ADD_DEVICE"]},"messageId":{"description":"The integration messageId of the request.","type":"string"},"receivedAt":{"type":"string","format":"date-time"},"deadline":{"description":"When the consolidation happens at the latest.","type":"string","format":"date-time"},"enrollmentRefused":{"title":"EnrollmentRefusal","description":"Present when DERMS refused the enrollment sync for good, or it could not be delivered within the retry window: the request is consolidated at once.","type":"object","additionalProperties":false,"required":["at","reason"],"properties":{"at":{"type":"string","format":"date-time"},"reason":{"description":"DERMS's answer (or the failure), trimmed.","type":"string"}}},"devices":{"type":"array","items":{"title":"SyncRequestDevice","type":"object","additionalProperties":false,"required":["deviceId","expected"],"properties":{"deviceId":{"type":"string"},"expected":{"description":"The registration outcome the request asked for.","type":"string","enum":["REGISTER","DEREGISTER"]},"headEndSystem":{"type":"string"},"nicId":{"type":"string"},"reportedStatus":{"description":"The latest status DERMS reported; absent when none arrived yet.","type":"string","enum":["REGISTERED","DEREGISTERED","FAILED","PENDING"]},"reportedAt":{"type":"string","format":"date-time"},"message":{"type":"string"},"headEndRegistration":{"description":"The flag DACS accepted (2xx) for this device: its last delivered follow-up, else its consolidated line once delivered. A follow-up DACS refused does not count.","type":"string","enum":["D1RE","D1DR","D1NR"]}}}},"acks":{"type":"array","items":{"title":"SyncRequestAckSummary","type":"object","additionalProperties":false,"required":["sequence","ackType","ackDateTime","final"],"properties":{"messageId":{"type":"string"},"sequence":{"type":"integer","minimum":1},"ackType":{"type":"string","enum":["SUCCESS","ERROR","FAILURE"]},"ackDateTime":{"type":"string","format":"date-time"},"final":{"type":"boolean"},"receivedAt":{"type":"string","format":"date-time"},"deviceCount":{"type":"integer","minimum":0},"unknownDeviceCount":{"description":"Devices the ack named that the request does not hold (reported in exceptionInfo).","type":"integer","minimum":0},"errors":{"type":"array","items":{"title":"SyncRequestAckError","type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"type":"string"},"message":{"type":"string"}}}}}}},"consolidatedAck":{"title":"ConsolidatedAckRecord","description":"Absent until the consolidated acknowledgement is frozen. Once frozen it shows what it says and its delivery, whether delivered yet or not; sentAt only once DACS accepted it.","type":"object","additionalProperties":false,"required":["acknowledgement","delivery"],"properties":{"sentAt":{"description":"When DACS accepted it (2xx).","type":"string","format":"date-time"},"frozenAt":{"description":"When it was frozen (its content fixed).","type":"string","format":"date-time"},"trigger":{"description":"What triggered the consolidation. DERMS_REFUSED: DERMS refused the enrollment sync for good, or it could not be delivered within the retry window.","type":"string","enum":["ALL_TERMINAL","FINAL_ACK","DEADLINE","DERMS_REFUSED"]},"acknowledgement":{"$ref":"urn:dacs-derms:schema:DacsAcknowledgement"},"delivery":{"title":"ConsolidatedAckDelivery","description":"Where its delivery to DACS stands. RETRYING: not delivered yet, tried again at nextAttemptAt (by its owner, or by a deadline command if the owner is gone). DEAD_LETTERED: refused for good or not delivered within the retry window; support's resubmit (POST /v1/sync-requests/{syncRequestId}/resubmit) sends the same body again, or a redrive of its message.","type":"object","additionalProperties":false,"required":["state","attempts"],"properties":{"state":{"type":"string","enum":["DELIVERED","RETRYING","DEAD_LETTERED"]},"attempts":{"description":"Sends tried so far, by every message that owned it.","type":"integer","minimum":0},"lastError":{"description":"The last failure, trimmed.","type":"string"},"nextAttemptAt":{"description":"When RETRYING: the next attempt, not sooner (DACS's Retry-After honoured).","type":"string","format":"date-time"}}},"resubmissions":{"description":"Times support resubmitted it after DACS refused it (POST /v1/sync-requests/{syncRequestId}/resubmit). Absent when never resubmitted.","type":"integer","minimum":1},"resubmittedAt":{"description":"When support last resubmitted it.","type":"string","format":"date-time"},"resubmittedBy":{"description":"The OAuth client id of whoever resubmitted it last.","type":"string"}}},"followUps":{"description":"Follow-up acknowledgements DACS accepted: for single devices whose status changed after the consolidated one, and for ack errors or unknown devices that arrived after it.","type":"array","items":{"title":"FollowUpAckRecord","type":"object","additionalProperties":false,"required":["sentAt","acknowledgement"],"properties":{"sentAt":{"type":"string","format":"date-time"},"acknowledgement":{"$ref":"urn:dacs-derms:schema:DacsAcknowledgement"}}}}}};
 const schema36 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:dacs-derms:schema:DacsAcknowledgement","title":"DacsAcknowledgement","description":"Outbound: the consolidated head-end acknowledgement the integration posts to DACS (DACS names), exactly one per sync request plus follow-ups for a single device whose status changed after it. exceptionInfo.messageCategory and messageNumber are integers and messageParameters an array of strings: the contract names these DACS fields without typing them, and DACS message categories and numbers are numeric.","type":"object","additionalProperties":false,"required":["syncRequestId","hasError","exceptionInfo","deviceHeadendStatus"],"properties":{"syncRequestId":{"type":"string","minLength":1,"maxLength":14},"hasError":{"description":"True when an ack's ackType was not SUCCESS, when a device counts as error, or when an ack carried errors.","type":"boolean"},"exceptionInfo":{"type":"array","items":{"title":"ExceptionInfo","description":"messageCategory and messageNumber are integers (DACS message catalogue); messageParameters are the message's substitution values as strings.","type":"object","additionalProperties":false,"required":["comments","messageCategory","messageNumber"],"properties":{"comments":{"type":"string","maxLength":254},"messageCategory":{"type":"integer","minimum":0},"messageNumber":{"type":"integer","minimum":0},"messageParameters":{"type":"array","items":{"type":"string","maxLength":2000}}}}},"deviceHeadendStatus":{"type":"array","items":{"title":"DeviceHeadendStatus","type":"object","additionalProperties":false,"required":["deviceId","headEndRegistration"],"properties":{"deviceId":{"type":"string","minLength":1,"maxLength":12},"headEndRegistration":{"description":"The device's actual state at the head end: D1RE registered, D1DR deregistered, D1NR not registered or unknown.","type":"string","enum":["D1RE","D1DR","D1NR"]},"message":{"type":"string","maxLength":2000}}}}}};
 const func29 = Object.prototype.hasOwnProperty;
 const func1 = __dep0.default;
@@ -849,7 +849,7 @@ vErrors.push(err68);
 errors++;
 }
 for(const key5 in data32){
-if(!(((((key5 === "sentAt") || (key5 === "frozenAt")) || (key5 === "trigger")) || (key5 === "acknowledgement")) || (key5 === "delivery"))){
+if(!((((((((key5 === "sentAt") || (key5 === "frozenAt")) || (key5 === "trigger")) || (key5 === "acknowledgement")) || (key5 === "delivery")) || (key5 === "resubmissions")) || (key5 === "resubmittedAt")) || (key5 === "resubmittedBy"))){
 const err69 = {instancePath:instancePath+"/consolidatedAck",schemaPath:"#/properties/consolidatedAck/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err69];
@@ -1514,9 +1514,10 @@ vErrors.push(err123);
 errors++;
 }
 }
-}
-else {
-const err124 = {instancePath:instancePath+"/consolidatedAck",schemaPath:"#/properties/consolidatedAck/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data32.resubmissions !== undefined){
+let data56 = data32.resubmissions;
+if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
+const err124 = {instancePath:instancePath+"/consolidatedAck/resubmissions",schemaPath:"#/properties/consolidatedAck/properties/resubmissions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1525,16 +1526,9 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-if(data.followUps !== undefined){
-let data56 = data.followUps;
-if(Array.isArray(data56)){
-const len6 = data56.length;
-for(let i6=0; i6<len6; i6++){
-let data57 = data56[i6];
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(data57.sentAt === undefined){
-const err125 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/required",keyword:"required",params:{missingProperty: "sentAt"},message:"must have required property '"+"sentAt"+"'"};
+if((typeof data56 == "number") && (isFinite(data56))){
+if(data56 < 1 || isNaN(data56)){
+const err125 = {instancePath:instancePath+"/consolidatedAck/resubmissions",schemaPath:"#/properties/consolidatedAck/properties/resubmissions/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1543,8 +1537,13 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(data57.acknowledgement === undefined){
-const err126 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/required",keyword:"required",params:{missingProperty: "acknowledgement"},message:"must have required property '"+"acknowledgement"+"'"};
+}
+}
+if(data32.resubmittedAt !== undefined){
+let data57 = data32.resubmittedAt;
+if(typeof data57 === "string"){
+if(!(formats0.validate(data57))){
+const err126 = {instancePath:instancePath+"/consolidatedAck/resubmittedAt",schemaPath:"#/properties/consolidatedAck/properties/resubmittedAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1553,9 +1552,9 @@ vErrors.push(err126);
 }
 errors++;
 }
-for(const key10 in data57){
-if(!((key10 === "sentAt") || (key10 === "acknowledgement"))){
-const err127 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+}
+else {
+const err127 = {instancePath:instancePath+"/consolidatedAck/resubmittedAt",schemaPath:"#/properties/consolidatedAck/properties/resubmittedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1565,11 +1564,9 @@ vErrors.push(err127);
 errors++;
 }
 }
-if(data57.sentAt !== undefined){
-let data58 = data57.sentAt;
-if(typeof data58 === "string"){
-if(!(formats0.validate(data58))){
-const err128 = {instancePath:instancePath+"/followUps/" + i6+"/sentAt",schemaPath:"#/properties/followUps/items/properties/sentAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(data32.resubmittedBy !== undefined){
+if(typeof data32.resubmittedBy !== "string"){
+const err128 = {instancePath:instancePath+"/consolidatedAck/resubmittedBy",schemaPath:"#/properties/consolidatedAck/properties/resubmittedBy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1579,8 +1576,9 @@ vErrors.push(err128);
 errors++;
 }
 }
+}
 else {
-const err129 = {instancePath:instancePath+"/followUps/" + i6+"/sentAt",schemaPath:"#/properties/followUps/items/properties/sentAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err129 = {instancePath:instancePath+"/consolidatedAck",schemaPath:"#/properties/consolidatedAck/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1590,11 +1588,15 @@ vErrors.push(err129);
 errors++;
 }
 }
-if(data57.acknowledgement !== undefined){
-let data59 = data57.acknowledgement;
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-if(data59.syncRequestId === undefined){
-const err130 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "syncRequestId"},message:"must have required property '"+"syncRequestId"+"'"};
+if(data.followUps !== undefined){
+let data59 = data.followUps;
+if(Array.isArray(data59)){
+const len6 = data59.length;
+for(let i6=0; i6<len6; i6++){
+let data60 = data59[i6];
+if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
+if(data60.sentAt === undefined){
+const err130 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/required",keyword:"required",params:{missingProperty: "sentAt"},message:"must have required property '"+"sentAt"+"'"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1603,8 +1605,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(data59.hasError === undefined){
-const err131 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "hasError"},message:"must have required property '"+"hasError"+"'"};
+if(data60.acknowledgement === undefined){
+const err131 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/required",keyword:"required",params:{missingProperty: "acknowledgement"},message:"must have required property '"+"acknowledgement"+"'"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1613,8 +1615,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-if(data59.exceptionInfo === undefined){
-const err132 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "exceptionInfo"},message:"must have required property '"+"exceptionInfo"+"'"};
+for(const key10 in data60){
+if(!((key10 === "sentAt") || (key10 === "acknowledgement"))){
+const err132 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1623,8 +1626,12 @@ vErrors.push(err132);
 }
 errors++;
 }
-if(data59.deviceHeadendStatus === undefined){
-const err133 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "deviceHeadendStatus"},message:"must have required property '"+"deviceHeadendStatus"+"'"};
+}
+if(data60.sentAt !== undefined){
+let data61 = data60.sentAt;
+if(typeof data61 === "string"){
+if(!(formats0.validate(data61))){
+const err133 = {instancePath:instancePath+"/followUps/" + i6+"/sentAt",schemaPath:"#/properties/followUps/items/properties/sentAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1633,9 +1640,9 @@ vErrors.push(err133);
 }
 errors++;
 }
-for(const key11 in data59){
-if(!((((key11 === "syncRequestId") || (key11 === "hasError")) || (key11 === "exceptionInfo")) || (key11 === "deviceHeadendStatus"))){
-const err134 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+}
+else {
+const err134 = {instancePath:instancePath+"/followUps/" + i6+"/sentAt",schemaPath:"#/properties/followUps/items/properties/sentAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1645,11 +1652,11 @@ vErrors.push(err134);
 errors++;
 }
 }
-if(data59.syncRequestId !== undefined){
-let data60 = data59.syncRequestId;
-if(typeof data60 === "string"){
-if(func1(data60) > 14){
-const err135 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/maxLength",keyword:"maxLength",params:{limit: 14},message:"must NOT have more than 14 characters"};
+if(data60.acknowledgement !== undefined){
+let data62 = data60.acknowledgement;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.syncRequestId === undefined){
+const err135 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "syncRequestId"},message:"must have required property '"+"syncRequestId"+"'"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1658,8 +1665,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(func1(data60) < 1){
-const err136 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data62.hasError === undefined){
+const err136 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "hasError"},message:"must have required property '"+"hasError"+"'"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1668,9 +1675,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-}
-else {
-const err137 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data62.exceptionInfo === undefined){
+const err137 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "exceptionInfo"},message:"must have required property '"+"exceptionInfo"+"'"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1679,10 +1685,8 @@ vErrors.push(err137);
 }
 errors++;
 }
-}
-if(data59.hasError !== undefined){
-if(typeof data59.hasError !== "boolean"){
-const err138 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/hasError",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/hasError/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data62.deviceHeadendStatus === undefined){
+const err138 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/required",keyword:"required",params:{missingProperty: "deviceHeadendStatus"},message:"must have required property '"+"deviceHeadendStatus"+"'"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1691,16 +1695,9 @@ vErrors.push(err138);
 }
 errors++;
 }
-}
-if(data59.exceptionInfo !== undefined){
-let data62 = data59.exceptionInfo;
-if(Array.isArray(data62)){
-const len7 = data62.length;
-for(let i7=0; i7<len7; i7++){
-let data63 = data62[i7];
-if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
-if(data63.comments === undefined){
-const err139 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "comments"},message:"must have required property '"+"comments"+"'"};
+for(const key11 in data62){
+if(!((((key11 === "syncRequestId") || (key11 === "hasError")) || (key11 === "exceptionInfo")) || (key11 === "deviceHeadendStatus"))){
+const err139 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1709,8 +1706,12 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(data63.messageCategory === undefined){
-const err140 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "messageCategory"},message:"must have required property '"+"messageCategory"+"'"};
+}
+if(data62.syncRequestId !== undefined){
+let data63 = data62.syncRequestId;
+if(typeof data63 === "string"){
+if(func1(data63) > 14){
+const err140 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/maxLength",keyword:"maxLength",params:{limit: 14},message:"must NOT have more than 14 characters"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1719,8 +1720,8 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(data63.messageNumber === undefined){
-const err141 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "messageNumber"},message:"must have required property '"+"messageNumber"+"'"};
+if(func1(data63) < 1){
+const err141 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1729,9 +1730,9 @@ vErrors.push(err141);
 }
 errors++;
 }
-for(const key12 in data63){
-if(!((((key12 === "comments") || (key12 === "messageCategory")) || (key12 === "messageNumber")) || (key12 === "messageParameters"))){
-const err142 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+else {
+const err142 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/syncRequestId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/syncRequestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1741,11 +1742,9 @@ vErrors.push(err142);
 errors++;
 }
 }
-if(data63.comments !== undefined){
-let data64 = data63.comments;
-if(typeof data64 === "string"){
-if(func1(data64) > 254){
-const err143 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/comments",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/comments/maxLength",keyword:"maxLength",params:{limit: 254},message:"must NOT have more than 254 characters"};
+if(data62.hasError !== undefined){
+if(typeof data62.hasError !== "boolean"){
+const err143 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/hasError",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/hasError/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1755,8 +1754,15 @@ vErrors.push(err143);
 errors++;
 }
 }
-else {
-const err144 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/comments",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/comments/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data62.exceptionInfo !== undefined){
+let data65 = data62.exceptionInfo;
+if(Array.isArray(data65)){
+const len7 = data65.length;
+for(let i7=0; i7<len7; i7++){
+let data66 = data65[i7];
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(data66.comments === undefined){
+const err144 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "comments"},message:"must have required property '"+"comments"+"'"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1765,11 +1771,8 @@ vErrors.push(err144);
 }
 errors++;
 }
-}
-if(data63.messageCategory !== undefined){
-let data65 = data63.messageCategory;
-if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
-const err145 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageCategory",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageCategory/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data66.messageCategory === undefined){
+const err145 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "messageCategory"},message:"must have required property '"+"messageCategory"+"'"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1778,9 +1781,8 @@ vErrors.push(err145);
 }
 errors++;
 }
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 < 0 || isNaN(data65)){
-const err146 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageCategory",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageCategory/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data66.messageNumber === undefined){
+const err146 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/required",keyword:"required",params:{missingProperty: "messageNumber"},message:"must have required property '"+"messageNumber"+"'"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1789,12 +1791,9 @@ vErrors.push(err146);
 }
 errors++;
 }
-}
-}
-if(data63.messageNumber !== undefined){
-let data66 = data63.messageNumber;
-if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
-const err147 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageNumber",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key12 in data66){
+if(!((((key12 === "comments") || (key12 === "messageCategory")) || (key12 === "messageNumber")) || (key12 === "messageParameters"))){
+const err147 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1803,9 +1802,12 @@ vErrors.push(err147);
 }
 errors++;
 }
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 < 0 || isNaN(data66)){
-const err148 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageNumber",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data66.comments !== undefined){
+let data67 = data66.comments;
+if(typeof data67 === "string"){
+if(func1(data67) > 254){
+const err148 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/comments",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/comments/maxLength",keyword:"maxLength",params:{limit: 254},message:"must NOT have more than 254 characters"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1815,16 +1817,8 @@ vErrors.push(err148);
 errors++;
 }
 }
-}
-if(data63.messageParameters !== undefined){
-let data67 = data63.messageParameters;
-if(Array.isArray(data67)){
-const len8 = data67.length;
-for(let i8=0; i8<len8; i8++){
-let data68 = data67[i8];
-if(typeof data68 === "string"){
-if(func1(data68) > 2000){
-const err149 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageParameters/" + i8,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+else {
+const err149 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/comments",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/comments/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1834,8 +1828,10 @@ vErrors.push(err149);
 errors++;
 }
 }
-else {
-const err150 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageParameters/" + i8,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data66.messageCategory !== undefined){
+let data68 = data66.messageCategory;
+if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
+const err150 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageCategory",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageCategory/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1844,10 +1840,9 @@ vErrors.push(err150);
 }
 errors++;
 }
-}
-}
-else {
-const err151 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageParameters",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 < 0 || isNaN(data68)){
+const err151 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageCategory",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageCategory/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1858,8 +1853,10 @@ errors++;
 }
 }
 }
-else {
-const err152 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data66.messageNumber !== undefined){
+let data69 = data66.messageNumber;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err152 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageNumber",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1868,10 +1865,9 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-}
-else {
-const err153 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 < 0 || isNaN(data69)){
+const err153 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageNumber",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1881,15 +1877,16 @@ vErrors.push(err153);
 errors++;
 }
 }
-if(data59.deviceHeadendStatus !== undefined){
-let data69 = data59.deviceHeadendStatus;
-if(Array.isArray(data69)){
-const len9 = data69.length;
-for(let i9=0; i9<len9; i9++){
-let data70 = data69[i9];
-if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
-if(data70.deviceId === undefined){
-const err154 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/required",keyword:"required",params:{missingProperty: "deviceId"},message:"must have required property '"+"deviceId"+"'"};
+}
+if(data66.messageParameters !== undefined){
+let data70 = data66.messageParameters;
+if(Array.isArray(data70)){
+const len8 = data70.length;
+for(let i8=0; i8<len8; i8++){
+let data71 = data70[i8];
+if(typeof data71 === "string"){
+if(func1(data71) > 2000){
+const err154 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageParameters/" + i8,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1898,8 +1895,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(data70.headEndRegistration === undefined){
-const err155 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/required",keyword:"required",params:{missingProperty: "headEndRegistration"},message:"must have required property '"+"headEndRegistration"+"'"};
+}
+else {
+const err155 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageParameters/" + i8,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1908,9 +1906,10 @@ vErrors.push(err155);
 }
 errors++;
 }
-for(const key13 in data70){
-if(!(((key13 === "deviceId") || (key13 === "headEndRegistration")) || (key13 === "message"))){
-const err156 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+}
+}
+else {
+const err156 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7+"/messageParameters",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/properties/messageParameters/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1920,11 +1919,9 @@ vErrors.push(err156);
 errors++;
 }
 }
-if(data70.deviceId !== undefined){
-let data71 = data70.deviceId;
-if(typeof data71 === "string"){
-if(func1(data71) > 12){
-const err157 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/maxLength",keyword:"maxLength",params:{limit: 12},message:"must NOT have more than 12 characters"};
+}
+else {
+const err157 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo/" + i7,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1933,8 +1930,10 @@ vErrors.push(err157);
 }
 errors++;
 }
-if(func1(data71) < 1){
-const err158 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err158 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/exceptionInfo",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/exceptionInfo/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1944,8 +1943,15 @@ vErrors.push(err158);
 errors++;
 }
 }
-else {
-const err159 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data62.deviceHeadendStatus !== undefined){
+let data72 = data62.deviceHeadendStatus;
+if(Array.isArray(data72)){
+const len9 = data72.length;
+for(let i9=0; i9<len9; i9++){
+let data73 = data72[i9];
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+if(data73.deviceId === undefined){
+const err159 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/required",keyword:"required",params:{missingProperty: "deviceId"},message:"must have required property '"+"deviceId"+"'"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1954,11 +1960,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-if(data70.headEndRegistration !== undefined){
-let data72 = data70.headEndRegistration;
-if(typeof data72 !== "string"){
-const err160 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/headEndRegistration",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/headEndRegistration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data73.headEndRegistration === undefined){
+const err160 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/required",keyword:"required",params:{missingProperty: "headEndRegistration"},message:"must have required property '"+"headEndRegistration"+"'"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1967,8 +1970,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-if(!(((data72 === "D1RE") || (data72 === "D1DR")) || (data72 === "D1NR"))){
-const err161 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/headEndRegistration",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/headEndRegistration/enum",keyword:"enum",params:{allowedValues: schema36.properties.deviceHeadendStatus.items.properties.headEndRegistration.enum},message:"must be equal to one of the allowed values"};
+for(const key13 in data73){
+if(!(((key13 === "deviceId") || (key13 === "headEndRegistration")) || (key13 === "message"))){
+const err161 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1978,11 +1982,11 @@ vErrors.push(err161);
 errors++;
 }
 }
-if(data70.message !== undefined){
-let data73 = data70.message;
-if(typeof data73 === "string"){
-if(func1(data73) > 2000){
-const err162 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/message",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+if(data73.deviceId !== undefined){
+let data74 = data73.deviceId;
+if(typeof data74 === "string"){
+if(func1(data74) > 12){
+const err162 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/maxLength",keyword:"maxLength",params:{limit: 12},message:"must NOT have more than 12 characters"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1991,9 +1995,8 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-else {
-const err163 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/message",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func1(data74) < 1){
+const err163 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2003,9 +2006,8 @@ vErrors.push(err163);
 errors++;
 }
 }
-}
 else {
-const err164 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err164 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/deviceId",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/deviceId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2015,9 +2017,10 @@ vErrors.push(err164);
 errors++;
 }
 }
-}
-else {
-const err165 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data73.headEndRegistration !== undefined){
+let data75 = data73.headEndRegistration;
+if(typeof data75 !== "string"){
+const err165 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/headEndRegistration",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/headEndRegistration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2026,10 +2029,8 @@ vErrors.push(err165);
 }
 errors++;
 }
-}
-}
-else {
-const err166 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!(((data75 === "D1RE") || (data75 === "D1DR")) || (data75 === "D1NR"))){
+const err166 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/headEndRegistration",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/headEndRegistration/enum",keyword:"enum",params:{allowedValues: schema36.properties.deviceHeadendStatus.items.properties.headEndRegistration.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2039,9 +2040,11 @@ vErrors.push(err166);
 errors++;
 }
 }
-}
-else {
-const err167 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data73.message !== undefined){
+let data76 = data73.message;
+if(typeof data76 === "string"){
+if(func1(data76) > 2000){
+const err167 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/message",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2051,9 +2054,8 @@ vErrors.push(err167);
 errors++;
 }
 }
-}
 else {
-const err168 = {instancePath:instancePath+"/followUps",schemaPath:"#/properties/followUps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err168 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9+"/message",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2065,12 +2067,72 @@ errors++;
 }
 }
 else {
-const err169 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err169 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus/" + i9,schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err169];
 }
 else {
 vErrors.push(err169);
+}
+errors++;
+}
+}
+}
+else {
+const err170 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement/deviceHeadendStatus",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/properties/deviceHeadendStatus/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+}
+else {
+const err171 = {instancePath:instancePath+"/followUps/" + i6+"/acknowledgement",schemaPath:"urn:dacs-derms:schema:DacsAcknowledgement/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+}
+else {
+const err172 = {instancePath:instancePath+"/followUps/" + i6,schemaPath:"#/properties/followUps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+}
+}
+else {
+const err173 = {instancePath:instancePath+"/followUps",schemaPath:"#/properties/followUps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+}
+else {
+const err174 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
 }
 errors++;
 }

@@ -21,7 +21,7 @@ export const SUPPORT_WIDGETS = {
   deadLetters: {
     handler: 'functions/supportWidgets/deadLetters.ts',
     title: 'Dead letters (last 24 h)',
-    routes: ['search', 'resubmit'],
+    routes: ['search', 'resubmit', 'resubmitSyncRequest'],
   },
 } as const satisfies Record<string, SupportWidgetDefinition>;
 

@@ -13,7 +13,13 @@ import { HttpError } from '#shared/errors.ts';
 import { FLOW_IDS } from '#shared/flows/registry.ts';
 import type { SearchQuery } from '#shared/support/search.ts';
 import { TRACE_STATES } from '#shared/trace/store.ts';
-import { RESUBMIT_ACTION, renderDeadLetters } from './deadLetters.ts';
+import {
+  type DeadLettersView,
+  RESUBMIT_ACTION,
+  RESUBMIT_SYNC_ACTION,
+  type RefusedAckView,
+  renderDeadLetters,
+} from './deadLetters.ts';
 import {
   FIND_FIELDS,
   type FindValues,
@@ -44,6 +50,13 @@ export interface WidgetSources {
   ) => Promise<{ readonly items: readonly TraceView[]; readonly cursor?: string }>;
   readonly resubmitMessage: (messageId: string, requestedBy: string) => Promise<unknown>;
   readonly getSyncRequestStatus: (syncRequestId: string) => Promise<SyncRequestStatus | undefined>;
+  /** The consolidated acks DACS refused in a window, newest first (Dead letters lists them when given). */
+  readonly findRefusedAcks?: (query: {
+    from: Date;
+    to: Date;
+    limit: number;
+  }) => Promise<readonly RefusedAckView[]>;
+  readonly resubmitSyncRequest?: (syncRequestId: string, requestedBy: string) => Promise<unknown>;
   readonly now?: () => Date;
 }
 
@@ -61,7 +74,9 @@ first, with a link to the view of its sync request. No parameters.`;
 
 export const DEAD_LETTERS_DOCS = `## Dead letters
 The messages dead-lettered in the last 24 hours, per flow, with the reason of each, and a Resubmit button that
-queues one again exactly as it was accepted (after a confirmation). No parameters.`;
+queues one again exactly as it was accepted (after a confirmation). Then the consolidated acknowledgements DACS
+refused in that window, each with a Resubmit button that sends its frozen body again (after a confirmation).
+No parameters.`;
 
 const text = (value: unknown): string | undefined =>
   typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
@@ -135,16 +150,7 @@ export async function deadLettersWidget(
   sources: WidgetSources,
 ): Promise<string> {
   if (event.describe) return DEAD_LETTERS_DOCS;
-  let notice: Notice | undefined;
-  const messageId = text(event.messageId);
-  if (event.action === RESUBMIT_ACTION && messageId) {
-    try {
-      await sources.resubmitMessage(messageId, requestedBy);
-      notice = { kind: 'ok', text: `Resubmitted ${messageId}: it is queued again as it was accepted.` };
-    } catch (error) {
-      notice = refusal(error);
-    }
-  }
+  const notice = await deadLettersAction(event, requestedBy, sources);
   const to = (sources.now ?? (() => new Date()))();
   const from = new Date(to.getTime() - DEAD_LETTERS_WINDOW_MS);
   const groups = await Promise.all(
@@ -160,6 +166,49 @@ export async function deadLettersWidget(
       return { flow, items: page.items, more: page.cursor !== undefined };
     }),
   );
-  const view = { from: from.toISOString(), to: to.toISOString(), groups, ...(notice ? { notice } : {}) };
+  const refused = await refusedAcks(sources, from, to);
+  const view: DeadLettersView = {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    groups,
+    ...(refused ? { refused } : {}),
+    ...(notice ? { notice } : {}),
+  };
   return renderDeadLetters(view, actions).text;
+}
+
+/** The Resubmit a Dead letters call carries, if any, done: its notice. */
+async function deadLettersAction(
+  event: WidgetEvent,
+  requestedBy: string,
+  sources: WidgetSources,
+): Promise<Notice | undefined> {
+  const messageId = text(event.messageId);
+  const syncRequestId = text(event.syncRequestId);
+  try {
+    if (event.action === RESUBMIT_ACTION && messageId) {
+      await sources.resubmitMessage(messageId, requestedBy);
+      return { kind: 'ok', text: `Resubmitted ${messageId}: it is queued again as it was accepted.` };
+    }
+    if (event.action === RESUBMIT_SYNC_ACTION && syncRequestId && sources.resubmitSyncRequest) {
+      await sources.resubmitSyncRequest(syncRequestId, requestedBy);
+      return {
+        kind: 'ok',
+        text: `Resubmitted the consolidated ack of ${syncRequestId}: it is being sent again, unchanged.`,
+      };
+    }
+  } catch (error) {
+    return refusal(error);
+  }
+  return undefined;
+}
+
+async function refusedAcks(
+  sources: WidgetSources,
+  from: Date,
+  to: Date,
+): Promise<DeadLettersView['refused']> {
+  if (!sources.findRefusedAcks) return undefined;
+  const items = await sources.findRefusedAcks({ from, to, limit: DEAD_LETTERS_PER_FLOW + 1 });
+  return { items: items.slice(0, DEAD_LETTERS_PER_FLOW), more: items.length > DEAD_LETTERS_PER_FLOW };
 }

@@ -29,8 +29,8 @@ describe('cold-start bench', () => {
     expect(constructs).toHaveLength(functions.length);
     expect(constructs.map((c) => functionKind((c as IntegrationFunction).entry)).sort()).toEqual([
       ...Array(5).fill('ingest'),
-      // sweep, authorizer, four support routes (sync request, message, search, resubmit), two widgets
-      ...Array(8).fill('other'),
+      // sweep, authorizer, five support routes (sync request, message, search, the two resubmits), two widgets
+      ...Array(9).fill('other'),
       ...Array(5).fill('process'),
     ]);
   });

@@ -6,6 +6,7 @@ import {
   table,
   targetOf,
   UsageError,
+  urlOf,
 } from '../../../scripts/support.ts';
 
 const trace = {
@@ -45,6 +46,41 @@ describe('support CLI', () => {
       json: false,
       api: 'https://api.example',
     });
+  });
+
+  it('reads resubmit-sync with one syncRequestId, and calls the sync request route with POST', () => {
+    const invocation = parseCommandLine(['resubmit-sync', 'SR-1/x', '--json']);
+    expect(invocation).toEqual({ command: { kind: 'resubmit-sync', syncRequestId: 'SR-1/x' }, json: true });
+    expect(urlOf(invocation.command, 'https://api.example')).toBe(
+      'https://api.example/v1/sync-requests/SR-1%2Fx/resubmit',
+    );
+    expect(() => parseCommandLine(['resubmit-sync'])).toThrow(/exactly one syncRequestId/);
+    expect(() => parseCommandLine(['resubmit-sync', 'SR', '--device', 'D'])).toThrow(/no --device/);
+  });
+
+  it('prints a sync request resubmit as a table, --json as the raw answer, an error as its problem', () => {
+    const answer = {
+      syncRequestId: 'SR-1',
+      status: 'RESUBMITTED',
+      delivery: { state: 'RETRYING', attempts: 1, lastError: 'DACS answered 422', nextAttemptAt: 'T1' },
+      resubmissions: 2,
+      resubmittedAt: 'T1',
+      resubmittedBy: 'support-local',
+    };
+    const text = render(parseCommandLine(['resubmit-sync', 'SR-1']), 202, answer);
+    expect(text).toMatch(/^Resubmitted the consolidated ack of SR-1/);
+    expect(text).toMatch(/delivery\s+RETRYING/);
+    expect(text).toMatch(/resubmissions\s+2/);
+    expect(text).toMatch(/resubmittedBy\s+support-local/);
+    expect(render(parseCommandLine(['resubmit-sync', 'SR-1', '--json']), 202, answer)).toBe(
+      JSON.stringify(answer, null, 2),
+    );
+    expect(
+      render(parseCommandLine(['resubmit-sync', 'SR-1']), 409, {
+        title: 'Not dead-lettered',
+        detail: 'DELIVERED',
+      }),
+    ).toBe('409 Not dead-lettered: DELIVERED');
   });
 
   it('refuses a bad command line with a usage error', () => {

@@ -40,6 +40,7 @@ describe('authorizer handler', () => {
               'arn:aws:execute-api:eu-west-1:123456789012:abc123def4/dev/GET/v1/messages/*',
               'arn:aws:execute-api:eu-west-1:123456789012:abc123def4/dev/GET/v1/messages',
               'arn:aws:execute-api:eu-west-1:123456789012:abc123def4/dev/POST/v1/messages/*/resubmit',
+              'arn:aws:execute-api:eu-west-1:123456789012:abc123def4/dev/POST/v1/sync-requests/*/resubmit',
             ],
           },
         ],

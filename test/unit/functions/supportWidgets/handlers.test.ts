@@ -11,8 +11,23 @@ const search = {
 const resubmit = {
   resubmitMessage: jest.fn(async (messageId: string, _by: string) => ({ messageId, status: 'RESUBMITTED' })),
 };
+const resubmitSync = {
+  resubmitSyncRequest: jest.fn(async (syncRequestId: string, _by: string) => ({ syncRequestId })),
+};
+const refused = {
+  findRefusedAcks: jest.fn(async (_query: unknown) => [
+    {
+      syncRequestId: 'SR-REFUSED',
+      deadLetteredAt: '2026-12-01T10:00:00.000Z',
+      attempts: 1,
+      lastError: '422',
+    },
+  ]),
+};
 jest.unstable_mockModule('#shared/support/search.ts', () => search);
 jest.unstable_mockModule('#shared/support/resubmit.ts', () => resubmit);
+jest.unstable_mockModule('#shared/support/resubmitSyncRequest.ts', () => resubmitSync);
+jest.unstable_mockModule('#shared/support/refusedAcks.ts', () => refused);
 
 const { handler: findMessage } = await import('#functions/supportWidgets/findMessage.ts');
 const { handler: deadLetters } = await import('#functions/supportWidgets/deadLetters.ts');
@@ -43,5 +58,21 @@ describe('support widget functions', () => {
     );
     expect(search.searchMessages).toHaveBeenCalledTimes(FLOW_IDS.length);
     expect(out).toContain('Resubmitted M-1');
+    expect(resubmitSync.resubmitSyncRequest).not.toHaveBeenCalled();
+  });
+
+  it('Dead letters: lists the refused consolidated acks, and resubmits one as the dashboard', async () => {
+    const out = await deadLetters(
+      { action: 'resubmitSync', syncRequestId: 'SR-REFUSED', widgetContext },
+      context,
+    );
+    expect(resubmitSync.resubmitSyncRequest).toHaveBeenCalledWith(
+      'SR-REFUSED',
+      'cloudwatch-dashboard:dacs-derms-dev@111122223333',
+    );
+    expect(resubmit.resubmitMessage).not.toHaveBeenCalled();
+    expect(refused.findRefusedAcks).toHaveBeenCalledTimes(1);
+    expect(out).toContain('Resubmitted the consolidated ack of SR-REFUSED');
+    expect(out).toContain('data-sync-request-id="SR-REFUSED"');
   });
 });

@@ -51,6 +51,7 @@ describe('policyFor', () => {
         'GET /v1/messages/{messageId}',
         'GET /v1/messages',
         'POST /v1/messages/{messageId}/resubmit',
+        'POST /v1/sync-requests/{syncRequestId}/resubmit',
       ].sort(),
     );
   });
@@ -73,6 +74,8 @@ describe('policyFor', () => {
     expect(allows([CALLERS.support], methodArn('GET', '/v1/messages'))).toBe(true);
     expect(allows([CALLERS.support], methodArn('POST', '/v1/messages/0190-abc/resubmit'))).toBe(true);
     expect(allows([CALLERS.dacs], methodArn('POST', '/v1/messages/0190-abc/resubmit'))).toBe(false);
+    expect(allows([CALLERS.support], methodArn('POST', '/v1/sync-requests/SR-1/resubmit'))).toBe(true);
+    expect(allows([CALLERS.derms], methodArn('POST', '/v1/sync-requests/SR-1/resubmit'))).toBe(false);
     expect(allows([CALLERS.support], methodArn('POST', '/v1/dacs/asset-sync'))).toBe(false);
   });
 
@@ -92,8 +95,8 @@ describe('policyFor', () => {
   });
 
   it('allows the union of routes to a token with several scopes', () => {
-    // 3 DACS routes and the 4 support routes.
-    expect(resources(statementOf([CALLERS.dacs, CALLERS.support]))).toHaveLength(7);
+    // 3 DACS routes and the 5 support routes.
+    expect(resources(statementOf([CALLERS.dacs, CALLERS.support]))).toHaveLength(8);
   });
 
   it('denies the whole stage to a token with none of the callers’ scopes', () => {

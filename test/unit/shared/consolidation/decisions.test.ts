@@ -101,6 +101,7 @@ describe('deliveryFailure', () => {
     expect(exhausted).toEqual({
       state: 'DEAD_LETTERED',
       lastError: 'retry window exhausted: DACS answered 503',
+      at: T0,
     });
   });
 });

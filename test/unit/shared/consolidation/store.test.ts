@@ -90,10 +90,17 @@ describe('recordConsolidatedFailure', () => {
         'deliveryNextAttemptAt = :next ADD deliveryAttempts :one',
       ExpressionAttributeValues: expect.objectContaining({ ':recheck': '2026-12-01T22:05:00.000Z' }),
     });
-    await recordConsolidatedFailure('SR1', 'owner', { state: 'DEAD_LETTERED', lastError: '422' });
-    expect(lastUpdate().UpdateExpression).toBe(
-      'SET deliveryState = :state, deliveryLastError = :error ADD deliveryAttempts :one REMOVE gsi1pk, gsi1sk, deliveryNextAttemptAt',
-    );
+    await recordConsolidatedFailure('SR1', 'owner', { state: 'DEAD_LETTERED', lastError: '422', at: T0 });
+    // Out of the sweep's partition, into the refused one (support lists and resubmits it from there).
+    expect(lastUpdate()).toMatchObject({
+      UpdateExpression:
+        'SET deliveryState = :state, deliveryLastError = :error, gsi1pk = :refused, gsi1sk = :at ' +
+        'ADD deliveryAttempts :one REMOVE deliveryNextAttemptAt',
+      ExpressionAttributeValues: expect.objectContaining({
+        ':refused': 'DEAD_LETTERED',
+        ':at': T0.toISOString(),
+      }),
+    });
     expect(lastUpdate().ConditionExpression).toBe(
       'consolidatedBy = :by AND attribute_not_exists(consolidatedDeliveredAt)',
     );

@@ -165,6 +165,68 @@ describe('deadLettersWidget', () => {
     ).rejects.toThrow('DynamoDB is down');
   });
 
+  describe('refused consolidated acks', () => {
+    const refusedSources = () => {
+      const base = sources();
+      const findRefusedAcks = jest.fn(async (query: { from: Date; to: Date; limit: number }) =>
+        query.limit > 0
+          ? [
+              {
+                syncRequestId: 'SR-9',
+                deadLetteredAt: '2026-12-01T11:00:00.000Z',
+                attempts: 2,
+                lastError: 'DACS answered 422',
+                resubmissions: 1,
+              },
+            ]
+          : [],
+      );
+      const resubmitSyncRequest = jest.fn(async (id: string, _by: string) => {
+        if (id === 'SR-409') throw new HttpError(PROBLEMS.notDeadLettered, 'SR-409 is DELIVERED.');
+        return { syncRequestId: id };
+      });
+      return { ...base, findRefusedAcks, resubmitSyncRequest } satisfies WidgetSources;
+    };
+
+    it('lists those of the window with a confirmed Resubmit button each', async () => {
+      const s = refusedSources();
+      const out = await deadLettersWidget({}, actions, 'x', s);
+      expect(s.findRefusedAcks).toHaveBeenCalledWith({
+        from: new Date('2026-11-30T12:00:00.000Z'),
+        to: NOW,
+        limit: DEAD_LETTERS_PER_FLOW + 1,
+      });
+      expect(out).toContain('<h4>Consolidated acks refused by DACS: 1</h4>');
+      const row = out.slice(out.indexOf('data-sync-request-id="SR-9"'));
+      expect(row).toContain('DACS answered 422');
+      expect(row).toContain(
+        '{&quot;action&quot;:&quot;resubmitSync&quot;,&quot;syncRequestId&quot;:&quot;SR-9&quot;}',
+      );
+      expect(row).toContain('Resubmit the consolidated ack of sync request SR-9?');
+      expect(s.resubmitSyncRequest).not.toHaveBeenCalled();
+    });
+
+    it('resubmits the sync request of a Resubmit call as the requester; a 409 is a notice', async () => {
+      const s = refusedSources();
+      const out = await deadLettersWidget(
+        { action: 'resubmitSync', syncRequestId: 'SR-9' },
+        actions,
+        'me',
+        s,
+      );
+      expect(s.resubmitSyncRequest).toHaveBeenCalledWith('SR-9', 'me');
+      expect(s.resubmitMessage).not.toHaveBeenCalled();
+      expect(out).toContain('Resubmitted the consolidated ack of SR-9');
+      const refused = await deadLettersWidget(
+        { action: 'resubmitSync', syncRequestId: 'SR-409' },
+        actions,
+        'me',
+        s,
+      );
+      expect(refused).toContain('Not dead-lettered: SR-409 is DELIVERED.');
+    });
+  });
+
   it('names the dashboard and account as the requester of a dashboard resubmit', () => {
     expect(dashboardRequester({ widgetContext: { dashboardName: 'dacs-derms-dev', accountId: '1' } })).toBe(
       'cloudwatch-dashboard:dacs-derms-dev@1',

@@ -1,0 +1,3 @@
+import { createResubmitSyncRequestHandler } from '#shared/handlers/support.ts';
+
+export const handler = createResubmitSyncRequestHandler();
