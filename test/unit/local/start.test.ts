@@ -201,7 +201,12 @@ describe('banner', () => {
       expect(text).toContain(`    ${id.padEnd(15)} q/${id}`);
       expect(text).toContain(`    ${id.padEnd(15)} dlq/${id}`);
     }
-    expect(text).toContain('pid in /tmp/functions.pid; restarted if it dies');
+    expect(text).toContain('Function processes  one per role, each restarted if it dies');
+    expect(text).toContain(
+      'api             API host, ingest handlers, authorizer; pid in /tmp/functions.pid',
+    );
+    for (const role of [...FLOW_IDS, 'sweep'])
+      expect(text).toContain(`    ${role.padEnd(15)} pid in /tmp/functions-${role}.pid`);
   });
 
   it('does not print secrets set through the environment', () => {
