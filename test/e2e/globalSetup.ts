@@ -33,7 +33,7 @@ export const E2E_TIMINGS = {
   UNCORRELATED_ACK_WINDOW_SECONDS: '5',
   HTTP_TIMEOUT_MS: '3000',
   DERMS_SIM_ACK_DELAY_MS: '200',
-  // A killed functions process leaves its long poll open at fauxqs, which may hand it a message that then
+  // A killed function process leaves its long poll open at fauxqs, which may hand it a message that then
   // waits out the visibility timeout (as on SQS). Short polls keep the restart test within seconds.
   LOCAL_POLL_WAIT_SECONDS: '1',
 } as const;
