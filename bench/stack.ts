@@ -139,7 +139,7 @@ function untilReady(child: ChildProcess, logFile: string): Promise<void> {
   });
 }
 
-/** SIGTERM (the stack stops its functions process, simulators and emulators), SIGKILL after 20 s. */
+/** SIGTERM (the stack stops its function processes, simulators and emulators), SIGKILL after 20 s. */
 export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((done) => child.once('exit', done));

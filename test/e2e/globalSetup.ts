@@ -67,7 +67,7 @@ export default async function globalSetup(): Promise<void> {
 
   const timings: Record<string, string> = {};
   for (const [key, value] of Object.entries(E2E_TIMINGS)) timings[key] = process.env[key] ?? value;
-  // LOCAL_DATA_DIR as `npm start` reads it: where the stack log and the functions' pid file go.
+  // LOCAL_DATA_DIR as `npm start` reads it: where the stack log and the function processes' pid files go.
   const dataDir = resolve(REPO_ROOT, process.env.LOCAL_DATA_DIR ?? '.local');
   mkdirSync(dataDir, { recursive: true });
   const dbPath = mkdtempSync(resolve(tmpdir(), 'e2e-dynamodb-'));

@@ -106,7 +106,7 @@ describe('simulator options', () => {
 });
 
 describe('functionsProcessEnv', () => {
-  it('passes the environment, the function environment and what the functions process reads', () => {
+  it('passes the environment, the function environment and what the function processes read', () => {
     const env = functionsProcessEnv({ LOCAL_JWT_SECRET: 'jwt', OTHER: 'kept' }, 3300, resources, urls);
     expect(env).toMatchObject({
       OTHER: 'kept',
