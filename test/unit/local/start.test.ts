@@ -7,6 +7,7 @@ import {
   banner,
   dacsSimulatorOptions,
   dermsSimulatorOptions,
+  functionPidFile,
   functionsProcessEnv,
   READY_LINE,
   readinessChecks,
@@ -38,6 +39,14 @@ const resources: LocalResources = {
   endpoints: { dynamodb: 'http://127.0.0.1:8000', sqs: 'http://127.0.0.1:4566', s3: 'http://127.0.0.1:4566' },
 };
 const urls = stackUrls(DEFAULT_PORTS, resources);
+
+describe('functionPidFile', () => {
+  it("names each role's pid file in the data folder", () => {
+    expect(functionPidFile('/data', 'optOut')).toBe('/data/functions-optOut.pid');
+    expect(functionPidFile('/data', 'api')).toBe('/data/functions-api.pid');
+    expect(functionPidFile('/data', 'sweep')).toBe('/data/functions-sweep.pid');
+  });
+});
 
 describe('stackSettings', () => {
   it('uses the default ports and keeps the data under .local', () => {
