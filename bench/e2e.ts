@@ -100,16 +100,21 @@ export async function measureEndToEnd(): Promise<BenchSection> {
     await optOutRun(stack.derms, base, warmUp);
     const levels: LevelResult[] = [];
     for (const level of LEVELS) {
+      step(`opt-out latency, ${level.concurrency} caller(s), the integration then the baseline`);
       levels.push({
         ours: await optOutRun(stack.derms, ours, level),
         baseline: await optOutRun(stack.derms, base, level),
       });
     }
+    step('warm-up sync of 100 devices, then the sync floor');
     await syncWithOneFinalAck(ctx, 100); // warm-up of the sync and consolidation paths
     const deviceItemsMs = await writeDeviceItems(stack.dynamodb, DEVICES);
     const idleRss = rssOf(stack.functionPids());
+    step(`priority lane during a ${DEVICES}-device sync with the simulator's partial acks`);
     const { lane, partial } = await partialSyncWithOptOuts(ctx, stack, ours);
+    step(`${DEVICES}-device sync with one final ack`);
     const single = await measured(stack, () => clearThen(ctx, () => syncWithOneFinalAck(ctx, DEVICES)));
+    step('done');
     const stackProblems = problemsLogged(stack.logFile);
     return section({ levels, deviceItemsMs, lane, idleRss, partial, single, stackProblems });
   } finally {
@@ -117,6 +122,9 @@ export async function measureEndToEnd(): Promise<BenchSection> {
     await stack.stop();
   }
 }
+
+/** Where the run is, with the time, so that what else was sampled meanwhile can be matched to a step. */
+const step = (what: string) => console.log(`[bench] e2e ${new Date().toISOString().slice(11, 19)} ${what}`);
 
 /** The distinct lines the stack logged about a failure (a function's, a poller's), at most ten. */
 function problemsLogged(logFile: string): string[] {
