@@ -9,13 +9,15 @@
  *   2. a 10,000-device sync acknowledged by the simulator's partial acks, while one caller keeps sending
  *      opt-outs (the priority lane: their p99 against the idle p99 with one caller);
  *   3. a 10,000-device sync acknowledged by one final ack for every device, posted by the bench;
- *   and the functions process's peak RSS during 2 and 3.
+ *   and the peak RSS of each function process (the local stack runs one per role: the API, each flow,
+ *   the sweep) and of their sum during 2 and 3.
  *
  * Environment: the stack's ports (bench/stack.ts), BENCH_BASELINE_PORT (3610), BENCH_E2E_SCALE (1: a
  * multiplier of the opt-out counts, for a quick try) and BENCH_E2E_DEVICES (10000).
  */
 
 import { readFileSync } from 'node:fs';
+import { FUNCTION_ROLES, type FunctionRole } from '#local/constants.ts';
 import { FLOWS } from '#shared/flows/registry.ts';
 import { type RunningBaseline, startBaseline } from './baseline.ts';
 import {
@@ -31,7 +33,7 @@ import {
   uid,
 } from './load.ts';
 import type { BenchBudget, BenchRow, BenchSection } from './section.ts';
-import { type BenchStack, rssKib, sampleRss, startBenchStack } from './stack.ts';
+import { type BenchStack, type RssPeaks, rssOf, sampleRss, startBenchStack } from './stack.ts';
 import { type SyncContext, type SyncTimings, syncWithOneFinalAck, syncWithPartialAcks } from './sync.ts';
 import { writeDeviceItems } from './syncBaseline.ts';
 
@@ -63,7 +65,8 @@ interface LevelResult {
 
 interface SyncResult {
   readonly timings: SyncTimings;
-  readonly peakRssMiB: number | undefined;
+  /** The function processes' peak RSS, each and summed; undefined when no sample was taken. */
+  readonly rss: RssPeaks<FunctionRole> | undefined;
 }
 
 interface Figures {
@@ -71,7 +74,8 @@ interface Figures {
   /** Milliseconds to write the sync's device items with BatchWriteItem: the sync figures' baseline. */
   readonly deviceItemsMs: number;
   readonly lane: OptOutRun;
-  readonly idleRssMiB: number | undefined;
+  /** Each function process's RSS before the 10,000-device runs, in MiB. */
+  readonly idleRss: Partial<Record<FunctionRole, number>>;
   readonly partial: SyncResult;
   readonly single: SyncResult;
   /** What the stack logged as failed while the bench ran (distinct lines). */
@@ -96,23 +100,31 @@ export async function measureEndToEnd(): Promise<BenchSection> {
     await optOutRun(stack.derms, base, warmUp);
     const levels: LevelResult[] = [];
     for (const level of LEVELS) {
+      step(`opt-out latency, ${level.concurrency} caller(s), the integration then the baseline`);
       levels.push({
         ours: await optOutRun(stack.derms, ours, level),
         baseline: await optOutRun(stack.derms, base, level),
       });
     }
+    step('warm-up sync of 100 devices, then the sync floor');
     await syncWithOneFinalAck(ctx, 100); // warm-up of the sync and consolidation paths
     const deviceItemsMs = await writeDeviceItems(stack.dynamodb, DEVICES);
-    const idleRssMiB = mib(rssKib(stack.functionsPid()));
+    const idleRss = rssOf(stack.functionPids());
+    step(`priority lane during a ${DEVICES}-device sync with the simulator's partial acks`);
     const { lane, partial } = await partialSyncWithOptOuts(ctx, stack, ours);
+    step(`${DEVICES}-device sync with one final ack`);
     const single = await measured(stack, () => clearThen(ctx, () => syncWithOneFinalAck(ctx, DEVICES)));
+    step('done');
     const stackProblems = problemsLogged(stack.logFile);
-    return section({ levels, deviceItemsMs, lane, idleRssMiB, partial, single, stackProblems });
+    return section({ levels, deviceItemsMs, lane, idleRss, partial, single, stackProblems });
   } finally {
     await baseline?.stop();
     await stack.stop();
   }
 }
+
+/** Where the run is, with the time, so that what else was sampled meanwhile can be matched to a step. */
+const step = (what: string) => console.log(`[bench] e2e ${new Date().toISOString().slice(11, 19)} ${what}`);
 
 /** The distinct lines the stack logged about a failure (a function's, a poller's), at most ten. */
 function problemsLogged(logFile: string): string[] {
@@ -122,8 +134,6 @@ function problemsLogged(logFile: string): string[] {
     .map((l) => l.slice(0, 300));
   return [...new Set(problems)].slice(0, 10);
 }
-
-const mib = (kib: number | undefined) => (kib === undefined ? undefined : kib / 1024);
 
 async function syncContext(stack: BenchStack): Promise<SyncContext> {
   const [dacs, derms, support] = await Promise.all(
@@ -143,13 +153,13 @@ async function clearThen<T>(ctx: SyncContext, run: () => Promise<T>): Promise<T>
   return run();
 }
 
-/** Runs a sync while sampling the functions process's RSS. */
+/** Runs a sync while sampling the RSS of each function process. */
 async function measured(stack: BenchStack, run: () => Promise<SyncTimings>): Promise<SyncResult> {
-  const rss = sampleRss(stack.functionsPid);
+  const rss = sampleRss(stack.functionPids);
   try {
     const timings = await run();
-    const { peakMiB, samples } = rss.stop();
-    return { timings, peakRssMiB: samples > 0 ? peakMiB : undefined };
+    const peaks = rss.stop();
+    return { timings, rss: peaks.samples > 0 ? peaks : undefined };
   } finally {
     rss.stop();
   }
@@ -198,7 +208,7 @@ function latencyRows(levels: readonly LevelResult[]): BenchRow[] {
 
 function syncRows(name: string, result: SyncResult, figures: Figures): BenchRow[] {
   const t = result.timings;
-  const { idleRssMiB } = figures;
+  const idleSum = sumOf(figures.idleRss);
   const floor = {
     baseline: figures.deviceItemsMs / 1000,
     baselineName: `${DEVICES.toLocaleString('en-US')} device items written with BatchWriteItem`,
@@ -216,17 +226,41 @@ function syncRows(name: string, result: SyncResult, figures: Figures): BenchRow[
   add('acceptance (202) → DERMS', t.toDermsMs, floor);
   add(`last ack (${t.lastAck}) → consolidated ack at DACS`, t.lastAckMs, floor);
   add('POST → consolidated ack at DACS', t.totalMs);
-  if (result.peakRssMiB !== undefined) {
+  if (result.rss !== undefined) {
     rows.push({
-      name: `${name}: functions process peak RSS`,
-      value: result.peakRssMiB,
+      name: `${name}: peak RSS of the ${FUNCTION_ROLES.length} function processes summed (each: table below)`,
+      value: result.rss.sum,
       unit: 'MiB',
-      ...(idleRssMiB !== undefined
-        ? { baseline: idleRssMiB, baselineName: 'its RSS before the 10,000-device runs' }
+      ...(idleSum !== undefined
+        ? { baseline: idleSum, baselineName: 'their summed RSS before the 10,000-device runs' }
         : {}),
     });
   }
   return rows;
+}
+
+const sumOf = (rss: Partial<Record<FunctionRole, number>>): number | undefined => {
+  const values = Object.values(rss) as number[];
+  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
+};
+
+/** Each function process's RSS: before the 10,000-device runs, and its peak during each of them. */
+function rssMarkdown(figures: Figures, partialName: string, singleName: string): string {
+  const cell = (mib: number | undefined) => (mib === undefined ? '–' : `${mib.toFixed(0)} MiB`);
+  const rows = FUNCTION_ROLES.map(
+    (role) =>
+      `| ${role} | ${cell(figures.idleRss[role])} | ${cell(figures.partial.rss?.byProcess[role])} | ${cell(figures.single.rss?.byProcess[role])} |`,
+  );
+  return [
+    'RSS of each function process (the local stack runs one per role, as AWS runs one Lambda function per',
+    "function; each peak is that process's own, so the peaks need not fall in the same sample and do not add",
+    "up to the summed peak above; a sum of RSS counts the pages the processes share, such as Node's own, once",
+    'per process):',
+    '',
+    `| Function process | Before the ${DEVICES.toLocaleString('en-US')}-device runs | Peak: ${partialName} | Peak: ${singleName} |`,
+    '|---|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
 }
 
 /** A budget on one sync step: met, missed, or missed without a figure because the step timed out. */
@@ -328,7 +362,7 @@ function section(figures: Figures): BenchSection {
       ...syncRows(partialName, figures.partial, figures),
       ...syncRows(singleName, figures.single, figures),
     ],
-    markdown: problemsMarkdown(figures.stackProblems),
+    markdown: `${rssMarkdown(figures, partialName, singleName)}\n\n${problemsMarkdown(figures.stackProblems)}`,
     budgets: [
       ...laneAndRate.budgets,
       ...syncBudgets(partialName, figures.partial.timings),
@@ -348,7 +382,8 @@ function problemsMarkdown(problems: readonly string[]): string {
 
 const METHOD = [
   '`bench/e2e.ts` starts the local stack as `npm start` runs it (DynamoDB Local, fauxqs, both simulators,',
-  'one functions process; DynamoDB Local in memory, as its SQLite writes on disk measure the disk, not the',
+  'one function process per role as AWS runs one Lambda function per function: the API host, each SQS flow, the sweep;',
+  'DynamoDB Local in memory, as its SQLite writes on disk measure the disk, not the',
   'integration: see bench/stack.ts; `LOCAL_DYNAMODB_PATH=<folder>` measures on disk) with the stage throttle raised to 10,000/s so that no',
   "route's share throttles the figures, and calls it over HTTP with tokens from its token endpoint.",
   'The baseline pipeline (`bench/baseline.ts`, a process of its own) uses the same DynamoDB Local, fauxqs',
@@ -367,7 +402,8 @@ const METHOD = [
   'with one final ack, the simulator stays `silent` and the bench posts one ack of all 10,000 devices.',
   'Their baseline is the floor of any design that keeps an item per device: the same number of device',
   'items written to the same DynamoDB Local with BatchWriteItem, 25 per request, 16 in flight.',
-  'RSS is sampled every 100 ms from /proc while each sync runs. A 100-device sync runs first as a warm-up.',
+  "RSS is sampled every 100 ms from /proc while each sync runs, per function process (each one's peak, and",
+  'the peak of their sum). A 100-device sync runs first as a warm-up.',
   'A sync step that takes more than 60 s (to DERMS) or 90 s (to the consolidated ack) is reported as a',
   'missed budget without a figure, so that the section keeps to its share of the ten minutes; that sync',
   'is then still being processed while the next one runs.',

@@ -10,7 +10,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FUNCTION_ROLES, type FunctionRole } from '#local/constants.ts';
 import { assertPortsFree } from '#local/services.ts';
+import { functionPidFile } from '#local/start.ts';
 
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 const READY_LINE = 'Local stack ready';
@@ -38,8 +40,11 @@ export interface BenchStack {
   readonly sqs: string;
   readonly dynamodb: string;
   readonly logFile: string;
-  /** The functions process now running (its pid file, which the supervisor rewrites on a restart). */
-  functionsPid(): number;
+  /**
+   * The function processes now running, one per role (their pid files, which the supervisor rewrites on
+   * a restart); a role whose pid file cannot be read is left out.
+   */
+  functionPids(): Partial<Record<FunctionRole, number>>;
   stop(): Promise<void>;
 }
 
@@ -83,7 +88,6 @@ export async function startBenchStack(): Promise<BenchStack> {
     throw error;
   }
   const url = (name: PortName) => `http://127.0.0.1:${ports[name]}`;
-  const pidFile = resolve(dataDir, 'functions.pid');
   return {
     api: url('LOCAL_API_PORT'),
     derms: url('DERMS_SIM_PORT'),
@@ -91,9 +95,21 @@ export async function startBenchStack(): Promise<BenchStack> {
     sqs: url('LOCAL_SQS_PORT'),
     dynamodb: url('LOCAL_DYNAMODB_PORT'),
     logFile,
-    functionsPid: () => Number(readFileSync(pidFile, 'utf8').trim()),
+    functionPids: () => readPids(dataDir),
     stop,
   };
+}
+
+function readPids(dataDir: string): Partial<Record<FunctionRole, number>> {
+  const pids: Partial<Record<FunctionRole, number>> = {};
+  for (const role of FUNCTION_ROLES) {
+    try {
+      pids[role] = Number(readFileSync(functionPidFile(dataDir, role), 'utf8').trim());
+    } catch {
+      // not written yet, or the stack is stopping
+    }
+  }
+  return pids;
 }
 
 function untilReady(child: ChildProcess, logFile: string): Promise<void> {
@@ -123,7 +139,7 @@ function untilReady(child: ChildProcess, logFile: string): Promise<void> {
   });
 }
 
-/** SIGTERM (the stack stops its functions process, simulators and emulators), SIGKILL after 20 s. */
+/** SIGTERM (the stack stops its function processes, simulators and emulators), SIGKILL after 20 s. */
 export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((done) => child.once('exit', done));
@@ -133,25 +149,49 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Samples a process's resident set size every `everyMs`; `stop()` gives the peak and the last, in MiB. */
-export function sampleRss(pid: () => number, everyMs = 100) {
-  let peak = 0;
-  let last = 0;
+/** Each process's peak RSS and the peak of their sum, in MiB, over the samples taken. */
+export interface RssPeaks<K extends string> {
+  readonly byProcess: Partial<Record<K, number>>;
+  /** The highest sum of the processes' RSS in one sample (shared pages, such as Node's, count once per process). */
+  readonly sum: number;
+  readonly samples: number;
+}
+
+/** One sample: each named process's RSS in MiB (a process that is gone is left out). */
+export function rssOf<K extends string>(pids: Partial<Record<K, number>>): Partial<Record<K, number>> {
+  const rss: Partial<Record<K, number>> = {};
+  for (const [name, pid] of Object.entries(pids) as [K, number | undefined][]) {
+    const kib = pid === undefined ? undefined : rssKib(pid);
+    if (kib !== undefined) rss[name] = kib / 1024;
+  }
+  return rss;
+}
+
+/**
+ * Samples the resident set size of each named process (`pids()` is read at each sample, so a restarted
+ * process is followed) every `everyMs`; `stop()` gives each one's peak and the peak of their sum.
+ */
+export function sampleRss<K extends string>(pids: () => Partial<Record<K, number>>, everyMs = 100) {
+  const byProcess: Partial<Record<K, number>> = {};
+  let sum = 0;
   let samples = 0;
   const take = () => {
-    const kib = rssKib(pid());
-    if (kib === undefined) return;
-    last = kib / 1024;
-    peak = Math.max(peak, last);
+    const rss = Object.entries(rssOf(pids())) as [K, number][];
+    if (rss.length === 0) return;
+    for (const [name, mib] of rss) byProcess[name] = Math.max(byProcess[name] ?? 0, mib);
+    sum = Math.max(
+      sum,
+      rss.reduce((total, [, mib]) => total + mib, 0),
+    );
     samples++;
   };
   take();
   const timer = setInterval(take, everyMs);
   return {
-    stop() {
+    stop(): RssPeaks<K> {
       clearInterval(timer);
       take();
-      return { peakMiB: peak, lastMiB: last, samples };
+      return { byProcess: { ...byProcess }, sum, samples };
     },
   };
 }

@@ -6,7 +6,7 @@
  * (functions/authorizer/handler.ts), which fetches this JWKS as it fetches the user pool's on AWS.
  *
  * `npm start` generates the key pair once per run, in the supervisor, and writes it (private JWK) to
- * `<LOCAL_DATA_DIR>/token-signing-key.json`: the functions process reads it there, so tokens survive
+ * `<LOCAL_DATA_DIR>/token-signing-key.json`: the API process reads it there, so tokens survive
  * a restart of that process, and a test can sign its own token (an expired one, say) with it.
  */
 import {
@@ -83,7 +83,7 @@ export function parseSigningKey(json: string): SigningKey {
 /** `<dataDir>/token-signing-key.json` */
 export const signingKeyFile = (dataDir: string): string => resolve(dataDir, SIGNING_KEY_FILE);
 
-/** Writes the key for the functions process and the tests; readable by its owner only. */
+/** Writes the key for the API process and the tests; readable by its owner only. */
 export function writeSigningKey(file: string, key: SigningKey): void {
   writeFileSync(file, `${signingKeyJson(key)}\n`, { mode: 0o600 });
 }

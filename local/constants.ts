@@ -1,4 +1,5 @@
-/** Constants of the local stack, kept apart so the functions process loads no emulator code. */
+/** Constants of the local stack, kept apart so the function processes load no emulator code. */
+import { FLOW_IDS } from '#shared/flows/registry.ts';
 
 /** Credentials DynamoDB Local and fauxqs accept (they never check them). */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -21,3 +22,20 @@ export const DEFAULT_PORTS = {
 
 /** Resource name prefix of `npm start`. */
 export const LOCAL_PREFIX = 'local-';
+
+/**
+ * The function processes the local stack runs, one per role, as AWS runs each function as a Lambda
+ * function of its own: `api` (the API host: ingest handlers, authorizer, token endpoint, support routes
+ * and page), one per SQS-driven flow (its poller and process handler), and `sweep` (the deadline sweep).
+ */
+export const FUNCTION_ROLES = ['api', ...FLOW_IDS, 'sweep'] as const;
+export type FunctionRole = (typeof FUNCTION_ROLES)[number];
+/** The variable that tells a function process its role (`local/functions.ts`). */
+export const ROLE_ENV = 'LOCAL_FUNCTIONS_ROLE';
+
+/** The roles `LOCAL_FUNCTIONS_ROLE` names: one role, or every role (unset or `all`); anything else is refused. */
+export function rolesFrom(value: string | undefined): readonly FunctionRole[] {
+  if (value === undefined || value === '' || value === 'all') return FUNCTION_ROLES;
+  if ((FUNCTION_ROLES as readonly string[]).includes(value)) return [value as FunctionRole];
+  throw new Error(`${ROLE_ENV}=${value}: expected all or one of ${FUNCTION_ROLES.join(', ')}`);
+}

@@ -1,10 +1,20 @@
 /**
- * The functions process of the local stack, forked and supervised by `local/start.ts`: the API host,
- * one SQS poller per flow and the deadline sweep timer. It holds no state of its own, so a test can
- * kill it while DynamoDB Local and the queues stay up, as a Lambda outage would look on AWS.
+ * A function process of the local stack, forked and supervised by `local/start.ts`. As on AWS, where each
+ * function is its own Lambda with its own concurrency, the stack runs one process per role
+ * (`LOCAL_FUNCTIONS_ROLE`, see {@link FUNCTION_ROLES}):
+ *
+ *   api        the API host: every ingest handler, the authorizer, the token endpoint, the support routes
+ *              and page (API Gateway and its Lambda functions);
+ *   <flowId>   the flow's SQS event source mapping onto its process handler (one per flow of the registry);
+ *   sweep      the deadline sweep's schedule.
+ *
+ * So a 10,000-device sync's processing never blocks the event loop that serves the opt-outs' HTTP ingest
+ * or polls their queue. Without `LOCAL_FUNCTIONS_ROLE` (or with `all`) one process runs every role, as the
+ * stack did before. A process holds no state of its own, so a test can kill one (or all) while DynamoDB
+ * Local and the queues stay up, as a Lambda crash would look on AWS.
  *
  * Its environment is the function environment plus:
- * `LOCAL_API_HOST`/`LOCAL_API_PORT`, `LOCAL_JWT_KEY_FILE` (the token signing key the supervisor wrote),
+ * `LOCAL_FUNCTIONS_ROLE`, `LOCAL_API_HOST`/`LOCAL_API_PORT`, `LOCAL_JWT_KEY_FILE` (the token signing key the supervisor wrote),
  * `TOKEN_ISSUER_URL` and `COGNITO_CLIENT_IDS` (what the authorizer verifies against), `LOCAL_QUEUES` (JSON, from `ensureQueues`),
  * `SWEEP_INTERVAL_MS` (default 60000), `LOCAL_POLL_WAIT_SECONDS` (default 20), `LOCAL_REPO_ROOT`,
  * `LOCAL_FUNCTION_TIMEOUT_SECONDS` (caps every process function's timeout; default: the registry's),
@@ -18,7 +28,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createTokenService, localClients, readSigningKey, type SigningKey } from '#local/auth.ts';
-import { DEFAULT_PORTS } from '#local/constants.ts';
+import { DEFAULT_PORTS, FUNCTION_ROLES, type FunctionRole, ROLE_ENV, rolesFrom } from '#local/constants.ts';
 import { type ApiRoute, apiRoutes, createApiHost } from '#local/host.ts';
 import {
   createHandlerLoader,
@@ -33,9 +43,13 @@ import { every, type Poller, type Schedule, startPoller } from '#local/poller.ts
 import type { FlowQueues } from '#local/resources.ts';
 import { AUTHORIZER } from '#shared/auth/policy.ts';
 import { optionalNumber, optionalString, requireString } from '#shared/config/env.ts';
-import { FLOW_IDS, FLOWS, SWEEP } from '#shared/flows/registry.ts';
+import { FLOW_IDS, FLOWS, type FlowId, SWEEP } from '#shared/flows/registry.ts';
+
+const isFlow = (role: FunctionRole): role is FlowId => (FLOW_IDS as readonly string[]).includes(role);
 
 export interface FunctionsOptions {
+  /** What this process runs. */
+  readonly roles: readonly FunctionRole[];
   readonly repoRoot: string;
   readonly apiHost: string;
   readonly apiPort: number;
@@ -51,37 +65,39 @@ export interface FunctionsOptions {
 }
 
 export interface RunningFunctions {
-  readonly apiUrl: string;
-  /** Starts the sweep schedule (once the tables exist). */
+  /** The API's URL, when this process runs the API host. */
+  readonly apiUrl: string | undefined;
+  /** Starts the sweep schedule (once the tables exist), when this process runs the sweep. */
   startSweep(): void;
   stop(): Promise<void>;
 }
 
 type HandlerLoader = (modulePath: string) => Promise<LambdaHandler>;
 
-/** Starts the API host, the pollers and the sweep in this process. */
+/** Starts what this process's roles run: the API host, the flows' pollers, the sweep. */
 export async function startFunctions(options: FunctionsOptions): Promise<RunningFunctions> {
-  const { log } = options;
+  const { log, roles } = options;
   const loadHandler = createHandlerLoader(options.repoRoot);
-  const routes = apiRoutes();
-  const server = await listenApiHost(options, routes, loadHandler);
-  await warmHandlers(handlerModules(routes), loadHandler, log);
-  const sqs = new SQSClient({});
-  const pollers = startPollers(options, sqs, loadHandler);
+  const routes = roles.includes('api') ? apiRoutes() : [];
+  const server = roles.includes('api') ? await listenApiHost(options, routes, loadHandler) : undefined;
+  await warmHandlers(handlerModules(routes, roles), loadHandler, log);
+  const flows = roles.filter(isFlow);
+  const sqs = flows.length > 0 ? new SQSClient({}) : undefined;
+  const pollers = sqs ? startPollers(options, flows, sqs, loadHandler) : [];
   let sweep: Schedule | undefined;
   return {
-    apiUrl: `http://${options.apiHost}:${options.apiPort}`,
+    apiUrl: server ? `http://${options.apiHost}:${options.apiPort}` : undefined,
     startSweep() {
-      sweep ??= every(options.sweepIntervalMs, () => runSweep(loadHandler, log));
+      if (roles.includes('sweep')) sweep ??= every(options.sweepIntervalMs, () => runSweep(loadHandler, log));
     },
     async stop() {
-      server.closeAllConnections();
+      server?.closeAllConnections();
       await Promise.all([
-        new Promise<void>((done) => server.close(() => done())),
+        server && new Promise<void>((done) => server.close(() => done())),
         sweep?.stop(),
         ...pollers.map((p) => p.stop()),
       ]);
-      sqs.destroy();
+      sqs?.destroy();
     },
   };
 }
@@ -114,13 +130,18 @@ async function listenApiHost(
   return server;
 }
 
-/** Every handler module this process runs, once each: the authorizer, the routes', each flow's process handler, the sweep. */
-export function handlerModules(routes: readonly ApiRoute[]): string[] {
+/**
+ * Every handler module a process with these roles runs, once each: the authorizer and the routes' (api),
+ * a flow's process handler (its flow id), the sweep's (sweep).
+ */
+export function handlerModules(
+  routes: readonly ApiRoute[],
+  roles: readonly FunctionRole[] = FUNCTION_ROLES,
+): string[] {
   const modules = [
-    AUTHORIZER.handler,
-    ...routes.map((r) => r.module),
-    ...FLOW_IDS.map((id) => FLOWS[id].handlers.process),
-    SWEEP.handler,
+    ...(roles.includes('api') ? [AUTHORIZER.handler, ...routes.map((r) => r.module)] : []),
+    ...roles.filter(isFlow).map((id) => FLOWS[id].handlers.process),
+    ...(roles.includes('sweep') ? [SWEEP.handler] : []),
   ];
   return [...new Set(modules)];
 }
@@ -141,11 +162,16 @@ export async function warmHandlers(
 }
 
 /**
- * One event source mapping per flow, onto the flow's process handler, held to its timeout
- * ({@link localFunctionTimeoutSeconds}, {@link withTimeout}).
+ * One event source mapping per flow this process runs, onto the flow's process handler, held to its
+ * timeout ({@link localFunctionTimeoutSeconds}, {@link withTimeout}).
  */
-function startPollers(options: FunctionsOptions, sqs: SQSClient, loadHandler: HandlerLoader): Poller[] {
-  return FLOW_IDS.map((id) => {
+function startPollers(
+  options: FunctionsOptions,
+  flows: readonly FlowId[],
+  sqs: SQSClient,
+  loadHandler: HandlerLoader,
+): Poller[] {
+  return flows.map((id) => {
     const flow = FLOWS[id];
     return startPoller({
       sqs,
@@ -179,7 +205,9 @@ export async function runSweep(loadHandler: HandlerLoader, log: (line: string) =
 
 async function main(): Promise<void> {
   const log = (line: string) => console.error(line);
+  const roles = rolesFrom(process.env[ROLE_ENV]);
   const functions = await startFunctions({
+    roles,
     repoRoot: optionalString('LOCAL_REPO_ROOT', resolve(fileURLToPath(import.meta.url), '../..')),
     apiHost: optionalString('LOCAL_API_HOST', '127.0.0.1'),
     apiPort: optionalNumber('LOCAL_API_PORT', DEFAULT_PORTS.api),
@@ -209,13 +237,13 @@ async function main(): Promise<void> {
     process.on('message', (message: { type?: string }) => {
       if (message?.type === 'start-sweep') functions.startSweep();
     });
-    process.send({ type: 'ready', apiUrl: functions.apiUrl });
+    process.send({ type: 'ready', roles, apiUrl: functions.apiUrl });
   } else functions.startSweep();
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((error: unknown) => {
-    console.error('[functions] failed to start:', error);
+    console.error(`[functions ${process.env[ROLE_ENV] ?? 'all'}] failed to start:`, error);
     process.exit(1);
   });
 }

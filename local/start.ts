@@ -4,12 +4,17 @@
  *   DynamoDB Local (persisted under .local/dynamodb) ─┐
  *   fauxqs: SQS + S3 (queues, DLQs, bucket)          ├─ this process, which also runs the simulators
  *   DERMS simulator :3001, DACS simulator :3002      ─┘  and supervises ↓
- *   functions process (local/functions.ts): API :3000, SQS pollers, sweep timer — restarted if it dies
+ *   function processes (local/functions.ts, one per role, as AWS runs each function on its own):
+ *     api        API :3000 (ingest handlers, authorizer, token endpoint, support routes and page)
+ *     <flowId>   one per SQS-driven flow: its queue's poller and process handler
+ *     sweep      the deadline sweep's timer
+ *   each restarted if it dies
  *
- * Both child processes are supervised: each writes its pid under the data folder (`functions.pid`,
- * `dynamodb.pid`) and is started again when it exits while the stack is not stopping. So a test can kill
- * the functions process (a Lambda crash) or stop DynamoDB Local (a DynamoDB outage: `kill <pid>`, and it
- * is back a second or so later, with its data when it persists to a folder).
+ * Every child process is supervised: each writes its pid under the data folder (`functions-<role>.pid`;
+ * `functions.pid` is the API process's too; `dynamodb.pid`) and is started again when it exits while the
+ * stack is not stopping. So a test can kill a function process (a Lambda crash) or stop DynamoDB Local (a
+ * DynamoDB outage: `kill <pid>`, and it is back a second or so later, with its data when it persists to a
+ * folder).
  *
  * Environment (all optional): LOCAL_API_PORT, DERMS_SIM_PORT, DACS_SIM_PORT, LOCAL_SQS_PORT,
  * LOCAL_DYNAMODB_PORT, LOCAL_DATA_DIR (.local), LOCAL_DYNAMODB_PATH (<data dir>/dynamodb, or `memory`),
@@ -33,7 +38,15 @@ import {
   signingKeyFile,
   writeSigningKey,
 } from '#local/auth.ts';
-import { DEFAULT_PORTS, LOCAL_CREDENTIALS, LOCAL_PREFIX, LOCAL_REGION } from '#local/constants.ts';
+import {
+  DEFAULT_PORTS,
+  FUNCTION_ROLES,
+  type FunctionRole,
+  LOCAL_CREDENTIALS,
+  LOCAL_PREFIX,
+  LOCAL_REGION,
+  ROLE_ENV,
+} from '#local/constants.ts';
 import { localFunctionTimeoutSeconds } from '#local/lambda.ts';
 import {
   ensureBucket,
@@ -73,8 +86,10 @@ export interface LocalStackOptions {
 export interface LocalStack {
   readonly urls: StackUrls;
   readonly resources: LocalResources;
-  /** The pid of the functions process now running. */
+  /** The pid of the API's function process now running. */
   functionsPid(): number | undefined;
+  /** The pid of each function process now running, by role. */
+  functionPids(): Partial<Record<FunctionRole, number>>;
   stop(): Promise<void>;
 }
 
@@ -94,8 +109,13 @@ export interface StackSettings {
   readonly dataDir: string;
   /** Undefined: DynamoDB Local keeps its tables in memory. */
   readonly dbPath: string | undefined;
+  /** The API's function process's pid file, `functions.pid`; each role's is {@link functionPidFile}. */
   readonly pidFile: string;
 }
+
+/** Where the stack writes the pid of a role's function process. */
+export const functionPidFile = (dataDir: string, role: FunctionRole): string =>
+  resolve(dataDir, `functions-${role}.pid`);
 
 /**
  * Everything `stopStack` has to undo, filled in as the steps start things. Services (started or
@@ -106,8 +126,8 @@ interface StackRun {
   readonly closers: (() => Promise<void>)[];
   readonly pidFile: string;
   readonly print: (line: string) => void;
-  /** The functions process now running. */
-  child: ChildProcess | undefined;
+  /** The function process now running, by role. */
+  readonly children: Map<FunctionRole, ChildProcess>;
   /** Set once stopping begins: nothing is restarted from then on. */
   stopping: boolean;
 }
@@ -122,13 +142,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     closers: [],
     pidFile: settings.pidFile,
     print: options.print ?? ((line: string) => console.log(line)),
-    child: undefined,
+    children: new Map(),
     stopping: false,
   };
   const stop = () => stopStack(run);
   try {
-    // Generated here, not in the functions process, so that its tokens outlive a restart of that process;
-    // written to <data dir>/token-signing-key.json, where the functions process and the tests read it.
+    // Generated here, not in the API process, so that its tokens outlive a restart of that process;
+    // written to <data dir>/token-signing-key.json, where the API process and the tests read it.
     const keyFile = signingKeyFile(settings.dataDir);
     writeSigningKey(keyFile, await generateSigningKey());
     const { resources, tablesReady } = await startBackingServices(run, settings, env);
@@ -139,7 +159,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await Promise.all([superviseFunctions(run, functionsEnv, tablesReady), tablesReady]);
     await waitUntilAnswering(readinessChecks(urls));
     run.print(banner({ urls, resources, clients, dbPath: settings.dbPath, pidFile: settings.pidFile }));
-    return { urls, resources, functionsPid: () => run.child?.pid, stop };
+    const functionPids = () =>
+      Object.fromEntries([...run.children].map(([role, child]) => [role, child.pid])) as Partial<
+        Record<FunctionRole, number>
+      >;
+    return { urls, resources, functionsPid: () => run.children.get('api')?.pid, functionPids, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -169,20 +193,21 @@ const portOwners = (ports: StackSettings['ports']) => ({
   'DynamoDB Local': ports.dynamodb,
 });
 
-/** Stops the functions process, then the simulators, then the AWS stand-ins; once. */
+/** Stops the function processes, then the simulators, then the AWS stand-ins; once. */
 async function stopStack(run: StackRun): Promise<void> {
   if (run.stopping) return;
   run.stopping = true;
-  await stopFunctionsProcess(run.child);
+  await Promise.all([...run.children.values()].map(stopFunctionsProcess));
   rmSync(run.pidFile, { force: true });
+  for (const role of FUNCTION_ROLES) rmSync(functionPidFile(dirname(run.pidFile), role), { force: true });
   rmSync(dynamoDbPidFile(dirname(run.pidFile)), { force: true });
   rmSync(signingKeyFile(dirname(run.pidFile)), { force: true });
   for (const close of run.closers.reverse()) await close().catch(() => {});
   for (const service of run.services.reverse()) await service.then((s) => s.stop()).catch(() => {});
 }
 
-async function stopFunctionsProcess(running: ChildProcess | undefined): Promise<void> {
-  if (!running || running.exitCode !== null || running.signalCode !== null) return;
+async function stopFunctionsProcess(running: ChildProcess): Promise<void> {
+  if (running.exitCode !== null || running.signalCode !== null) return;
   const exited = new Promise((done) => running.once('exit', done));
   running.kill('SIGTERM');
   const timer = setTimeout(() => running.kill('SIGKILL'), 5000);
@@ -417,10 +442,10 @@ export function dacsSimulatorOptions(env: Env, log: (line: string) => void): Dac
   return { ...(ackPath ? { ackPath } : {}), ...(legacyAckPath ? { legacyAckPath } : {}), log };
 }
 
-// ── The functions process ────────────────────────────────────────────────────────────────────────────
+// ── The function processes ───────────────────────────────────────────────────────────────────────────
 
 /**
- * The function environment plus what local/functions.ts reads (see its header). The authorizer is
+ * The function environment plus what local/functions.ts reads (see its header) but its role. The authorizer is
  * pointed at the local token endpoint: its issuer (this API's URL, JWKS below it) instead of a user
  * pool, and the local clients' ids.
  */
@@ -446,9 +471,10 @@ export function functionsProcessEnv(
   };
 }
 
-/** The supervisor's memory across restarts of the functions process. */
+/** The supervisor's memory across restarts of one role's function process. */
 interface Supervision {
   readonly run: StackRun;
+  readonly role: FunctionRole;
   readonly env: Record<string, string | undefined>;
   readonly tablesReady: Promise<unknown>;
   /** Restarts in a row of a process that died young. */
@@ -460,26 +486,49 @@ interface Supervision {
 /** A process that dies within this long of its start counts as dying young. */
 const YOUNG_MS = 5000;
 
-/**
- * Starts the functions process and keeps it running: one that exits while we are not stopping is
- * restarted, after a pause that grows while it keeps dying young. Resolves when the first one is ready.
- */
-function superviseFunctions(
+/** How long the first function processes may take to be ready (all start at once, on few cores). */
+const FIRST_START_MS = 90_000;
+
+/** Starts one function process per role ({@link superviseFunction}); resolves when each is ready. */
+async function superviseFunctions(
   run: StackRun,
   env: Record<string, string | undefined>,
   tablesReady: Promise<unknown>,
 ): Promise<void> {
-  const supervision: Supervision = { run, env, tablesReady, restarts: 0, firstReady: undefined };
+  await Promise.all(FUNCTION_ROLES.map((role) => superviseFunction(run, role, env, tablesReady)));
+}
+
+/**
+ * Starts a role's function process and keeps it running: one that exits while we are not stopping is
+ * restarted, after a pause that grows while it keeps dying young. Resolves when the first one is ready.
+ */
+function superviseFunction(
+  run: StackRun,
+  role: FunctionRole,
+  env: Record<string, string | undefined>,
+  tablesReady: Promise<unknown>,
+): Promise<void> {
+  const supervision: Supervision = {
+    run,
+    role,
+    env: { ...env, [ROLE_ENV]: role },
+    tablesReady,
+    restarts: 0,
+    firstReady: undefined,
+  };
   const firstReady = new Promise<void>((done, fail) => {
     supervision.firstReady = done;
-    setTimeout(() => fail(new Error('The functions process did not start within 60 s')), 60_000).unref();
+    setTimeout(
+      () => fail(new Error(`The ${role} function process did not start within ${FIRST_START_MS / 1000} s`)),
+      FIRST_START_MS,
+    ).unref();
   });
   spawnFunctions(supervision);
   return firstReady;
 }
 
 function spawnFunctions(supervision: Supervision): void {
-  const { run } = supervision;
+  const { run, role } = supervision;
   const started = Date.now();
   const proc = fork(resolve(REPO_ROOT, 'local/functions.ts'), [], {
     cwd: REPO_ROOT,
@@ -487,8 +536,11 @@ function spawnFunctions(supervision: Supervision): void {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  run.child = proc;
-  if (proc.pid !== undefined) writeFileSync(run.pidFile, `${proc.pid}\n`);
+  run.children.set(role, proc);
+  if (proc.pid !== undefined) {
+    writeFileSync(functionPidFile(dirname(run.pidFile), role), `${proc.pid}\n`);
+    if (role === 'api') writeFileSync(run.pidFile, `${proc.pid}\n`);
+  }
   proc.on('message', (message: { type?: string }) => {
     if (message?.type === 'ready') onFunctionsReady(supervision, proc);
   });
@@ -504,7 +556,7 @@ function onFunctionsReady(supervision: Supervision, proc: ChildProcess): void {
   if (supervision.firstReady) {
     supervision.firstReady();
     supervision.firstReady = undefined;
-  } else supervision.run.print(`functions process restarted (pid ${proc.pid})`);
+  } else supervision.run.print(`${supervision.role} function process restarted (pid ${proc.pid})`);
 }
 
 function onFunctionsExit(
@@ -514,11 +566,13 @@ function onFunctionsExit(
   code: number | null,
   signal: NodeJS.Signals | null,
 ): void {
-  const { run } = supervision;
-  if (run.stopping || run.child !== proc) return;
+  const { run, role } = supervision;
+  if (run.stopping || run.children.get(role) !== proc) return;
   supervision.restarts = livedMs < YOUNG_MS ? supervision.restarts + 1 : 0;
   const pause = restartPause(supervision.restarts);
-  run.print(`functions process ${proc.pid} exited (${signal ?? `code ${code}`}); restarting in ${pause} ms`);
+  run.print(
+    `${role} function process ${proc.pid} exited (${signal ?? `code ${code}`}); restarting in ${pause} ms`,
+  );
   setTimeout(() => {
     if (!run.stopping) spawnFunctions(supervision);
   }, pause);
@@ -613,7 +667,11 @@ export function banner({ urls, resources, clients, dbPath, pidFile }: BannerFact
     ...queueLines,
     '  Dead-letter queues  (npm run redrive -- <flowId> moves them back)',
     ...dlqLines,
-    `  Functions process   pid in ${pidFile}; restarted if it dies`,
+    '  Function processes  one per role, each restarted if it dies (LOCAL_FUNCTIONS_ROLE, local/functions.ts)',
+    `    api             API host, ingest handlers, authorizer; pid in ${pidFile} (and functions-api.pid)`,
+    ...[...FLOW_IDS, 'sweep' as const].map(
+      (role) => `    ${role.padEnd(15)} pid in ${functionPidFile(dirname(pidFile), role)}`,
+    ),
     '',
     READY_LINE,
   ].join('\n');

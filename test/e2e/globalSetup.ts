@@ -33,7 +33,7 @@ export const E2E_TIMINGS = {
   UNCORRELATED_ACK_WINDOW_SECONDS: '5',
   HTTP_TIMEOUT_MS: '3000',
   DERMS_SIM_ACK_DELAY_MS: '200',
-  // A killed functions process leaves its long poll open at fauxqs, which may hand it a message that then
+  // A killed function process leaves its long poll open at fauxqs, which may hand it a message that then
   // waits out the visibility timeout (as on SQS). Short polls keep the restart test within seconds.
   LOCAL_POLL_WAIT_SECONDS: '1',
 } as const;
@@ -67,7 +67,7 @@ export default async function globalSetup(): Promise<void> {
 
   const timings: Record<string, string> = {};
   for (const [key, value] of Object.entries(E2E_TIMINGS)) timings[key] = process.env[key] ?? value;
-  // LOCAL_DATA_DIR as `npm start` reads it: where the stack log and the functions' pid file go.
+  // LOCAL_DATA_DIR as `npm start` reads it: where the stack log and the function processes' pid files go.
   const dataDir = resolve(REPO_ROOT, process.env.LOCAL_DATA_DIR ?? '.local');
   mkdirSync(dataDir, { recursive: true });
   const dbPath = mkdtempSync(resolve(tmpdir(), 'e2e-dynamodb-'));

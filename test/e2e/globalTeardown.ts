@@ -1,4 +1,4 @@
-/** Stops the stack `globalSetup.ts` started (it stops its functions process, simulators and emulators). */
+/** Stops the stack `globalSetup.ts` started (it stops its function processes, simulators and emulators). */
 import { rmSync } from 'node:fs';
 
 export default async function globalTeardown(): Promise<void> {

@@ -1,22 +1,35 @@
 /**
- * Nothing accepted is lost: the functions can die while DynamoDB Local and the queues stay up, and a
- * dead-lettered message can be redriven once the cause is fixed.
+ * Nothing accepted is lost: a function process can die while DynamoDB Local and the queues stay up, and
+ * a dead-lettered message can be redriven once the cause is fixed.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { FunctionRole } from '#local/constants.ts';
+import { functionPidFile } from '#local/start.ts';
 import { optOut } from '#test/helpers/messages.ts';
 import { API, dermsSim, post, uid, waitFor, waitForState } from './helpers.ts';
 
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const pidFile = () => process.env.LOCAL_FUNCTIONS_PID_FILE ?? resolve(REPO_ROOT, '.local/functions.pid');
-const functionsPid = () => Number(readFileSync(pidFile(), 'utf-8').trim());
+const dataDir = () =>
+  dirname(process.env.LOCAL_FUNCTIONS_PID_FILE ?? resolve(REPO_ROOT, '.local/functions.pid'));
+/** The pid of a role's function process now running (the stack runs one per role). */
+const functionPid = (role: FunctionRole) =>
+  Number(readFileSync(functionPidFile(dataDir(), role), 'utf-8').trim());
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 afterEach(() => dermsSim.clearFaults());
 
-it('delivers a message that was waiting for a retry when the functions process died', async () => {
+it("delivers a message that was waiting for a retry when its flow's function process died", async () => {
   const message = optOut({ optOutId: `OO-${uid()}` });
   await dermsSim.fault({
     match: { businessKey: message.optOutId },
@@ -28,16 +41,17 @@ it('delivers a message that was waiting for a retry when the functions process d
   const accepted = await post('/v1/dacs/event-opt-outs', message);
   await waitForState(String(accepted.body.messageId), ['RETRYING']);
 
-  const before = functionsPid();
+  // The opt-out flow's process (its poller and process handler) dies; the API's lives on.
+  const api = functionPid('api');
+  const before = functionPid('optOut');
   process.kill(before, 'SIGKILL');
   await waitFor(
-    async () => {
-      if (functionsPid() === before) return false;
-      return (await fetch(`${API()}/openapi.json`)).status === 200;
-    },
+    async () => functionPid('optOut') !== before && alive(functionPid('optOut')),
     60_000,
-    'the functions process to be restarted',
+    'the optOut function process to be restarted',
   );
+  expect(functionPid('api')).toBe(api);
+  expect((await fetch(`${API()}/openapi.json`)).status).toBe(200);
 
   const trace = await waitForState(String(accepted.body.messageId), ['DELIVERED'], 30_000);
   expect(trace.attempts).toBe(2);

@@ -1,7 +1,9 @@
 /**
- * Issue 8, item 4: crashes. While traffic flows through every route, the functions process is SIGKILLed
- * three times (mid-batch, during a 1,000-device sync request's acks and consolidation, and once more),
- * DynamoDB Local is stopped and restarted by the stack's supervisor, and legacy acks meet a DACS slower
+ * Issue 8, item 4: crashes. While traffic flows through every route, function processes are SIGKILLed
+ * three times (the local stack runs one per role, as AWS runs one Lambda function per function):
+ * mid-batch every function process at once; during a 1,000-device sync request's acks and consolidation
+ * the API's (the acks' ingest) and the assetSyncAck flow's (the consolidation); mid-batch again the
+ * optOut, unavailability and legacyAck flows'. DynamoDB Local is stopped and restarted by the stack's supervisor, and legacy acks meet a DACS slower
  * than their function's timeout (a Lambda time-out). Requests made while DynamoDB is down get 503 with
  * Retry-After and nothing is accepted; once it is back, nothing accepted is lost and nothing applied twice.
  *
@@ -11,6 +13,7 @@
  * function out).
  */
 import { createHash } from 'node:crypto';
+import { FUNCTION_ROLES, type FunctionRole } from '#local/constants.ts';
 import { localFunctionTimeoutSeconds } from '#local/lambda.ts';
 import { FLOWS } from '#shared/flows/registry.ts';
 import { canonicalJson, messageIdFor } from '#shared/handlers/ingest.ts';
@@ -196,7 +199,7 @@ const messageIdOf = (m: Outbound) =>
   messageIdFor(m.flow, m.key, createHash('sha256').update(canonicalJson(m.body)).digest('hex'));
 
 describe('crashes', () => {
-  it('loses nothing and applies nothing twice through three crashes, a DynamoDB outage and Lambda time-outs', async () => {
+  it('loses nothing and applies nothing twice through three crashes of function processes, a DynamoDB outage and Lambda time-outs', async () => {
     const visibility = await visibilityTimeouts();
     const longest = Math.max(...Object.values(visibility));
     const legacyTimeoutMs = localFunctionTimeoutSeconds('legacyAck', process.env) * 1000;
@@ -218,19 +221,22 @@ describe('crashes', () => {
     let outage = { ms: 0, from: 0 };
     const progress = (share: number) =>
       waitFor(async () => out.accepted.length >= planned * share, 300_000, `${share * 100}% of the traffic`);
-    // Kills one at a time (each waits for the restarted process to answer).
+    // One crash at a time (each waits for the restarted processes), each of one or more processes at once.
     let killing = Promise.resolve();
-    const kill = (what: () => string) => {
+    let processesKilled = 0;
+    const kill = (roles: readonly FunctionRole[], what: () => string) => {
       killing = killing.then(async () => {
-        await killFunctions();
-        crashes.push(what());
+        await killFunctions(roles);
+        processesKilled += roles.length;
+        const which = roles.length === FUNCTION_ROLES.length ? 'every function process' : roles.join(' + ');
+        crashes.push(`${which} ${what()}`);
       });
       return killing;
     };
     const soFar = () => `${out.accepted.length} of ${planned} messages accepted`;
     const traffic = (async () => {
       await progress(0.15);
-      await kill(() => `mid-batch, ${soFar()}`);
+      await kill(FUNCTION_ROLES, () => `mid-batch, ${soFar()}`);
       await progress(0.35);
       const before = dynamoDbPid()!;
       const stopped = await stopDynamoDb();
@@ -246,7 +252,7 @@ describe('crashes', () => {
       await stopped.back();
       outage = { ...outage, ms: Date.now() - outage.from };
       await progress(0.6);
-      await kill(() => `mid-batch again, ${soFar()}`);
+      await kill(['optOut', 'unavailability', 'legacyAck'], () => `mid-batch again, ${soFar()}`);
     })();
     // During the 1,000-device request's acks: its consolidation and follow-ups are under way.
     const consolidation = (async () => {
@@ -260,7 +266,10 @@ describe('crashes', () => {
         240_000,
         'the 1,000-device request to be acknowledged',
       ).catch(() => 0);
-      await kill(() => `during the 1,000-device request's acks (${acksIn} of them in), ${soFar()}`);
+      await kill(
+        ['api', 'assetSyncAck'],
+        () => `during the 1,000-device request's acks (${acksIn} of them in), ${soFar()}`,
+      );
     })();
     const chaos = Promise.all([traffic, consolidation]);
     await Promise.all([sendAll(plan.units, CONCURRENCY, out), chaos]);
@@ -312,7 +321,16 @@ describe('crashes', () => {
           value: Object.values(flows).reduce((a, b) => a + b, 0),
           note: JSON.stringify(flows),
         },
-        { name: 'Functions process killed (SIGKILL)', value: crashes.length, note: crashes.join('; ') },
+        {
+          name: 'Crashes (function processes SIGKILLed at once)',
+          value: crashes.length,
+          note: crashes.join('; '),
+        },
+        {
+          name: 'Function processes killed',
+          value: processesKilled,
+          note: `of ${FUNCTION_ROLES.length} (one per role: ${FUNCTION_ROLES.join(', ')})`,
+        },
         {
           name: 'Queue visibility timeouts',
           value: `${Math.min(...Object.values(visibility))}–${longest} s`,
@@ -369,6 +387,7 @@ describe('crashes', () => {
       ...order.problems,
     ]).toEqual([]);
     expect(crashes).toHaveLength(3);
+    expect(processesKilled).toBe(FUNCTION_ROLES.length + 2 + 3);
     expect(refused503.length).toBeGreaterThan(0);
     expect(ledger.lost).toHaveLength(0);
     expect(ledger.appliedTwice).toHaveLength(0);

@@ -9,16 +9,17 @@
  * - the accounting: every accepted message's trace polled to a final state, matched per business key
  *   with the calls the simulators recorded (`duplicate: true` marks a repeat they dropped);
  * - the consolidated acks of each sync request checked against DACS's recorded calls and device flags;
- * - crashes: the functions process killed, DynamoDB Local stopped (both restarted by `npm start`'s
- *   supervisor, pids in the stack's data folder).
+ * - crashes: function processes killed (one per role: the API, each flow, the sweep), DynamoDB Local
+ *   stopped (all restarted by `npm start`'s supervisor, pids in the stack's data folder).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LOCAL_PREFIX } from '#local/constants.ts';
+import { FUNCTION_ROLES, type FunctionRole, LOCAL_PREFIX } from '#local/constants.ts';
 import { tableNames } from '#local/resources.ts';
+import { functionPidFile } from '#local/start.ts';
 import type { DacsAcknowledgement } from '#shared/contracts/types.ts';
 import { FLOWS, type FlowId } from '#shared/flows/registry.ts';
 import { ACK_PATH, API, DACS, DERMS, get, type SimCall, token, waitFor } from '#test/e2e/helpers.ts';
@@ -133,7 +134,7 @@ export async function postOnce(path: string, body: unknown, caller: Caller): Pro
 
 /**
  * POSTs as DACS or DERMS would: a 429 or 503 (nothing accepted) is sent again after its `Retry-After`,
- * and so is a request that got no answer (the functions process was restarting). Any other answer is
+ * and so is a request that got no answer (the API's function process was restarting). Any other answer is
  * final. Gives up after `patienceMs`.
  */
 export async function postPatiently(
@@ -856,7 +857,8 @@ export const ledgerProblems = (ledger: Ledger) => [
 
 const dataDir = () => dirname(process.env.LOCAL_FUNCTIONS_PID_FILE ?? resolve('.local/functions.pid'));
 const readPid = (file: string) => (existsSync(file) ? Number(readFileSync(file, 'utf-8').trim()) : undefined);
-export const functionsPid = () => readPid(resolve(dataDir(), 'functions.pid'));
+/** The pid of a role's function process now running (`functions-<role>.pid`). */
+export const functionPid = (role: FunctionRole) => readPid(functionPidFile(dataDir(), role));
 export const dynamoDbPid = () => readPid(resolve(dataDir(), 'dynamodb.pid'));
 
 const alive = (pid: number) => {
@@ -868,15 +870,27 @@ const alive = (pid: number) => {
   }
 };
 
-/** SIGKILLs the functions process (a Lambda crash) and waits until its successor answers. */
-export async function killFunctions(): Promise<void> {
-  const before = functionsPid();
-  if (before === undefined) throw new Error('no functions pid file');
-  process.kill(before, 'SIGKILL');
+/**
+ * SIGKILLs the function processes of these roles at once (Lambda crashes; every role by default) and
+ * waits until each has a successor running, and the API answers when the API's was among them.
+ */
+export async function killFunctions(roles: readonly FunctionRole[] = FUNCTION_ROLES): Promise<void> {
+  const before = roles.map((role) => {
+    const pid = functionPid(role);
+    if (pid === undefined) throw new Error(`no pid file of the ${role} function process`);
+    return [role, pid] as const;
+  });
+  for (const [, pid] of before) process.kill(pid, 'SIGKILL');
+  const restarted = (role: FunctionRole, old: number) => {
+    const now = functionPid(role);
+    return now !== undefined && now !== old && alive(now);
+  };
   await waitFor(
-    async () => functionsPid() !== before && (await fetch(`${API()}/openapi.json`)).status === 200,
+    async () =>
+      before.every(([role, old]) => restarted(role, old)) &&
+      (!roles.includes('api') || (await fetch(`${API()}/openapi.json`)).status === 200),
     60_000,
-    'the functions process to be restarted',
+    `the ${roles.join(', ')} function process${roles.length > 1 ? 'es' : ''} to be restarted`,
   );
 }
 

@@ -1,7 +1,9 @@
 import { describe, expect, it, jest } from '@jest/globals';
+import { FUNCTION_ROLES, rolesFrom } from '#local/constants.ts';
 import { handlerModules, runSweep, warmHandlers } from '#local/functions.ts';
 import { apiRoutes } from '#local/host.ts';
 import type { LambdaHandler } from '#local/lambda.ts';
+import { AUTHORIZER } from '#shared/auth/policy.ts';
 import { FLOW_IDS, FLOWS, SWEEP } from '#shared/flows/registry.ts';
 
 describe('handlerModules', () => {
@@ -17,6 +19,30 @@ describe('handlerModules', () => {
       ]),
     );
     expect(handlerModules([...routes, ...routes])).toEqual(modules);
+  });
+
+  it("gives each role's process only its own handlers", () => {
+    const routes = apiRoutes();
+    expect(handlerModules(routes, ['api'])).toEqual([
+      ...new Set([AUTHORIZER.handler, ...routes.map((r) => r.module)]),
+    ]);
+    for (const id of FLOW_IDS) expect(handlerModules([], [id])).toEqual([FLOWS[id].handlers.process]);
+    expect(handlerModules([], ['sweep'])).toEqual([SWEEP.handler]);
+    expect(handlerModules(routes, ['optOut'])).not.toContain(AUTHORIZER.handler);
+  });
+});
+
+describe('rolesFrom', () => {
+  it('names one process per role: the API, each flow of the registry, the sweep', () => {
+    expect(FUNCTION_ROLES).toEqual(['api', ...FLOW_IDS, 'sweep']);
+  });
+
+  it('reads one role, or every role when unset or all, and refuses anything else', () => {
+    expect(rolesFrom('optOut')).toEqual(['optOut']);
+    expect(rolesFrom('api')).toEqual(['api']);
+    expect(rolesFrom(undefined)).toEqual(FUNCTION_ROLES);
+    expect(rolesFrom('all')).toEqual(FUNCTION_ROLES);
+    expect(() => rolesFrom('optout')).toThrow('LOCAL_FUNCTIONS_ROLE=optout: expected all or one of api, ');
   });
 });
 

@@ -95,7 +95,7 @@ describe('createApiHost', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     tokens = createTokenService({ signingKey: key, issuer: base, clients: localClients() });
     later.tokens = tokens;
-    // What local/start.ts hands the functions process, read by the authorizer when first loaded.
+    // What local/start.ts hands the function processes, read by the authorizer when first loaded.
     process.env.TOKEN_ISSUER_URL = base;
     process.env.COGNITO_CLIENT_IDS = 'dacs-local,derms-local,support-local';
   });

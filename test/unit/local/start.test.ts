@@ -7,6 +7,7 @@ import {
   banner,
   dacsSimulatorOptions,
   dermsSimulatorOptions,
+  functionPidFile,
   functionsProcessEnv,
   READY_LINE,
   readinessChecks,
@@ -38,6 +39,14 @@ const resources: LocalResources = {
   endpoints: { dynamodb: 'http://127.0.0.1:8000', sqs: 'http://127.0.0.1:4566', s3: 'http://127.0.0.1:4566' },
 };
 const urls = stackUrls(DEFAULT_PORTS, resources);
+
+describe('functionPidFile', () => {
+  it("names each role's pid file in the data folder", () => {
+    expect(functionPidFile('/data', 'optOut')).toBe('/data/functions-optOut.pid');
+    expect(functionPidFile('/data', 'api')).toBe('/data/functions-api.pid');
+    expect(functionPidFile('/data', 'sweep')).toBe('/data/functions-sweep.pid');
+  });
+});
 
 describe('stackSettings', () => {
   it('uses the default ports and keeps the data under .local', () => {
@@ -106,7 +115,7 @@ describe('simulator options', () => {
 });
 
 describe('functionsProcessEnv', () => {
-  it('passes the environment, the function environment and what the functions process reads', () => {
+  it('passes the environment, the function environment and what the function processes read', () => {
     const env = functionsProcessEnv({ LOCAL_JWT_SECRET: 'jwt', OTHER: 'kept' }, 3300, resources, urls);
     expect(env).toMatchObject({
       OTHER: 'kept',
@@ -201,7 +210,12 @@ describe('banner', () => {
       expect(text).toContain(`    ${id.padEnd(15)} q/${id}`);
       expect(text).toContain(`    ${id.padEnd(15)} dlq/${id}`);
     }
-    expect(text).toContain('pid in /tmp/functions.pid; restarted if it dies');
+    expect(text).toContain('Function processes  one per role, each restarted if it dies');
+    expect(text).toContain(
+      'api             API host, ingest handlers, authorizer; pid in /tmp/functions.pid',
+    );
+    for (const role of [...FLOW_IDS, 'sweep'])
+      expect(text).toContain(`    ${role.padEnd(15)} pid in /tmp/functions-${role}.pid`);
   });
 
   it('does not print secrets set through the environment', () => {
