@@ -173,6 +173,23 @@ export function wallTimesTable(input: ReportInput, kept: ReadonlyMap<string, str
   return lines.join('\n');
 }
 
+const LAST_WHOLE_RUN = /^\*\*Last whole run:\*\* .*$/m;
+
+/**
+ * The line naming the last run of every section and its wall time: this run's when it ran every section,
+ * else the one the previous BENCHMARKS.md carried, so that a partial run keeps the record.
+ */
+export function lastWholeRunLine(input: ReportInput): string | undefined {
+  const ran = new Set(input.results.map((r) => r.name));
+  if (input.order.every((name) => ran.has(name))) {
+    return (
+      `**Last whole run:** ${machineLine(input.machine)}; every section in ` +
+      `${input.totalSeconds.toFixed(0)} s (${(input.totalSeconds / 60).toFixed(1)} min).`
+    );
+  }
+  return LAST_WHOLE_RUN.exec(input.previous ?? '')?.[0];
+}
+
 /** The whole-run budget, when this run ran every section; else none (a partial run proves nothing). */
 export function wholeRunBudget(input: ReportInput): (BenchBudget & { section: string }) | undefined {
   const ran = new Set(input.results.map((r) => r.name));
@@ -223,6 +240,8 @@ export function renderReport(input: ReportInput): string {
     wallTimesTable(input, kept),
     '',
   );
+  const wholeRun = lastWholeRunLine(input);
+  if (wholeRun) head.push(wholeRun, '');
   const blocks = input.order
     .map((name) => {
       const result = results.find((r) => r.name === name);

@@ -106,6 +106,11 @@ describe('renderReport', () => {
     expect(later).toContain('| micro | 12 s | 2026-12-01 10:00 UTC (kept) |');
     expect(later).toContain('| e2e | 12 s | this run |');
     expect(later).toContain('| **this run, in all** | **20 s** |');
+    // The last run of every section stays on record through partial runs.
+    expect(earlier).toContain('**Last whole run:** 2026-12-01 10:00 UTC · 2 cores (Test CPU)');
+    expect(earlier).toContain('every section in 30 s (0.5 min).');
+    expect(later).toContain('**Last whole run:** 2026-12-01 10:00 UTC');
+    expect(later).not.toContain('**Last whole run:** 2026-12-02');
   });
 
   it('misses the whole-run budget at ten minutes', () => {
