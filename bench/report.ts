@@ -175,13 +175,16 @@ export function wallTimesTable(input: ReportInput, kept: ReadonlyMap<string, str
 
 const LAST_WHOLE_RUN = /^\*\*Last whole run:\*\* .*$/m;
 
+/** This run ran every section, and none failed: only then does its wall time stand for the whole bench. */
+const ranWhole = (input: ReportInput): boolean =>
+  input.order.every((name) => input.results.some((r) => r.name === name && r.section !== undefined));
+
 /**
  * The line naming the last run of every section and its wall time: this run's when it ran every section,
  * else the one the previous BENCHMARKS.md carried, so that a partial run keeps the record.
  */
 export function lastWholeRunLine(input: ReportInput): string | undefined {
-  const ran = new Set(input.results.map((r) => r.name));
-  if (input.order.every((name) => ran.has(name))) {
+  if (ranWhole(input)) {
     return (
       `**Last whole run:** ${machineLine(input.machine)}; every section in ` +
       `${input.totalSeconds.toFixed(0)} s (${(input.totalSeconds / 60).toFixed(1)} min).`
@@ -190,10 +193,9 @@ export function lastWholeRunLine(input: ReportInput): string | undefined {
   return LAST_WHOLE_RUN.exec(input.previous ?? '')?.[0];
 }
 
-/** The whole-run budget, when this run ran every section; else none (a partial run proves nothing). */
+/** The whole-run budget, when this run ran every section and none failed; else none (it would prove nothing). */
 export function wholeRunBudget(input: ReportInput): (BenchBudget & { section: string }) | undefined {
-  const ran = new Set(input.results.map((r) => r.name));
-  if (!input.order.every((name) => ran.has(name))) return undefined;
+  if (!ranWhole(input)) return undefined;
   const ok = input.totalSeconds < WHOLE_RUN_LIMIT_SECONDS;
   return {
     section: 'Whole run',

@@ -113,6 +113,18 @@ describe('renderReport', () => {
     expect(later).not.toContain('**Last whole run:** 2026-12-02');
   });
 
+  it('checks no whole-run budget when a section failed', () => {
+    const text = renderReport({
+      order: ['micro', 'e2e'],
+      results: [result('micro'), { name: 'e2e', seconds: 3, error: 'port in use' }],
+      machine,
+      totalSeconds: 15,
+    });
+    expect(text).not.toContain('| Whole run |');
+    expect(text).not.toContain('**Last whole run:**');
+    expect(text).toContain('| e2e | 3 s | this run (failed) |');
+  });
+
   it('misses the whole-run budget at ten minutes', () => {
     const text = renderReport({
       order: ['micro'],
