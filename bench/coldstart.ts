@@ -16,6 +16,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
@@ -26,8 +27,12 @@ import type { BenchBudget, BenchRow, BenchSection } from './section.ts';
 
 /** Runs per function; the medians need at least 20. */
 export const RUNS = Math.max(20, Number(process.env.BENCH_COLD_RUNS ?? 20));
-/** One baseline run before every this many function runs. */
-const BASELINE_EVERY = 3;
+/**
+ * One baseline run before every this many function runs, and one after the last: each function run sits
+ * between two baseline runs at most this many runs apart (about two seconds), and the baseline series
+ * (more than 20 runs) is shared by every function, as every function is compared with the same bundle.
+ */
+const BASELINE_EVERY = 6;
 /** Budgets of issue 10: init at most 1.2 × the baseline's; an ingest bundle under 500 KB (500,000 B). */
 export const INIT_RATIO_LIMIT = 1.2;
 export const INGEST_BYTES_LIMIT = 500_000;
@@ -217,37 +222,66 @@ export async function initOnce(fn: BundledFunction, nodeBinary = node24()): Prom
 export interface InitSamples {
   readonly functions: ReadonlyMap<string, number[]>;
   readonly baseline: number[];
-  /** Per function, each run's time over the baseline run just before it (the same moment's machine load). */
+  /**
+   * Per function, each run's time over the mean of the two baseline runs around it (the same moment's
+   * machine load, drift on either side weighing alike).
+   */
   readonly ratios: ReadonlyMap<string, number[]>;
 }
 
+/** One timed run, in the order they ran; `fn` is undefined for a baseline run. */
+interface TimedRun {
+  readonly fn?: string;
+  readonly ms: number;
+}
+
 /**
- * `runs` runs of every function, interleaved with the baseline's (one before every
- * {@link BASELINE_EVERY} function runs), the order rotated each round; one untimed run of each first.
+ * `runs` runs of every function, interleaved with the baseline's (one before every `every` function
+ * runs and one after the last), the order rotated each round. One untimed baseline run first: the first
+ * process of a series also pays for loading the Node binary from disk. A function bundle needs no such
+ * run: its file was written by the synthesis just before, so it is read from the page cache.
  */
 export async function sampleInit(
   functions: readonly BundledFunction[],
   baseline: BundledFunction,
   runs: number,
   measure: (fn: BundledFunction) => Promise<number> = (fn) => initOnce(fn),
+  every = BASELINE_EVERY,
 ): Promise<InitSamples> {
-  for (const fn of [baseline, ...functions]) await measure(fn);
-  const samples = new Map(functions.map((fn) => [fn.name, [] as number[]]));
-  const ratios = new Map(functions.map((fn) => [fn.name, [] as number[]]));
-  const baselineSamples: number[] = [];
+  await measure(baseline);
+  const timeline: TimedRun[] = [];
   for (let round = 0; round < runs; round++) {
     const order = [
       ...functions.slice(round % functions.length),
       ...functions.slice(0, round % functions.length),
     ];
     for (const [i, fn] of order.entries()) {
-      if (i % BASELINE_EVERY === 0) baselineSamples.push(await measure(baseline));
-      const ms = await measure(fn);
-      samples.get(fn.name)!.push(ms);
-      ratios.get(fn.name)!.push(ms / baselineSamples.at(-1)!);
+      if (i % every === 0) timeline.push({ ms: await measure(baseline) });
+      timeline.push({ fn: fn.name, ms: await measure(fn) });
     }
   }
-  return { functions: samples, baseline: baselineSamples, ratios };
+  timeline.push({ ms: await measure(baseline) });
+  return samplesOf(functions, timeline);
+}
+
+/** The series of a timeline, each function run over the mean of the baseline runs either side of it. */
+function samplesOf(functions: readonly BundledFunction[], timeline: readonly TimedRun[]): InitSamples {
+  const samples = new Map(functions.map((fn) => [fn.name, [] as number[]]));
+  const ratios = new Map(functions.map((fn) => [fn.name, [] as number[]]));
+  const baseline: number[] = [];
+  let waiting: TimedRun[] = [];
+  for (const run of timeline) {
+    if (run.fn !== undefined) {
+      samples.get(run.fn)!.push(run.ms);
+      waiting.push(run);
+      continue;
+    }
+    const before = baseline.at(-1);
+    for (const fnRun of waiting) ratios.get(fnRun.fn!)!.push(fnRun.ms / ((before! + run.ms) / 2));
+    waiting = [];
+    baseline.push(run.ms);
+  }
+  return { functions: samples, baseline, ratios };
 }
 
 export function median(values: readonly number[]): number {
@@ -271,6 +305,7 @@ export function coldStartSection(
   figures: readonly ColdStartFigures[],
   baseline: { readonly bytes: number; readonly initMs: number; readonly samples: number },
   runs: number,
+  phases?: ColdStartPhases,
 ): BenchSection {
   const rows: BenchRow[] = figures.flatMap(({ fn, initMs }) => [
     {
@@ -290,22 +325,41 @@ export function coldStartSection(
   ]);
   return {
     title: 'Cold start and bundle size',
-    method: METHOD(runs, baseline.samples),
+    method: METHOD(runs, baseline.samples) + (phases ? phasesLine(phases) : ''),
     rows,
     budgets: [...figures.map(initBudget), ...figures.filter((f) => f.fn.kind === 'ingest').map(sizeBudget)],
     markdown: table(figures, baseline),
   };
 }
 
+/** Where the section's time went, measured by the section itself. */
+export interface ColdStartPhases {
+  /** The stack's and the baseline's synthesis (CDK's esbuild bundling of every function). */
+  readonly synthSeconds: number;
+  /** Every timed process, from the first spawn to the last exit. */
+  readonly runsSeconds: number;
+  /** Processes started, the untimed first one included. */
+  readonly processes: number;
+}
+
+const phasesLine = ({ synthSeconds, runsSeconds, processes }: ColdStartPhases): string =>
+  ` This run: synthesis and bundling ${synthSeconds.toFixed(0)} s; ${processes} processes ` +
+  `${runsSeconds.toFixed(0)} s (${((runsSeconds * 1000) / processes).toFixed(0)} ms each on average, ` +
+  'process start and exit included).';
+
 const METHOD = (runs: number, baselineSamples: number): string =>
   'Every function is bundled by `cdk synth` itself (the stack synthesized in-process, stage dev, into a ' +
-  'temporary cloud assembly) and its asset `index.mjs` measured. Initialisation is the time of `import()` ' +
-  'of that file in a fresh Node 24 process with the environment Lambda gives the function (its template ' +
-  `variables with placeholders for references, and the runtime's own); the median of ${runs} runs per ` +
-  `function, against ${baselineSamples} runs of the baseline interleaved with them: ${BASELINE_NAME}, ` +
-  'each client created at initialisation, bundled by the same construct with the same esbuild options. ' +
-  'The ratio is the median of each run over the baseline run just before it, so that load on the machine ' +
-  'weighs on both alike. ' +
+  'temporary cloud assembly, once per run) and its asset `index.mjs` measured. Initialisation is the ' +
+  'time of `import()` of that file, taken with `performance.now()` inside a fresh Node 24 process ' +
+  '(started with `node` directly, no TypeScript loader; its own start and exit are not in the figure) ' +
+  'with the environment Lambda gives the function (its template variables with placeholders for ' +
+  "references, and the runtime's own); one process per run, one run at a time. The median of " +
+  `${runs} runs per function, against one series of ${baselineSamples} runs of the baseline shared by ` +
+  `every function: ${BASELINE_NAME}, each client created at initialisation, bundled by the same ` +
+  `construct with the same esbuild options. A baseline run comes before every ${BASELINE_EVERY} ` +
+  'function runs and after the last, the functions in an order rotated each round; one untimed ' +
+  "baseline run goes first. The ratio is the median, over a function's runs, of each run over the mean " +
+  'of the two baseline runs either side of it, so that load on the machine weighs on both alike. ' +
   'KB are 1,000 bytes.';
 
 function initBudget({ fn, ratio }: ColdStartFigures): BenchBudget {
@@ -356,10 +410,21 @@ export async function measureColdStart(): Promise<BenchSection> {
   const previousValidation = process.env.CDK_VALIDATION;
   process.env.CDK_VALIDATION = 'false'; // CloudFormation schema checks: no bearing on the bundles
   try {
+    const synthStart = performance.now();
     const functions = synthesizeFunctions(path.join(outdir, 'stack'));
     const region = functions[0]?.env.AWS_REGION ?? 'us-west-2';
     const baseline = synthesizeBaseline(path.join(outdir, 'baseline'), functions[0]!, region);
-    const samples = await sampleInit(functions, baseline, RUNS);
+    const runsStart = performance.now();
+    let processes = 0;
+    const samples = await sampleInit(functions, baseline, RUNS, (fn) => {
+      processes++;
+      return initOnce(fn);
+    });
+    const phases: ColdStartPhases = {
+      synthSeconds: (runsStart - synthStart) / 1000,
+      runsSeconds: (performance.now() - runsStart) / 1000,
+      processes,
+    };
     const baselineMs = median(samples.baseline);
     const figures = functions.map((fn) => {
       const initMs = median(samples.functions.get(fn.name)!);
@@ -369,6 +434,7 @@ export async function measureColdStart(): Promise<BenchSection> {
       figures,
       { bytes: baseline.bytes, initMs: baselineMs, samples: samples.baseline.length },
       RUNS,
+      phases,
     );
   } finally {
     if (previousValidation === undefined) delete process.env.CDK_VALIDATION;

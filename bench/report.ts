@@ -142,13 +142,82 @@ export interface ReportInput {
   readonly previous?: string;
 }
 
+/** The issue's limit on the whole `npm run bench`, every section, on a fresh clone. */
+export const WHOLE_RUN_LIMIT_SECONDS = 600;
+
+/** When and how long a kept block's section ran, as its italic line says. */
+function keptTiming(block: string): { when: string; seconds: string } | undefined {
+  const match = /_Measured (\d{4}-\d\d-\d\d \d\d:\d\d) UTC[^_]*?the section took (\d+) s\._/.exec(block);
+  return match ? { when: match[1]!, seconds: match[2]! } : undefined;
+}
+
+/** Each section's wall time, of this run or of the run its kept block is from, and this run's total. */
+export function wallTimesTable(input: ReportInput, kept: ReadonlyMap<string, string>): string {
+  const lines = ['| Section | Wall time | Measured |', '|---|---:|---|'];
+  for (const name of input.order) {
+    const result = input.results.find((r) => r.name === name);
+    if (result) {
+      lines.push(
+        `| ${name} | ${result.seconds.toFixed(0)} s | this run${result.section ? '' : ' (failed)'} |`,
+      );
+      continue;
+    }
+    const timing = keptTiming(kept.get(name) ?? '');
+    lines.push(
+      timing ? `| ${name} | ${timing.seconds} s | ${timing.when} UTC (kept) |` : `| ${name} | — | never |`,
+    );
+  }
+  lines.push(
+    `| **this run, in all** | **${input.totalSeconds.toFixed(0)} s** | ${machineLine(input.machine)} |`,
+  );
+  return lines.join('\n');
+}
+
+const LAST_WHOLE_RUN = /^\*\*Last whole run:\*\* .*$/m;
+
+/** This run ran every section, and none failed: only then does its wall time stand for the whole bench. */
+const ranWhole = (input: ReportInput): boolean =>
+  input.order.every((name) => input.results.some((r) => r.name === name && r.section !== undefined));
+
+/**
+ * The line naming the last run of every section and its wall time: this run's when it ran every section,
+ * else the one the previous BENCHMARKS.md carried, so that a partial run keeps the record.
+ */
+export function lastWholeRunLine(input: ReportInput): string | undefined {
+  if (ranWhole(input)) {
+    return (
+      `**Last whole run:** ${machineLine(input.machine)}; every section in ` +
+      `${input.totalSeconds.toFixed(0)} s (${(input.totalSeconds / 60).toFixed(1)} min).`
+    );
+  }
+  return LAST_WHOLE_RUN.exec(input.previous ?? '')?.[0];
+}
+
+/** The whole-run budget, when this run ran every section and none failed; else none (it would prove nothing). */
+export function wholeRunBudget(input: ReportInput): (BenchBudget & { section: string }) | undefined {
+  if (!ranWhole(input)) return undefined;
+  const ok = input.totalSeconds < WHOLE_RUN_LIMIT_SECONDS;
+  return {
+    section: 'Whole run',
+    name: '`npm run bench`, every section, in under 10 minutes',
+    measured: `${(input.totalSeconds / 60).toFixed(1)} min`,
+    limit: `${WHOLE_RUN_LIMIT_SECONDS / 60} min`,
+    ok,
+    ...(ok ? {} : { note: 'see the wall time of each section below' }),
+  };
+}
+
 export function renderReport(input: ReportInput): string {
   const { results, machine } = input;
   const kept = previousBlocks(input.previous ?? '');
   const ran = new Set(results.map((r) => r.name));
-  const budgets = results.flatMap((r) =>
-    (r.section?.budgets ?? []).map((b) => ({ ...b, section: r.section?.title ?? r.name })),
-  );
+  const whole = wholeRunBudget(input);
+  const budgets = [
+    ...(whole ? [whole] : []),
+    ...results.flatMap((r) =>
+      (r.section?.budgets ?? []).map((b) => ({ ...b, section: r.section?.title ?? r.name })),
+    ),
+  ];
   const missed = budgets.filter((b) => !b.ok).length;
   const failed = results.filter((r) => !r.section);
   const keptNames = input.order.filter((name) => !ran.has(name) && kept.has(name));
@@ -167,6 +236,14 @@ export function renderReport(input: ReportInput): string {
     '',
   ];
   if (budgets.length > 0) head.push(budgetsTable(budgets, true), '');
+  head.push(
+    '**Wall times** (each section timed from its start to its end):',
+    '',
+    wallTimesTable(input, kept),
+    '',
+  );
+  const wholeRun = lastWholeRunLine(input);
+  if (wholeRun) head.push(wholeRun, '');
   const blocks = input.order
     .map((name) => {
       const result = results.find((r) => r.name === name);

@@ -21,6 +21,7 @@ import {
   startFlowRunner,
   stopFlowRunner,
 } from './requestFlows.ts';
+import { REVIEWED_REQUESTS, reviewTable, unreviewed } from './requestReview.ts';
 import type { BenchBudget, BenchRow, BenchSection } from './section.ts';
 
 export const SYNC_SIZES = [1, 100, 1_000, 10_000] as const;
@@ -180,7 +181,23 @@ function budgetsOf(m: RequestMeasures): BenchBudget[] {
   const all = [...Object.values(m.flows).flat(), ...m.syncs.flatMap((s) => [s.request, s.ack])];
   const scans = all.reduce((a, r) => a + (r.counts.byOperation['DynamoDB:Scan'] ?? 0), 0);
   budgets.push({ name: 'no scans', measured: String(scans), limit: '0', ok: scans === 0 });
+  for (const flow of SIMPLE_FLOWS) budgets.push(reviewBudget(flow, m.flows[flow]));
   return budgets;
+}
+
+/** The flow's requests are those the review accounts for, each of whose answer or write changes the outcome. */
+function reviewBudget(flow: (typeof SIMPLE_FLOWS)[number], runs: readonly MessageRun[]): BenchBudget {
+  const differences = [...new Set(runs.flatMap((r) => unreviewed(flow, r.counts)))];
+  const reviewed = REVIEWED_REQUESTS[flow].length;
+  return {
+    name: `${flow}: no request whose answer cannot change the outcome (every request reviewed, below)`,
+    measured: differences.length === 0 ? `${reviewed} requests, as reviewed` : differences.join(', '),
+    limit: `the ${reviewed} reviewed`,
+    ok: differences.length === 0,
+    ...(differences.length === 0
+      ? {}
+      : { note: 'requests the review does not account for (bench/requestReview.ts)' }),
+  };
 }
 
 function operationsTable(m: RequestMeasures): string {
@@ -234,7 +251,7 @@ export async function sectionOf(m: RequestMeasures): Promise<BenchSection> {
       `(per million messages: ${perMillion}; OIC $129–258).`,
     rows: rowsOf(m),
     budgets: budgetsOf(m),
-    markdown: operationsTable(m),
+    markdown: `${operationsTable(m)}\n\nWhat each request of a simple flow is for (bench/requestReview.ts; delivered at the first try):\n\n${reviewTable()}`,
   };
 }
 

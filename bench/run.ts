@@ -61,14 +61,18 @@ async function main(): Promise<void> {
     results.push(result);
     console.log(renderSection(result, machine));
   }
+  const totalSeconds = (performance.now() - start) / 1000;
   const report = renderReport({
     order: SECTIONS.map((s) => s.name),
     results,
     machine,
-    totalSeconds: (performance.now() - start) / 1000,
+    totalSeconds,
     ...(existsSync(out) ? { previous: readFileSync(out, 'utf8') } : {}),
   });
   writeFileSync(out, report);
+  for (const r of results)
+    console.log(`[bench] ${r.name}: ${r.seconds.toFixed(0)} s${r.section ? '' : ' (failed)'}`);
+  console.log(`[bench] in all: ${totalSeconds.toFixed(0)} s (${(totalSeconds / 60).toFixed(1)} min)`);
   console.log(`[bench] wrote ${out}`);
   if (results.some((r) => !r.section)) process.exitCode = 1;
 }

@@ -7,10 +7,15 @@
  *   stored is this very message         → a retry of our own claim, deliver again
  *
  * Timestamps are compared as instants (epoch ms), so offsets never confuse the order.
+ *
+ * One request either way: a refused claim returns the stored item that refused it
+ * (`ReturnValuesOnConditionCheckFailure`), which names the newer update in the SUPERSEDED reason. (It
+ * used to be read again with a GetItem, whose answer could not change the outcome, only its wording, and
+ * could name a later update than the one that refused the claim.)
  */
 
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '#shared/aws/clients.ts';
 import { requireString } from '#shared/config/env.ts';
 import { TUNABLES } from '#shared/config/tunables.ts';
@@ -40,6 +45,7 @@ export async function claimLatest(
           'SET updatedAtMs = :t, updatedDateTime = :dt, messageId = :m, #action = :a, deviceId = :d, appliedAt = :now, expiresAt = :exp',
         ConditionExpression:
           'attribute_not_exists(pk) OR updatedAtMs < :t OR (updatedAtMs = :t AND messageId = :m)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         ExpressionAttributeNames: { '#action': 'action' },
         ExpressionAttributeValues: {
           ':t': updatedAtMs,
@@ -55,12 +61,15 @@ export async function claimLatest(
     return { applied: true };
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    const { Item } = await documentClientFor().send(
-      new GetCommand({ TableName: tableName, Key: key(n.unavailabilityId), ConsistentRead: true }),
-    );
-    return {
-      applied: false,
-      reason: `Superseded by ${String(Item?.action ?? 'a newer update')} of ${String(Item?.updatedDateTime ?? 'a later time')} (message ${String(Item?.messageId ?? 'unknown')})`,
-    };
+    return { applied: false, reason: supersededBy(error.Item) };
   }
+}
+
+/** The reason a claim was refused, from the stored item that refused it (DynamoDB's own form). */
+export function supersededBy(item: Record<string, AttributeValue> | undefined): string {
+  const text = (name: string, otherwise: string): string => item?.[name]?.S ?? otherwise;
+  return (
+    `Superseded by ${text('action', 'a newer update')} of ${text('updatedDateTime', 'a later time')} ` +
+    `(message ${text('messageId', 'unknown')})`
+  );
 }

@@ -15,6 +15,7 @@ import {
   startFlowRunner,
   stopFlowRunner,
 } from '../../../bench/requestFlows.ts';
+import { REVIEWED_REQUESTS, reviewedCounts, unreviewed } from '../../../bench/requestReview.ts';
 import { syncWriteBudget } from '../../../bench/requests.ts';
 
 let runner: FlowRunner;
@@ -52,13 +53,28 @@ describe('the request recorder', () => {
 });
 
 describe.each(['optOut', 'unavailability', 'legacyAck'] as const)('a %s message', (flow) => {
-  it('costs one read, at most five writes and one SQS send, and no scan', async () => {
+  it('makes exactly the requests the review accounts for: one read, one SQS send, no scan', async () => {
     const run = await runMessage(runner, flow, sampleMessage(flow));
     expect(run.delivered).toBe(1);
+    // Every request is one bench/requestReview.ts says is needed; a new one fails here until reviewed.
+    expect(run.counts.byOperation).toEqual(reviewedCounts(flow));
+    expect(unreviewed(flow, run.counts)).toEqual([]);
+    expect(run.counts.requests).toBe(REVIEWED_REQUESTS[flow].length);
     expect(run.counts.readRequests).toBe(1);
-    expect(run.counts.writeRequests).toBeLessThanOrEqual(5);
     expect(op(run.counts, 'SQS:SendMessage')).toBe(1);
     expect(op(run.counts, 'DynamoDB:Scan')).toBe(0);
+  });
+});
+
+describe('the request review', () => {
+  it('names what differs from the reviewed requests', () => {
+    const counts: Record<string, number> = { ...reviewedCounts('optOut'), 'DynamoDB:GetItem': 2 };
+    delete counts['SQS:SendMessage'];
+    const measured = { requests: 0, readRequests: 0, readUnits: 0, writeRequests: 0, writeUnits: 0 };
+    expect(unreviewed('optOut', { ...measured, byOperation: counts })).toEqual([
+      '+1 DynamoDB:GetItem',
+      '-1 SQS:SendMessage',
+    ]);
   });
 });
 

@@ -4,6 +4,8 @@
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyResult, SQSBatchResponse } from 'aws-lambda';
+import { dynamoClient } from '#shared/aws/clients.ts';
+import { recordRequests } from '#shared/aws/requestRecorder.ts';
 import { loadSettings } from '#shared/config/settings.ts';
 import { VALIDATORS } from '#shared/contracts/validate.ts';
 import { FLOWS, type FlowId } from '#shared/flows/registry.ts';
@@ -189,12 +191,23 @@ describe('unavailability', () => {
     const cancelId = JSON.parse((await post('unavailability', cancel)).body).messageId;
     await drain('unavailability');
     const addId = JSON.parse((await post('unavailability', add)).body).messageId;
-    await drain('unavailability');
+    const recorder = recordRequests([dynamoClient()]);
+    try {
+      await drain('unavailability');
+    } finally {
+      recorder.stop();
+    }
 
     expect(receiver.calls.map((c) => (c.body as { action: string }).action)).toEqual(['CANCEL']);
     expect(receiver.calls[0]?.body).not.toHaveProperty('startDateTime');
     expect(await getTrace(cancelId)).toMatchObject({ state: 'DELIVERED' });
-    expect(await getTrace(addId)).toMatchObject({ state: 'SUPERSEDED' });
+    // The refused claim names the update that refused it, from the claim's own answer: the trace read
+    // (is it a duplicate receive?), the claim and the SUPERSEDED mark, and no read of the claim item.
+    expect(await getTrace(addId)).toMatchObject({
+      state: 'SUPERSEDED',
+      supersededBy: `Superseded by CANCEL of 2026-12-01T10:05:00-08:00 (message ${cancelId})`,
+    });
+    expect(recorder.counts().byOperation).toEqual({ 'DynamoDB:GetItem': 1, 'DynamoDB:UpdateItem': 2 });
   });
 
   it('compares instants, not strings, across offsets', async () => {

@@ -69,20 +69,42 @@ describe('cold-start bench', () => {
     expect(env.QUEUE).toMatch(/^https:\/\/sqs\./);
   });
 
-  it('interleaves baseline runs with the function runs, after one untimed run of each', async () => {
+  it('interleaves one shared baseline series with the function runs, after one untimed baseline run', async () => {
     const order: string[] = [];
     const fns = [bundle('a'), bundle('b'), bundle('c'), bundle('d')];
-    const samples = await sampleInit(fns, bundle('base'), 2, async (fn) => {
-      order.push(fn.name);
-      return order.length;
-    });
-    expect(order.slice(0, 5)).toEqual(['base', 'a', 'b', 'c', 'd']);
-    expect(order.slice(5)).toEqual(['base', 'a', 'b', 'c', 'base', 'd', 'base', 'b', 'c', 'd', 'base', 'a']);
-    expect(samples.baseline).toHaveLength(4);
+    const samples = await sampleInit(
+      fns,
+      bundle('base'),
+      2,
+      async (fn) => {
+        order.push(fn.name);
+        return order.length;
+      },
+      3,
+    );
+    // The untimed run, then a baseline run before every three function runs and one after the last.
+    expect(order).toEqual([
+      'base',
+      'base',
+      'a',
+      'b',
+      'c',
+      'base',
+      'd',
+      'base',
+      'b',
+      'c',
+      'd',
+      'base',
+      'a',
+      'base',
+    ]);
+    expect(samples.baseline).toEqual([2, 6, 8, 12, 14]);
     for (const fn of fns) expect(samples.functions.get(fn.name)).toHaveLength(2);
-    // Each run over the baseline run just before it (the fake measure answers the call's position).
-    expect(samples.ratios.get('a')).toEqual([7 / 6, 17 / 16]);
-    expect(samples.ratios.get('d')).toEqual([11 / 10, 15 / 12]);
+    // Each run over the mean of the baseline runs either side of it (the fake answers the call's position).
+    expect(samples.ratios.get('a')).toEqual([3 / 4, 13 / 13]);
+    expect(samples.ratios.get('b')).toEqual([4 / 4, 9 / 10]);
+    expect(samples.ratios.get('d')).toEqual([7 / 7, 11 / 10]);
   });
 
   it('takes the middle value as the median', () => {

@@ -75,7 +75,11 @@ describe('renderReport', () => {
       machine,
       totalSeconds: 30,
     });
-    expect(text).toContain('**Budgets of this run:** 1 met, 1 missed.');
+    // The whole run (every section ran, in 30 s) is a budget of its own.
+    expect(text).toContain('**Budgets of this run:** 2 met, 1 missed.');
+    expect(text).toContain(
+      '| Whole run | `npm run bench`, every section, in under 10 minutes | 0.5 min | 10 min | met |',
+    );
     expect(text).toContain('| Section e2e | e2e budget | 1.50 × | ≤ 2 × | **missed**: why |');
     expect(text.indexOf('## Section micro')).toBeLessThan(text.indexOf('## Section e2e'));
   });
@@ -97,6 +101,40 @@ describe('renderReport', () => {
     expect(previousBlocks(later).get('micro')).toBe(previousBlocks(earlier).get('micro'));
     expect(previousBlocks(later).get('e2e')).toContain('**missed**');
     expect(later).toContain('Kept from an earlier run: micro.');
+    // A partial run says nothing of the whole run's time; each section's wall time says when it ran.
+    expect(later).not.toContain('| Whole run |');
+    expect(later).toContain('| micro | 12 s | 2026-12-01 10:00 UTC (kept) |');
+    expect(later).toContain('| e2e | 12 s | this run |');
+    expect(later).toContain('| **this run, in all** | **20 s** |');
+    // The last run of every section stays on record through partial runs.
+    expect(earlier).toContain('**Last whole run:** 2026-12-01 10:00 UTC · 2 cores (Test CPU)');
+    expect(earlier).toContain('every section in 30 s (0.5 min).');
+    expect(later).toContain('**Last whole run:** 2026-12-01 10:00 UTC');
+    expect(later).not.toContain('**Last whole run:** 2026-12-02');
+  });
+
+  it('checks no whole-run budget when a section failed', () => {
+    const text = renderReport({
+      order: ['micro', 'e2e'],
+      results: [result('micro'), { name: 'e2e', seconds: 3, error: 'port in use' }],
+      machine,
+      totalSeconds: 15,
+    });
+    expect(text).not.toContain('| Whole run |');
+    expect(text).not.toContain('**Last whole run:**');
+    expect(text).toContain('| e2e | 3 s | this run (failed) |');
+  });
+
+  it('misses the whole-run budget at ten minutes', () => {
+    const text = renderReport({
+      order: ['micro'],
+      results: [result('micro')],
+      machine,
+      totalSeconds: 600,
+    });
+    expect(text).toContain(
+      '| Whole run | `npm run bench`, every section, in under 10 minutes | 10.0 min | 10 min | **missed**',
+    );
   });
 });
 
