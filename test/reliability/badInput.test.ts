@@ -819,7 +819,7 @@ function recordBadInputFigures(): void {
       {
         name: 'Accepted over HTTP and not delivered',
         value: figures.acceptedNotDelivered,
-        note: 'every 202 of the HTTP sample ended DELIVERED (or SUPERSEDED by a newer update) within a minute',
+        note: 'every 202 of the HTTP sample ended DELIVERED (or SUPERSEDED by a newer update) within two minutes',
       },
       {
         name: 'Largest problem body (bytes)',
