@@ -12,7 +12,7 @@
  *   and the peak RSS of each function process (the local stack runs one per role: the API, each flow,
  *   the sweep) and of their sum during 2 and 3.
  *
- * Environment: the stack's ports (bench/stack.ts), BENCH_BASELINE_PORT (3610), BENCH_E2E_SCALE (1: a
+ * Environment: the stack's ports (bench/stack.ts), BENCH_BASELINE_PORT (default: the stack's API port + 10, so 3610), BENCH_E2E_SCALE (1: a
  * multiplier of the opt-out counts, for a quick try) and BENCH_E2E_DEVICES (10000).
  */
 
@@ -87,7 +87,7 @@ export async function measureEndToEnd(): Promise<BenchSection> {
   let baseline: RunningBaseline | undefined;
   try {
     baseline = await startBaseline({
-      port: Number(process.env.BENCH_BASELINE_PORT ?? 3610),
+      port: Number(process.env.BENCH_BASELINE_PORT ?? Number(new URL(stack.api).port) + 10),
       dynamodb: stack.dynamodb,
       sqs: stack.sqs,
       derms: stack.derms,

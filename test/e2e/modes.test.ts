@@ -11,13 +11,25 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_PORTS } from '#local/constants.ts';
 import type { DacsAcknowledgement } from '#shared/contracts/types.ts';
 import { assetSyncRequest, controllableDevice, legacyAck, optOut } from '#test/helpers/messages.ts';
 import { E2E_TIMINGS } from './globalSetup.ts';
 import { get as apiGet, post as apiPost, type Client, sim, uid, waitFor } from './helpers.ts';
 
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const PORTS = { api: 3200, derms: 3201, dacs: 3202, sqs: 4766, dynamodb: 8200 };
+/**
+ * This file starts stacks of its own, 200 above the e2e stack's ports (3200… by default), so two runs
+ * given different ports (LOCAL_API_PORT and the others) do not meet here either.
+ */
+const portOf = (name: string, fallback: number) => Number(process.env[name] ?? fallback) + 200;
+const PORTS = {
+  api: portOf('LOCAL_API_PORT', DEFAULT_PORTS.api),
+  derms: portOf('DERMS_SIM_PORT', DEFAULT_PORTS.derms),
+  dacs: portOf('DACS_SIM_PORT', DEFAULT_PORTS.dacs),
+  sqs: portOf('LOCAL_SQS_PORT', DEFAULT_PORTS.sqs),
+  dynamodb: portOf('LOCAL_DYNAMODB_PORT', DEFAULT_PORTS.dynamodb),
+};
 const API = `http://127.0.0.1:${PORTS.api}`;
 
 let stack: ChildProcess;
