@@ -834,7 +834,7 @@ function recordBadInputFigures(): void {
       {
         name: 'Ack sequences beyond 2^53 − 1 at a held sync request',
         value: `${figures.hugeNumbers.refused} refused (422), ${figures.hugeNumbers.consolidated} consolidated, ${figures.hugeNumbers.followedUpAfterDeadline} in a follow-up after the deadline, of ${figures.hugeNumbers.sent}`,
-        note: '1e300, 1e126, 2^53 + 1 and a 30-digit integer are refused at the door; 2^32 is taken, and its flag reaches DACS (in the consolidated ack, or in a follow-up when the request's deadline came first)',
+        note: '1e300, 1e126, 2^53 + 1 and a 30-digit integer are refused at the door; 2^32 is taken, and its flag reaches DACS (in the consolidated ack, or in a follow-up when the request’s deadline came first)',
       },
       {
         name: 'Throttled and sent again',
